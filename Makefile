@@ -1,0 +1,48 @@
+# cleargate: `make help` lists the targets. Everything runs inside .venv, created from requirements.lock.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Offline and self-contained: Prefect state under the project, no telemetry, DVC/GE/MLflow quiet.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 600
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export DO_NOT_TRACK ?= 1
+export GX_ANALYTICS_ENABLED ?= false
+export DVC_NO_ANALYTICS ?= 1
+export MLFLOW_DISABLE_TELEMETRY ?= true
+PYTEST_ARGS ?=
+
+.PHONY: help setup run test lint ui repro status clean-outputs
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed ## create .venv and install the pinned dependencies (requirements.lock)
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+run: setup ## run the whole pipeline (Prefect flow) on the embedded defaults and print the summary
+	$(PY) flows/pipeline.py
+
+test: setup ## run the test suite (unit, data, integration, end to end)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup ## ruff over the code
+	$(VENV)/bin/ruff check src flows tests benchmarks
+
+ui: setup ## open the MLflow UI on the embedded store (http://127.0.0.1:5000)
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root ./mlartifacts \
+	  --host 127.0.0.1 --port 5000
+
+repro: setup ## reproduce the pipeline with DVC (runs only stale stages)
+	$(VENV)/bin/dvc repro
+
+status: setup ## DVC status and the registry's aliases
+	$(VENV)/bin/dvc status
+	$(VENV)/bin/cleargate status

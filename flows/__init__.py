@@ -1,0 +1,1 @@
+"""Prefect flows: wiring, retries, schedules. No ML logic lives here: every task calls a stage's `run`."""

@@ -1,0 +1,3 @@
+"""cleargate: decide, with evidence, which model is allowed into production."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,41 @@
+"""A user's own images: a parquet table in the record layout, or an .npz with `images` and `labels`."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pandas as pd
+
+from cleargate.config import DatasetConfig
+from cleargate.datasets.schema import records_from_arrays
+from cleargate.errors import DataError
+from cleargate.io import read_table
+
+
+def load_parquet(config: DatasetConfig) -> pd.DataFrame:
+    assert config.source_path is not None  # guaranteed by DatasetConfig
+    return read_table(config.source_path)
+
+
+def load_npz(config: DatasetConfig) -> pd.DataFrame:
+    path = config.source_path
+    assert path is not None
+    if not path.is_file():
+        raise DataError(f"{path}: file not found; set dataset.source_path in params.yaml")
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            missing = {"images", "labels"} - set(arrays.files)
+            if missing:
+                raise DataError(f"{path}: missing array(s) {sorted(missing)}; save with "
+                                "np.savez(path, images=..., labels=...)")
+            images, labels = arrays["images"], arrays["labels"]
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable .npz file ({exc}); re-save it with np.savez") from None
+    expected = tuple(config.image_shape)
+    if images.ndim != 3 or images.shape[1:] != expected:
+        raise DataError(f"{path}: images have shape {images.shape[1:]}, expected {expected} "
+                        "(dataset.image_shape in params.yaml)")
+    if len(images) != len(labels):
+        raise DataError(f"{path}: {len(images)} images but {len(labels)} labels")
+    return records_from_arrays(images, labels)

@@ -1,0 +1,47 @@
+"""Test-set metrics from scikit-learn and torchmetrics; one flat dict with stable names for MLflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    log_loss,
+    recall_score,
+    roc_auc_score,
+)
+from torchmetrics.functional.classification import multiclass_calibration_error
+
+
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[int],
+                           calibration_bins: int = 15) -> dict[str, Any]:
+    """Scalar metrics plus per-class recall and the confusion matrix (rows: actual, cols: predicted)."""
+    y_pred = np.asarray(classes)[proba.argmax(axis=1)]
+    index = {c: i for i, c in enumerate(classes)}
+    target = torch.as_tensor([index[int(y)] for y in y_true])
+    recalls = recall_score(y_true, y_pred, labels=classes, average=None, zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
+        "roc_auc_ovr": float(roc_auc_score(y_true, proba, labels=classes, multi_class="ovr")),
+        "log_loss": float(log_loss(y_true, proba, labels=classes)),
+        "ece": float(multiclass_calibration_error(torch.as_tensor(proba, dtype=torch.float32), target,
+                                                  num_classes=len(classes), n_bins=calibration_bins)),
+        "min_class_recall": float(recalls.min()),
+        "per_class_recall": {str(c): float(r) for c, r in zip(classes, recalls, strict=True)},
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=classes).tolist(),
+        "n_test": len(y_true),
+    }
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """The numbers MLflow and DVC compare: per-class recalls flattened as `recall_class_<c>`."""
+    flat = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+    flat.update({f"recall_class_{c}": v for c, v in metrics.get("per_class_recall", {}).items()})
+    return flat

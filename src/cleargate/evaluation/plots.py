@@ -1,0 +1,64 @@
+"""Plot data for DVC (CSV) and images for people and MLflow (PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_curve
+
+
+def confusion_rows(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
+    """One row per sample: DVC's confusion template counts (actual, predicted) pairs."""
+    return pd.DataFrame({"actual": y_true.astype(int), "predicted": y_pred.astype(int)})
+
+
+def roc_rows(y_true: np.ndarray, proba: np.ndarray, classes: list[int]) -> pd.DataFrame:
+    frames = []
+    for i, c in enumerate(classes):
+        fpr, tpr, _ = roc_curve(y_true == c, proba[:, i])
+        frames.append(pd.DataFrame({"class": str(c), "fpr": fpr, "tpr": tpr}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def save_pngs(out_dir: Path, title: str, confusion: list[list[int]], roc: pd.DataFrame,
+              y_true: np.ndarray, proba: np.ndarray, classes: list[int]) -> list[Path]:
+    """Confusion matrix, ROC curves and a reliability diagram."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "confusion.png", out_dir / "roc.png", out_dir / "reliability.png"]
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.imshow(np.asarray(confusion), cmap="Blues")
+    ax.set(title=f"{title}: confusion", xlabel="predicted", ylabel="actual",
+           xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes)
+    for (r, c), v in np.ndenumerate(np.asarray(confusion)):
+        ax.text(c, r, str(v), ha="center", va="center", fontsize=7)
+    fig.savefig(paths[0], dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for cls, part in roc.groupby("class"):
+        ax.plot(part["fpr"], part["tpr"], label=str(cls), linewidth=1)
+    ax.plot([0, 1], [0, 1], "k--", linewidth=0.5)
+    ax.set(title=f"{title}: ROC (one-vs-rest)", xlabel="false positive rate", ylabel="true positive rate")
+    ax.legend(fontsize=6, ncol=2)
+    fig.savefig(paths[1], dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+    confidence = proba.max(axis=1)
+    correct = np.asarray(classes)[proba.argmax(axis=1)] == y_true
+    frac, mean_conf = calibration_curve(correct, confidence, n_bins=10, strategy="uniform")
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot(mean_conf, frac, marker="o")
+    ax.plot([0, 1], [0, 1], "k--", linewidth=0.5)
+    ax.set(title=f"{title}: reliability (top-1)", xlabel="confidence", ylabel="accuracy")
+    fig.savefig(paths[2], dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return paths

@@ -1,0 +1,42 @@
+"""Where a model came from: git commit, dvc.lock, params and data digests, as registry tags."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+from cleargate.config import Params
+
+
+def git_commit(root: Path) -> str:
+    """HEAD's sha, suffixed `-dirty` when tracked files differ from it; `unknown` outside git."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{sha}-dirty" if dirty else sha
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+
+
+def params_digest(params: Params) -> str:
+    """Digest of the validated parameters (paths excluded: moving the project changes nothing)."""
+    payload = params.model_dump(mode="json", exclude={"paths", "tracking"})
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def lineage_tags(params: Params, root: Path, data_sha256: str, split_digest: str) -> dict[str, str]:
+    return {
+        "lineage.git_commit": git_commit(root),
+        "lineage.dvc_lock_sha256": file_digest(root / "dvc.lock"),
+        "lineage.params_sha256": params_digest(params),
+        "lineage.raw_data_sha256": data_sha256,
+        "lineage.split_sha256": split_digest,
+    }

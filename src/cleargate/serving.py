@@ -1,0 +1,22 @@
+"""The MLflow pyfunc that production loads: raw records (named pixel columns, 0-255) in, labels out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from cleargate.predictors import load_predictor, predict_labels
+
+
+class RecordClassifier(mlflow.pyfunc.PythonModel):
+    """Wraps models/<name>/ (weights + model.json); preprocessing is inside, so callers send raw rows."""
+
+    def load_context(self, context: Any) -> None:
+        self.predictor = load_predictor(Path(context.artifacts["model_dir"]))
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
+        return predict_labels(self.predictor, model_input)

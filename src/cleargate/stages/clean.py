@@ -1,0 +1,28 @@
+"""clean: validated raw records -> data/interim/<name>.parquet, duplicates and invalid rows counted out."""
+
+from __future__ import annotations
+
+from cleargate.cleaning import CleaningReport, clean_records
+from cleargate.config import Params
+from cleargate.errors import DataValidationError
+from cleargate.io import read_json, read_table, write_json, write_table
+from cleargate.stages.entry import stage_main, stage_paths
+
+
+def run(params: Params) -> CleaningReport:
+    paths = stage_paths(params)
+    if not read_json(paths["validation"]).get("success"):
+        raise DataValidationError(f"{paths['validation']}: validation did not pass; run the validate stage")
+    frame, report = clean_records(read_table(paths["raw"]), params.dataset,
+                                  params.validation.max_drop_fraction, source=str(paths["raw"]))
+    write_table(frame, paths["interim"])
+    write_json(report.to_dict(), paths["cleaning"])
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(__doc__ or "", run, argv=argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,33 @@
+"""split: cleaned records -> data/processed/{train,val,test}.parquet, stratified and seeded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cleargate.config import Params
+from cleargate.datasets.schema import LABEL
+from cleargate.io import read_table, write_json, write_table
+from cleargate.split import split_digest, stratified_split
+from cleargate.stages.entry import stage_main, stage_paths
+
+
+def run(params: Params) -> dict[str, Any]:
+    paths = stage_paths(params)
+    splits = stratified_split(read_table(paths["interim"]), params.split.test_size, params.split.val_size,
+                              params.seed)
+    for name, part in splits.items():
+        write_table(part, paths["processed"] / f"{name}.parquet")
+    report = {"sizes": {n: len(p) for n, p in splits.items()},
+              "class_counts": {n: {str(k): int(v) for k, v in p[LABEL].value_counts().sort_index().items()}
+                               for n, p in splits.items()},
+              "digest": split_digest(splits), "disjoint": True}
+    write_json(report, paths["split_report"])
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(__doc__ or "", run, argv=argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

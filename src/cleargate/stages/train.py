@@ -1,0 +1,27 @@
+"""train: fit one model (`--model NAME`, a key of params.yaml `train`) -> models/<name>/."""
+
+from __future__ import annotations
+
+from cleargate.config import CNNConfig, Params
+from cleargate.io import read_table
+from cleargate.stages.entry import model_paths, stage_main, stage_paths
+from cleargate.training import TrainResult, fit_cnn, fit_tree
+
+
+def run(params: Params, model: str) -> TrainResult:
+    config = params.model(model)
+    processed = stage_paths(params)["processed"]
+    train = read_table(processed / "train.parquet")
+    out_dir = model_paths(params, model)["dir"]
+    if isinstance(config, CNNConfig):
+        val = read_table(processed / "val.parquet")
+        return fit_cnn(model, config, params.trainer, params.dataset, train, val, params.seed, out_dir)
+    return fit_tree(model, config, params.dataset, train, params.seed, out_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(__doc__ or "", run, with_model=True, argv=argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""Fit one model on the train split and save it under models/<name>/; pure of tracking and orchestration.
+
+What is saved: the fitted model (model.pt or model.skops), model.json (what `predictors.load_predictor`
+needs to rebuild it), history.csv (per-epoch curves, deep models) and train.json (fit time, size).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import lightning as L
+import pandas as pd
+import skops.io as sio
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch.utils.data import DataLoader, TensorDataset
+
+from cleargate.config import CNNConfig, DatasetConfig, HGBConfig, RFConfig, TrainerConfig
+from cleargate.datasets.schema import LABEL, pixel_columns
+from cleargate.io import write_json
+from cleargate.models.classifier import Classifier
+from cleargate.models.cnn import ConvNet
+from cleargate.models.preprocessing import records_to_images
+from cleargate.models.trees import build_tree
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: str
+    family: str
+    fit_seconds: float
+    epochs: int
+    n_parameters: int
+    size_bytes: int
+    device: str
+
+
+def _loader(frame: pd.DataFrame, dataset: DatasetConfig, batch_size: int, shuffle: bool, workers: int,
+            seed: int) -> DataLoader:
+    images = records_to_images(frame, dataset.image_shape, dataset.pixel_max)
+    labels = torch.as_tensor(frame[LABEL].map({c: i for i, c in enumerate(dataset.classes)}).to_numpy())
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(TensorDataset(images, labels), batch_size=batch_size, shuffle=shuffle,
+                      num_workers=workers, generator=generator)
+
+
+def build_cnn(config: CNNConfig, dataset: DatasetConfig) -> ConvNet:
+    return ConvNet(dataset.image_shape, len(dataset.classes), config.channels, config.hidden, config.dropout)
+
+
+def _history(log_dir: Path) -> pd.DataFrame:
+    """Lightning's CSVLogger writes train and val metrics on separate rows; one row per epoch here."""
+    metrics = pd.read_csv(next(log_dir.rglob("metrics.csv")))
+    columns = ["train_loss", "train_accuracy", "val_loss", "val_accuracy"]
+    return metrics.groupby("epoch")[[c for c in columns if c in metrics]].first().reset_index()
+
+
+def fit_cnn(name: str, config: CNNConfig, trainer_config: TrainerConfig, dataset: DatasetConfig,
+            train: pd.DataFrame, val: pd.DataFrame, seed: int, out_dir: Path) -> TrainResult:
+    """Seeded, deterministic Lightning fit with early stopping; keeps the best-val-loss weights."""
+    L.seed_everything(seed, workers=True, verbose=False)
+    module = Classifier(build_cnn(config, dataset), len(dataset.classes), config.learning_rate,
+                        config.weight_decay,
+                        (config.augment_degrees, config.augment_shift, config.augment_scale))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        checkpoint = ModelCheckpoint(dirpath=scratch, monitor="val_loss", mode="min", save_top_k=1)
+        trainer = L.Trainer(
+            accelerator=trainer_config.accelerator, devices=trainer_config.devices,
+            deterministic=trainer_config.deterministic, max_epochs=config.max_epochs,
+            limit_train_batches=config.limit_train_batches,
+            callbacks=[EarlyStopping(monitor="val_loss", mode="min", patience=config.patience), checkpoint],
+            logger=CSVLogger(scratch, name="logs"), enable_progress_bar=False, enable_model_summary=False,
+        )
+        started = time.perf_counter()
+        trainer.fit(module,
+                    _loader(train, dataset, config.batch_size, True, trainer_config.num_workers, seed),
+                    _loader(val, dataset, config.batch_size, False, trainer_config.num_workers, seed))
+        fit_seconds = time.perf_counter() - started
+        best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(best)
+        _history(Path(scratch) / "logs").to_csv(out_dir / "history.csv", index=False)
+    weights = out_dir / "model.pt"
+    torch.save(module.backbone.state_dict(), weights)
+    write_json({"family": config.family, "config": config.model_dump(mode="json"),
+                "dataset": dataset.model_dump(mode="json")}, out_dir / "model.json")
+    result = TrainResult(name, config.family, fit_seconds, trainer.current_epoch,
+                         sum(p.numel() for p in module.backbone.parameters()), weights.stat().st_size,
+                         str(trainer.strategy.root_device))
+    write_json(asdict(result), out_dir / "train.json")
+    return result
+
+
+def fit_tree(name: str, config: HGBConfig | RFConfig, dataset: DatasetConfig, train: pd.DataFrame,
+             seed: int, out_dir: Path) -> TrainResult:
+    """Fit on the raw named pixel columns, so the saved estimator takes raw records as they are stored."""
+    estimator = build_tree(config, seed)
+    columns = pixel_columns(dataset.n_pixels)
+    started = time.perf_counter()
+    estimator.fit(train[columns], train[LABEL])
+    fit_seconds = time.perf_counter() - started
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "model.skops"
+    sio.dump(estimator, path)
+    write_json({"family": config.family, "config": config.model_dump(mode="json"),
+                "dataset": dataset.model_dump(mode="json")}, out_dir / "model.json")
+    (out_dir / "history.csv").unlink(missing_ok=True)
+    result = TrainResult(name, config.family, fit_seconds, 0, 0, path.stat().st_size, "cpu")
+    write_json(asdict(result), out_dir / "train.json")
+    return result

@@ -1,0 +1,96 @@
+"""What a validation run found, as data and as one readable message."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    batch: str
+    expectation: str
+    kwargs: dict[str, Any]
+    success: bool
+    unexpected_count: int | None = None
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    observed: Any = None
+    policy: str = "fail"          # fail: stops the run | drop: rows are removed by `clean`
+
+    def describe(self) -> str:
+        """`3 rows fail expect_column_values_to_be_between(pixel_12, 0..255) (rows 17, 204, 981)`."""
+        args = _describe_kwargs(self.kwargs)
+        if self.unexpected_count is None:
+            return f"{self.expectation}({args}) failed (observed: {_short(self.observed)})"
+        where = _where(self.examples)
+        noun = {"pixels": "values", "dtypes": "columns", "class_counts": "classes"}.get(self.batch, "rows")
+        return f"{self.unexpected_count} {noun} fail {self.expectation}({args})" + (f" ({where})" if where else "")
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    source: str
+    n_rows: int
+    checks: list[CheckResult]
+    data_docs: str | None = None
+
+    @property
+    def blocking(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.success and c.policy == "fail"]
+
+    @property
+    def success(self) -> bool:
+        return not self.blocking
+
+    def message(self) -> str:
+        lines = [f"{self.source}: {c.describe()}" for c in self.blocking]
+        if self.data_docs:
+            lines.append(f"see {self.data_docs}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "n_rows": self.n_rows, "success": self.success,
+                "data_docs": self.data_docs, "checks": [asdict(c) for c in self.checks]}
+
+    def with_docs(self, path: Path) -> ValidationReport:
+        return ValidationReport(self.source, self.n_rows, self.checks, str(path))
+
+
+def _where(examples: list[dict[str, Any]]) -> str:
+    """Group example index values: `pixel_12: rows 17, 204` or `rows 5, 9` or `label 11`."""
+    groups: dict[str, list[str]] = {}
+    for ex in examples:
+        if "row" in ex:
+            key = f"{ex['column']}: rows" if "column" in ex else "rows"
+            groups.setdefault(key, []).append(str(ex["row"]))
+        else:
+            for name, value in ex.items():
+                if name not in ("value", "count", "dtype"):
+                    groups.setdefault(name, []).append(str(value))
+    return "; ".join(f"{key} {', '.join(vals[:5])}" + (", ..." if len(vals) > 5 else "")
+                     for key, vals in groups.items())
+
+
+def _describe_kwargs(kwargs: dict[str, Any]) -> str:
+    parts = []
+    for key in ("column", "column_list", "column_set"):
+        if key in kwargs:
+            value = kwargs[key]
+            parts.append(f"{len(value)} columns" if isinstance(value, list) and len(value) > 4 else str(value))
+    if "min_value" in kwargs or "max_value" in kwargs:
+        parts.append(f"{_num(kwargs.get('min_value'))}..{_num(kwargs.get('max_value'))}")
+    if "value_set" in kwargs:
+        parts.append(f"in {kwargs['value_set']}")
+    return ", ".join(parts)
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) < 200 else text[:200] + "..."
