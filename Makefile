@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Offline and self-contained: Prefect state under the project, no telemetry, DVC/GE/MLflow quiet.
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 600
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
@@ -37,8 +37,7 @@ lint: setup ## ruff over the code
 	$(VENV)/bin/ruff check src flows tests benchmarks
 
 ui: setup ## open the MLflow UI on the embedded store (http://127.0.0.1:5000)
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root ./mlartifacts \
-	  --host 127.0.0.1 --port 5000
+	$(VENV)/bin/cleargate ui
 
 repro: setup ## reproduce the pipeline with DVC (runs only stale stages)
 	$(VENV)/bin/dvc repro

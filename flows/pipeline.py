@@ -77,7 +77,7 @@ def pipeline(params_path: str = "params.yaml") -> dict[str, str]:
         if call.run is gate.run:  # published before promote, so a blocked run still shows why
             create_markdown_artifact(key="gate-report", description="Acceptance gates",
                                      markdown=(params.paths.reports / "gate.md").read_text())
-    print(summary_table(params))
+    create_markdown_artifact(key="run-summary", markdown=summary_table(params), description="Models and outcome")
     return outcomes
 
 
@@ -87,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     apply_offline_env()
     try:
-        pipeline(args.params)
+        outcomes = pipeline(args.params)
+        ran = [name for name, outcome in outcomes.items() if outcome == "ran"]
+        print(f"stages ran: {len(ran)} ({', '.join(ran) or 'none'}); up to date, skipped: {len(outcomes) - len(ran)}")
+        print(summary_table(load_params(Path(args.params))))
     except CleargateError as exc:
         print(f"\ncleargate: run stopped: {exc}", file=sys.stderr)
         return 2

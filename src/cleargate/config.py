@@ -181,7 +181,10 @@ class Params(_Strict):
 def _describe(err: ValidationError, path: Path) -> str:
     lines = [f"{path}: invalid configuration ({err.error_count()} problem(s))"]
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"] if not str(p).startswith(("function-after", "tagged-union")))
+        loc = [str(p) for p in e["loc"] if not str(p).startswith(("function-after", "tagged-union"))]
+        if len(loc) > 3 and loc[0] == "train":
+            del loc[2]  # the union tag (the model's family) that pydantic inserts after the model name
+        key = ".".join(loc)
         msg = "unknown key (check the spelling)" if e["type"] == "extra_forbidden" else e["msg"]
         lines.append(f"  - {key or '<root>'}: {msg}")
     return "\n".join(lines)

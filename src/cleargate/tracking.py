@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,9 @@ def _flatten(prefix: str, value: Any) -> dict[str, Any]:
 
 def log_model_artifact(model_dir: Path, family: str, example: pd.DataFrame, labels: Any) -> str:
     """Log the model the way production loads it; returns its model URI."""
-    signature = infer_signature(example, labels)
+    with warnings.catch_warnings():  # the "integer columns cannot hold NaN" hint: raw pixels are integers
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        signature = infer_signature(example, labels)
     if family == "cnn":
         from cleargate.serving import RecordClassifier
 

@@ -1,0 +1,96 @@
+"""`cleargate ...`: the registry commands people run (status, promote, rollback) and the MLflow UI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cleargate import registry
+from cleargate.config import load_params
+from cleargate.errors import CleargateError
+from cleargate.runtime import apply_offline_env
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+ParamsOpt = Annotated[Path, typer.Option("--params", help="params.yaml of the project")]
+
+
+def _client(params_path: Path):  # noqa: ANN202 - MlflowClient, imported lazily
+    from cleargate.tracking import connect
+
+    apply_offline_env()
+    params = load_params(params_path)
+    return params, connect(params)
+
+
+def _fail(exc: CleargateError) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def status(model: Annotated[str | None, typer.Argument(help="registered model name")] = None,
+           params_path: ParamsOpt = Path("params.yaml")) -> None:
+    """Aliases, champion history and the last gate verdicts of a registered model."""
+    try:
+        params, client = _client(params_path)
+        name = model or params.registry.model_name
+        aliases = {a: registry.alias_version(client, name, a) for a in (registry.CHAMPION, registry.CHALLENGER)}
+        typer.echo(f"{name}: champion=v{aliases['champion'] or '-'} challenger=v{aliases['challenger'] or '-'}")
+        for event in registry.history(client, name):
+            typer.echo(f"  {event['at']}  {event['action']:<8} v{event['previous'] or '-'} -> v{event['version']}"
+                       f"  {event['reason']}")
+        if aliases["challenger"]:
+            tags = client.get_model_version(name, aliases["challenger"]).tags
+            gates = {k: v for k, v in sorted(tags.items()) if k.startswith("gate.") and k.count(".") == 1}
+            typer.echo(f"  challenger v{aliases['challenger']} gates: {json.dumps(gates)}")
+    except CleargateError as exc:
+        _fail(exc)
+
+
+@app.command()
+def promote(model: str, version: str, force: Annotated[bool, typer.Option(help="bypass failed gates")] = False,
+            reason: Annotated[str, typer.Option(help="why (required with --force)")] = "",
+            params_path: ParamsOpt = Path("params.yaml")) -> None:
+    """Make VERSION the champion; refused unless its gates passed, or --force with a --reason."""
+    try:
+        _, client = _client(params_path)
+        tags = client.get_model_version(model, version).tags
+        if tags.get("gate.passed") != "true":
+            if not force:
+                raise CleargateError(f"{model} v{version}: gates did not pass ({tags.get('gate.passed', 'no verdict')});"
+                                     " use --force --reason '...' to override, recorded in the history")
+            if not reason.strip():
+                raise CleargateError("--force needs --reason: the override is recorded in the champion history")
+        previous = registry.set_champion(client, model, version, "forced" if force else "manual",
+                                         reason or "manual promotion")
+        typer.echo(f"{model}: champion v{previous or '-'} -> v{version}")
+    except CleargateError as exc:
+        _fail(exc)
+
+
+@app.command()
+def rollback(model: str, reason: str = "", params_path: ParamsOpt = Path("params.yaml")) -> None:
+    """Move champion back to the version it replaced; recorded in the history."""
+    try:
+        _, client = _client(params_path)
+        target = registry.rollback(client, model, reason)
+        typer.echo(f"{model}: champion rolled back to v{target}")
+    except CleargateError as exc:
+        _fail(exc)
+
+
+@app.command()
+def ui(port: int = 5000, params_path: ParamsOpt = Path("params.yaml")) -> None:
+    """Serve the MLflow UI on the project's tracking store (loopback only)."""
+    from cleargate.tracking import tracking_uri
+
+    params = load_params(params_path)
+    uri = tracking_uri(params)
+    sys.exit(subprocess.call([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+                              "--default-artifact-root", params.tracking.artifact_root.as_uri(),
+                              "--host", "127.0.0.1", "--port", str(port)]))

@@ -1,0 +1,79 @@
+"""Shared fixtures: a tiny real configuration (sklearn's 8x8 digits), and real local components only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cleargate.runtime import apply_offline_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    apply_offline_env()
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    # One Prefect home for the whole suite: its first ephemeral start is slow, later ones are not.
+    os.environ.setdefault("PREFECT_HOME", str(ROOT / ".prefect"))
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "600")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def tiny_params() -> dict[str, Any]:
+    """The project's params.yaml, shrunk: digits 8x8, small models, same keys (so drift in keys fails)."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["dataset"].update({"name": "digits", "source": "sklearn_digits", "image_shape": [8, 8],
+                              "min_class_count": 100})
+    params["tracking"]["experiment"] = "cleargate-test"
+    params["registry"]["model_name"] = "digits-classifier"
+    params["train"]["cnn"].update({"channels": [16, 32], "hidden": 64, "max_epochs": 12, "patience": 3,
+                                   "batch_size": 64, "learning_rate": 0.005,
+                                   "augment_degrees": 0, "augment_shift": 0, "augment_scale": 0})
+    params["train"]["hgb"].update({"max_iter": 3, "max_leaf_nodes": 8})
+    params["train"]["rf"].update({"n_estimators": 3})
+    params["gates"].update({"min_accuracy": 0.85, "min_macro_f1": 0.85, "min_class_recall": 0.6})
+    return params
+
+
+def write_params(path: Path, params: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def params_file(tmp_path: Path) -> Path:
+    return write_params(tmp_path / "params.yaml", tiny_params())
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, **kw: Any) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{Path(os.sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.run(cmd, cwd=cwd, check=check, capture_output=True, text=True, env=env, **kw)
+
+
+def make_project(tmp_path: Path, params: dict[str, Any] | None = None) -> Path:
+    """A real git + DVC repo with the project's dvc.yaml and a tiny params.yaml."""
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore", "Makefile", "requirements.lock", "pyproject.toml",
+                 "README.md"):
+        shutil.copy2(ROOT / name, root / name)  # copy2 keeps mtimes: make sees the venv as up to date
+    shutil.copytree(ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(ROOT / "flows", root / "flows", ignore=shutil.ignore_patterns("__pycache__"))
+    write_params(root / "params.yaml", params or tiny_params())
+    run(["git", "init", "-q"], root)
+    run(["dvc", "init", "-q"], root)
+    run(["dvc", "config", "core.analytics", "false"], root)
+    run(["git", "add", "-A"], root)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init"], root)
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path)

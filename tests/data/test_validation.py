@@ -1,0 +1,98 @@
+"""The Great Expectations suites on real digits, clean and deliberately broken."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cleargate.config import ValidationConfig, load_params
+from cleargate.datasets import load
+from cleargate.errors import DataError
+from cleargate.io import read_table
+from cleargate.validation import validate_records
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from tests.conftest import tiny_params, write_params
+
+    params = load_params(write_params(tmp_path_factory.mktemp("v") / "params.yaml", tiny_params()))
+    return params, load(params.dataset)
+
+
+def set_float(frame: pd.DataFrame, row: int, column: str, value: float) -> None:
+    frame[column] = frame[column].astype("float64")
+    frame.loc[row, column] = value
+
+
+def check(frame, params, docs=None):
+    return validate_records(frame, params.dataset, params.validation, "data/raw/digits.parquet", docs)
+
+
+def test_real_digits_pass_and_data_docs_are_written(setup, tmp_path: Path):
+    params, frame = setup
+    report = check(frame, params, tmp_path / "docs")
+    assert report.success, report.message()
+    assert (tmp_path / "docs" / "index.html").is_file()
+    assert len(report.checks) >= 8
+
+
+def test_pixel_out_of_range_names_file_expectation_column_and_rows(setup):
+    params, frame = setup
+    bad = frame.copy()
+    bad.loc[[17, 204, 981], "pixel_12"] = 300
+    report = check(bad, params)
+    assert not report.success
+    assert ("data/raw/digits.parquet: 3 values fail expect_column_values_to_be_between(value, 0..255) "
+            "(pixel_12: rows 17, 204, 981)") in report.message()
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "expected"),
+    [
+        (lambda f: f.loc.__setitem__((5, "label"), 11), "expect_column_values_to_be_in_set(label"),
+        (lambda f: set_float(f, 3, "pixel_1", np.nan), "expect_column_values_to_not_be_null(value)"),
+        (lambda f: set_float(f, 3, "pixel_1", np.inf), "pixel_1: rows 3"),
+        (lambda f: f.drop(columns=["pixel_63"], inplace=True), "expect_table_columns_to_match_set"),
+        (lambda f: f.insert(0, "extra", 1), "expect_table_columns_to_match_set"),
+        (lambda f: f.__setitem__("pixel_2", f["pixel_2"].astype(str)), "(column pixel_2)"),
+        (lambda f: f.drop(f.index[f["label"] == 3], inplace=True), "expect_column_distinct_values_to_contain_set"),
+    ],
+)
+def test_corruptions_fail_with_a_named_check(setup, corrupt, expected):
+    params, frame = setup
+    bad = frame.copy()
+    corrupt(bad)
+    report = check(bad, params)
+    assert not report.success
+    assert expected in report.message(), report.message()
+
+
+def test_duplicates_are_reported_and_policy_decides(setup):
+    params, frame = setup
+    dup = pd.concat([frame, frame.iloc[[0, 1]]], ignore_index=True)
+    report = check(dup, params)
+    uniq = next(c for c in report.checks if c.expectation == "expect_compound_columns_to_be_unique")
+    assert not uniq.success and uniq.unexpected_count == 4 and uniq.policy == "drop"
+    assert report.success, "drop policy: reported, removed by clean"
+    strict = validate_records(dup, params.dataset, ValidationConfig(duplicate_rows="fail"), "x", None)
+    assert not strict.success
+
+
+def test_bad_files_give_a_clear_error(tmp_path: Path):
+    good = tmp_path / "good.parquet"
+    pd.DataFrame({"a": range(100)}).to_parquet(good)
+    truncated = tmp_path / "truncated.parquet"
+    truncated.write_bytes(good.read_bytes()[:200])
+    (tmp_path / "empty.parquet").write_bytes(b"")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    (tmp_path / "bad.csv").write_bytes(b"\xff\xfe\x00garbage")
+    cases = {"missing.parquet": "file not found", "empty.parquet": "file is empty",
+             "truncated.parquet": "truncated or corrupt", "image.png": "unsupported file type",
+             "bad.csv": "not a readable CSV"}
+    for name, message in cases.items():
+        with pytest.raises(DataError, match=message) as err:
+            read_table(tmp_path / name)
+        assert str(tmp_path / name) in str(err.value)
+    assert len(read_table(good)) == 100

@@ -1,0 +1,47 @@
+"""The README's run command, verbatim, on a reduced config in a fresh git + DVC repo."""
+
+import re
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT, run
+
+VENV = Path(sys.executable).parent.parent
+
+
+def readme_command(purpose: str) -> str:
+    """The command README.md gives under its 'Two commands' section for `purpose` (run or test)."""
+    text = (ROOT / "README.md").read_text()
+    match = re.search(rf"^make {purpose}\b.*$", text, flags=re.MULTILINE)
+    assert match, f"README names no `make {purpose}` command"
+    return match.group(0).split("#")[0].strip()
+
+
+@pytest.mark.slow
+def test_readme_run_command_end_to_end(project: Path):
+    command = readme_command("run").split() + [f"VENV={VENV}"]
+    first = run(command, project, check=False)
+    output = first.stdout + first.stderr
+    assert first.returncode == 0, output[-4000:]
+    assert "stages ran: 12 " in first.stdout
+    assert re.search(r"\| cnn \| candidate \| 0\.9\d+ \| 0\.9\d+ \| [\d.]+ \| PASS \| digits-classifier v1 \| "
+                     r"champion \|", output), output[-3000:]
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    model = mlflow.pyfunc.load_model("models:/digits-classifier@champion")
+    raw = pd.read_parquet(project / "data" / "raw" / "digits.parquet")
+    assert (model.predict(raw.drop(columns="label").head(100)) == raw["label"].head(100)).mean() > 0.9
+
+    second = run(command, project)
+    assert "stages ran: 0 (none); up to date, skipped: 12" in second.stdout
+    assert "Running stage" not in run(["dvc", "repro"], project).stdout
+
+
+def test_readme_test_command_is_what_ci_runs():
+    assert readme_command("test") == "make test"
+    assert "make test" in (ROOT / ".ci" / "run").read_text()

@@ -1,0 +1,50 @@
+"""The Prefect flow on a real ephemeral API, in a real git + DVC repo."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from cleargate.config import load_params
+from cleargate.errors import DataValidationError
+from flows.pipeline import pipeline
+from tests.conftest import make_project, run
+
+
+@pytest.mark.slow
+def test_flow_leaves_dvc_clean_then_skips_everything(project: Path):
+    first = pipeline(str(project / "params.yaml"))
+    assert set(first.values()) == {"ran"}
+    assert "up to date" in run(["dvc", "status"], project).stdout
+    second = pipeline(str(project / "params.yaml"))
+    assert set(second.values()) == {"skipped"}, second
+    params = load_params(project / "params.yaml")
+    versions = MlflowClient(params.tracking.uri).search_model_versions("name='digits-classifier'")
+    assert len(versions) == 1, "an unchanged second run registers nothing new"
+
+
+@pytest.mark.slow
+def test_flow_stops_at_validation_on_a_corrupt_label(tmp_path: Path):
+    source = tmp_path / "user_digits.parquet"
+    from sklearn.datasets import load_digits
+
+    from cleargate.datasets.schema import records_from_arrays
+
+    digits = load_digits()
+    frame = records_from_arrays((digits.images * 15).astype("int64"), digits.target)
+    frame.loc[42, "label"] = 12
+    frame.to_parquet(source)
+    from tests.conftest import tiny_params
+
+    params = tiny_params()
+    params["dataset"].update({"source": "parquet", "source_path": str(source)})
+    project = make_project(tmp_path, params)
+    with pytest.raises(DataValidationError, match=r"digits.parquet: 1 rows fail expect_column_values_to_be_in_set"
+                                                  r"\(label, in \[0, .*\]\) \(rows 42\)"):
+        pipeline(str(project / "params.yaml"))
+    loaded = load_params(project / "params.yaml")
+    assert (loaded.paths.reports / "validation" / "digits" / "index.html").is_file(), "report kept"
+    assert pd.read_parquet(loaded.paths.raw / "digits.parquet").equals(frame), "raw data untouched"
+    assert not loaded.paths.models.exists(), "nothing trained"
+    assert not (project / "mlflow.db").exists(), "nothing promoted"

@@ -1,0 +1,80 @@
+"""Every stage in order on real digits, a real SQLite MLflow store, and the registered model served."""
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from cleargate import registry
+from cleargate.config import load_params
+from cleargate.errors import GateError
+from cleargate.stages import clean, evaluate, gate, ingest, promote, split, train, validate
+from tests.conftest import tiny_params, write_params
+
+
+def run_all(params):
+    for stage in (ingest, validate, clean, split):
+        stage.run(params)
+    for name in params.train:
+        train.run(params, name)
+        evaluate.run(params, name)
+    gate.run(params)
+    return promote.run(params)
+
+
+@pytest.mark.slow
+def test_pipeline_registers_a_champion_that_serves_raw_rows(tmp_path: Path):
+    params = load_params(write_params(tmp_path / "params.yaml", tiny_params()))
+    result = run_all(params)
+    assert result["passed"] and result["champion"] == result["version"] == "1"
+    reports = params.paths.reports
+    for path in ("validation/digits/result.json", "validation/digits/index.html", "cleaning.json", "split.json",
+                 "metrics/cnn.json", "plots/cnn/confusion.png", "plots/cnn/roc.csv", "gate.json", "gate.md"):
+        assert (reports / path).is_file(), path
+    assert (params.paths.models / "cnn" / "history.csv").is_file()
+
+    mlflow.set_tracking_uri(params.tracking.uri)
+    model = mlflow.pyfunc.load_model("models:/digits-classifier@champion")
+    raw = pd.read_parquet(params.paths.raw / "digits.parquet")
+    predicted = model.predict(raw.drop(columns="label").head(200))
+    assert (predicted == raw["label"].head(200).to_numpy()).mean() > 0.9
+    assert model.metadata.get_input_schema().input_names()[:2] == ["pixel_0", "pixel_1"]
+
+    client = MlflowClient(params.tracking.uri)
+    version = client.get_model_version("digits-classifier", "1")
+    assert version.tags["gate.passed"] == "true" and version.tags["gate.accuracy"] == "pass"
+    assert len(version.tags["lineage.raw_data_sha256"]) == 64
+    run = client.get_run(result["run_id"])
+    assert run.data.metrics["test_accuracy"] > 0.85
+    assert len(client.get_metric_history(result["run_id"], "val_loss")) >= 2, "per-epoch curves logged"
+    parent = client.get_run(result["pipeline_run_id"])
+    assert parent.inputs.dataset_inputs, "dataset logged with mlflow.log_input"
+
+    # A weakened model is registered as challenger, blocked, and champion stays at v1.
+    weak = tiny_params()
+    weak["gates"]["min_accuracy"] = 0.999
+    weak_params = load_params(write_params(tmp_path / "params.yaml", weak))
+    gate.run(weak_params)
+    with pytest.raises(GateError, match="failed gate.*accuracy.*champion stays at v1"):
+        promote.run(weak_params)
+    assert registry.alias_version(client, "digits-classifier", "champion") == "1"
+    assert registry.alias_version(client, "digits-classifier", "challenger") == "2"
+    assert client.get_model_version("digits-classifier", "2").tags["gate.accuracy"] == "fail"
+
+
+@pytest.mark.slow
+def test_bad_raw_file_stops_at_validation_and_nothing_downstream_runs(tmp_path: Path):
+    params = load_params(write_params(tmp_path / "params.yaml", tiny_params()))
+    ingest.run(params)
+    raw = params.paths.raw / "digits.parquet"
+    frame = pd.read_parquet(raw)
+    frame.loc[7, "pixel_3"] = 300
+    frame.to_parquet(raw)
+    ingest.run(params)  # raw data is immutable: ingest keeps the (corrupt) file for validation to judge
+    from cleargate.errors import DataValidationError
+
+    with pytest.raises(DataValidationError, match=r"digits.parquet: 1 values fail .*\(pixel_3: rows 7\)"):
+        validate.run(params)
+    assert not params.paths.interim.exists() and not params.paths.models.exists()
