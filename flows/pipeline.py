@@ -54,10 +54,10 @@ def plan(params: Params) -> list[StageCall]:
 
 
 @task(cache_policy=NO_CACHE)
-def run_stage(call: StageCall, params: Params) -> str:
-    """Skip the stage if DVC says it is up to date; otherwise run it and record it in dvc.lock."""
+def run_stage(call: StageCall, params: Params, force: bool = False) -> str:
+    """Skip the stage if DVC says it is up to date (unless forced); else run it and record it in dvc.lock."""
     logger = get_run_logger()
-    if dvc_state.is_up_to_date(params.root, call.dvc_name):
+    if not force and dvc_state.is_up_to_date(params.root, call.dvc_name):
         logger.info("%s: up to date, skipped", call.dvc_name)
         return "skipped"
     extra = {"flow_run_id": flow_run.get_id()} if call.run is promote.run else {}
@@ -67,16 +67,33 @@ def run_stage(call: StageCall, params: Params) -> str:
     return "ran"
 
 
+REPORTS = {"gate": ("gate.md", "gate-report", "Offline acceptance gates"),
+           "promote": ("release_gate.md", "release-gate-report", "All gates, incl. latency, size, champion")}
+
+
+def publish_report(call: StageCall, params: Params) -> None:
+    """The gate tables as Prefect artifacts, also when the stage failed (that is when they matter)."""
+    if call.dvc_name in REPORTS:
+        filename, key, description = REPORTS[call.dvc_name]
+        path = params.paths.reports / filename
+        if path.is_file():
+            create_markdown_artifact(key=key, markdown=path.read_text(), description=description)
+
+
 @flow(name="cleargate-pipeline", log_prints=True)
-def pipeline(params_path: str = "params.yaml") -> dict[str, str]:
+def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None) -> dict[str, str]:
+    """`rerun` names stages to run even when DVC finds them up to date (e.g. `promote` to re-judge)."""
     params = load_params(Path(params_path))
+    unknown = set(rerun or []) - {c.dvc_name for c in plan(params)}
+    if unknown:
+        raise CleargateError(f"--rerun: unknown stage(s) {sorted(unknown)}; see dvc.yaml")
     outcomes: dict[str, str] = {}
     for call in plan(params):
         stage = run_stage.with_options(name=call.dvc_name, retries=call.retries, retry_delay_seconds=5)
-        outcomes[call.dvc_name] = stage(call, params)
-        if call.run is gate.run:  # published before promote, so a blocked run still shows why
-            create_markdown_artifact(key="gate-report", description="Acceptance gates",
-                                     markdown=(params.paths.reports / "gate.md").read_text())
+        try:
+            outcomes[call.dvc_name] = stage(call, params, force=call.dvc_name in (rerun or []))
+        finally:
+            publish_report(call, params)
     create_markdown_artifact(key="run-summary", markdown=summary_table(params), description="Models and outcome")
     return outcomes
 
@@ -84,10 +101,12 @@ def pipeline(params_path: str = "params.yaml") -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--rerun", action="append", default=[], metavar="STAGE",
+                        help="run this stage even if it is up to date (repeatable), e.g. --rerun promote")
     args = parser.parse_args(argv)
     apply_offline_env()
     try:
-        outcomes = pipeline(args.params)
+        outcomes = pipeline(args.params, rerun=args.rerun)
         ran = [name for name, outcome in outcomes.items() if outcome == "ran"]
         print(f"stages ran: {len(ran)} ({', '.join(ran) or 'none'}); up to date, skipped: {len(outcomes) - len(ran)}")
         print(summary_table(load_params(Path(args.params))))

@@ -25,6 +25,14 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
+@pytest.fixture(autouse=True)
+def _isolate_mlflow_uri():
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI; never let one test's store leak into the next."""
+    yield
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        os.environ.pop(key, None)
+
+
 def tiny_params() -> dict[str, Any]:
     """The project's params.yaml, shrunk: digits 8x8, small models, same keys (so drift in keys fails)."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -62,8 +62,9 @@ def promote(model: str, version: str, force: Annotated[bool, typer.Option(help="
         tags = client.get_model_version(model, version).tags
         if tags.get("gate.passed") != "true":
             if not force:
-                raise CleargateError(f"{model} v{version}: gates did not pass ({tags.get('gate.passed', 'no verdict')});"
-                                     " use --force --reason '...' to override, recorded in the history")
+                verdict = tags.get("gate.passed", "no verdict")
+                raise CleargateError(f"{model} v{version}: gates did not pass ({verdict}); use --force "
+                                     "--reason '...' to override, recorded in the history")
             if not reason.strip():
                 raise CleargateError("--force needs --reason: the override is recorded in the champion history")
         previous = registry.set_champion(client, model, version, "forced" if force else "manual",

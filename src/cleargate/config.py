@@ -123,11 +123,29 @@ class EvaluateConfig(_Strict):
     primary_metric: Literal["accuracy", "macro_f1", "roc_auc_ovr"]
 
 
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class ChampionGate(_Strict):
+    metric: Literal["accuracy", "macro_f1", "balanced_accuracy"] = "macro_f1"
+    margin: Annotated[float, Field(ge=0.0, le=0.5)] = 0.01
+    n_resamples: Annotated[int, Field(ge=100, le=100_000)] = 1000
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+
+
 class GateThresholds(_Strict):
-    min_accuracy: Annotated[float, Field(ge=0.0, le=1.0)]
-    min_macro_f1: Annotated[float, Field(ge=0.0, le=1.0)]
-    min_class_recall: Annotated[float, Field(ge=0.0, le=1.0)]
+    min_accuracy: Unit
+    min_macro_f1: Unit
+    min_roc_auc: Unit = 0.0
+    min_class_recall: Unit
+    max_ece: Unit = 1.0
     must_beat_baselines: bool = True
+    max_latency_p95_ms_single: Annotated[float, Field(gt=0.0)] = 1000.0
+    max_latency_p95_ms_batch: Annotated[float, Field(gt=0.0)] = 10_000.0
+    max_model_size_mb: Annotated[float, Field(gt=0.0)] = 1000.0
+    latency_batch_size: Annotated[int, Field(ge=1, le=100_000)] = 256
+    latency_repeats: Annotated[int, Field(ge=3, le=10_000)] = 30
+    champion: ChampionGate = ChampionGate()
 
 
 class RegistryConfig(_Strict):

@@ -40,3 +40,12 @@ def lineage_tags(params: Params, root: Path, data_sha256: str, split_digest: str
         "lineage.raw_data_sha256": data_sha256,
         "lineage.split_sha256": split_digest,
     }
+
+
+def model_digest(model_dir: Path) -> str:
+    """Digest of the saved weights/estimator: equal digests mean the same model."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(model_dir).glob("model.*")):
+        if path.suffix in (".pt", ".skops"):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()

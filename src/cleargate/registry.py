@@ -11,8 +11,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from mlflow.exceptions import MlflowException
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from cleargate.errors import CleargateError
@@ -63,10 +63,11 @@ def _record(client: MlflowClient, name: str, entry: dict[str, Any]) -> None:
 def set_champion(client: MlflowClient, name: str, version: str, action: str, reason: str = "") -> str | None:
     """Move `champion` to `version`; returns the previous champion. The caller has checked the gates."""
     previous = alias_version(client, name, CHAMPION)
-    client.set_registered_model_alias(name, CHAMPION, version)
+    if action != "rollback":  # the version it replaced, for rollback if the history write below is lost
+        client.set_model_version_tag(name, version, "previous_champion", previous or "none")
+    client.set_registered_model_alias(name, CHAMPION, version)  # the one atomic switch
     _record(client, name, {"version": version, "previous": previous, "action": action, "reason": reason,
                            "at": datetime.now(UTC).isoformat(timespec="seconds")})
-    client.set_model_version_tag(name, version, "previous_champion", previous or "none")
     return previous
 
 
@@ -75,9 +76,13 @@ def rollback(client: MlflowClient, name: str, reason: str = "") -> str:
     current = alias_version(client, name, CHAMPION)
     if current is None:
         raise CleargateError(f"{name}: has no champion to roll back")
-    for event in reversed(history(client, name)):
-        if event["version"] == current and event["action"] != "rollback" and event.get("previous"):
-            target = str(event["previous"])
-            set_champion(client, name, target, "rollback", reason or f"rollback from {current}")
-            return target
+    moves = [e for e in history(client, name) if e["version"] == current and e["action"] != "rollback"]
+    if moves:
+        target = moves[-1].get("previous")
+    else:  # a promotion interrupted before its history entry: the version tag still knows
+        tagged = client.get_model_version(name, current).tags.get("previous_champion", "none")
+        target = None if tagged == "none" else tagged
+    if target is not None:
+        set_champion(client, name, str(target), "rollback", reason or f"rollback from {current}")
+        return str(target)
     raise CleargateError(f"{name}: champion v{current} has no earlier champion recorded; nothing to roll back to")

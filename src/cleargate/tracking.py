@@ -26,8 +26,14 @@ def tracking_uri(params: Params) -> str:
 def connect(params: Params) -> MlflowClient:
     """Point MLflow at the store and make sure the experiment exists; returns a client."""
     uri = tracking_uri(params)
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    for key, value in saved.items():  # MLflow exports the URI; keep the user's variable the only override
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     if mlflow.get_experiment_by_name(params.tracking.experiment) is None:
         location = params.tracking.artifact_root.resolve().as_uri() if uri.startswith("sqlite") else None
         mlflow.create_experiment(params.tracking.experiment, artifact_location=location)

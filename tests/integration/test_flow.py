@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from flows.pipeline import pipeline
 from mlflow.tracking import MlflowClient
 
 from cleargate.config import load_params
 from cleargate.errors import DataValidationError
-from flows.pipeline import pipeline
 from tests.conftest import make_project, run
 
 

@@ -1,9 +1,9 @@
 """The Prefect flow and dvc.yaml describe the same stages, commands and order."""
 
 from dvc.repo import Repo
+from flows.pipeline import plan
 
 from cleargate.config import load_params
-from flows.pipeline import plan
 from tests.conftest import ROOT
 
 

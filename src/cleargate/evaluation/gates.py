@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from cleargate.config import GateThresholds
+from cleargate.evaluation.bootstrap import Difference
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,13 @@ def at_least(name: str, metrics: Mapping[str, Any], key: str, threshold: float) 
     return Check(name, threshold, value, value >= threshold)
 
 
+def at_most(name: str, metrics: Mapping[str, Any], key: str, threshold: float) -> Check:
+    value = _number(metrics, key)
+    if value is None:
+        return Check(name, threshold, None, False, f"metric '{key}' is missing")
+    return Check(name, threshold, value, value <= threshold)
+
+
 def class_recall_floor(metrics: Mapping[str, Any], threshold: float) -> Check:
     recalls = metrics.get("per_class_recall")
     if not isinstance(recalls, Mapping) or not recalls:
@@ -78,15 +86,58 @@ def beats_baselines(metrics: Mapping[str, Any], baselines: Mapping[str, Mapping[
     return Check(name, threshold, value, value > threshold, f"best baseline: {best}")
 
 
+@dataclass(frozen=True)
+class ChampionComparison:
+    """The current champion against the candidate; `version=None` means there is no champion yet."""
+
+    version: str | None
+    difference: Difference | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ReleaseEvidence:
+    """What only exists once the model is packaged: its latency and size, and the champion comparison."""
+
+    operational: Mapping[str, Any]
+    champion: ChampionComparison
+
+
+def non_inferior(comparison: ChampionComparison, margin: float) -> Check:
+    """Pass when the CI's lower bound of (candidate - champion) is above -margin."""
+    if comparison.version is None:
+        return Check("champion_non_inferior", -margin, None, True, "no champion")
+    diff = comparison.difference
+    if diff is None or comparison.error:
+        return Check("champion_non_inferior", -margin, None, False,
+                     f"champion v{comparison.version}: {comparison.error or 'no comparison'}")
+    detail = (f"vs champion v{comparison.version} on {diff.metric}: {diff.candidate:.4f} vs {diff.champion:.4f}, "
+              f"delta {diff.delta:+.4f}, {diff.confidence:.0%} CI [{diff.low:+.4f}, {diff.high:+.4f}]")
+    if math.isnan(diff.low):
+        return Check("champion_non_inferior", -margin, None, False, detail)
+    return Check("champion_non_inferior", -margin, diff.low, diff.low > -margin, detail)
+
+
 def evaluate_gates(model: str, metrics: Mapping[str, Any], baselines: Mapping[str, Mapping[str, Any]],
-                   gates: GateThresholds, primary: str) -> GateReport:
+                   gates: GateThresholds, primary: str, release: ReleaseEvidence | None = None) -> GateReport:
+    """Offline checks always; the release checks (latency, size, champion) when `release` is given."""
     checks = [
         at_least("accuracy", metrics, "accuracy", gates.min_accuracy),
         at_least("macro_f1", metrics, "macro_f1", gates.min_macro_f1),
+        at_least("roc_auc_ovr", metrics, "roc_auc_ovr", gates.min_roc_auc),
         class_recall_floor(metrics, gates.min_class_recall),
+        at_most("ece", metrics, "ece", gates.max_ece),
     ]
     if gates.must_beat_baselines:
         checks.append(beats_baselines(metrics, baselines, primary))
+    if release is not None:
+        ops = release.operational
+        checks += [
+            at_most("latency_p95_ms_single", ops, "latency_p95_ms_single", gates.max_latency_p95_ms_single),
+            at_most("latency_p95_ms_batch", ops, "latency_p95_ms_batch", gates.max_latency_p95_ms_batch),
+            at_most("model_size_mb", ops, "model_size_mb", gates.max_model_size_mb),
+            non_inferior(release.champion, gates.champion.margin),
+        ]
     return GateReport(model, tuple(checks))
 
 

@@ -1,86 +1,132 @@
-"""promote: log the run to MLflow, register the selected candidate, move `champion` only on a pass.
+"""promote: log the run to MLflow, judge the packaged candidate, register it, move `champion` on a pass.
 
-Every candidate selected by `gate` becomes a new version aliased `challenger`, tagged with each gate
-verdict and its lineage. `champion` moves only if every gate passed; otherwise the stage exits non-zero
-and `champion` stays where it was.
+The offline verdicts come from `gate`; here come the checks that need the packaged model and the live
+registry: latency and size of the logged model loaded as production loads it, and non-inferiority
+against the current champion on the same test rows. Every candidate becomes a version aliased
+`challenger`; `champion` moves only if every gate passed, else the stage exits non-zero.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 import mlflow
+import numpy as np
+import pandas as pd
 
-from cleargate import registry
 from cleargate.config import Params
+from cleargate.datasets.schema import LABEL
 from cleargate.errors import GateError
+from cleargate.evaluation.bootstrap import paired_difference
+from cleargate.evaluation.gates import (
+    ChampionComparison,
+    GateReport,
+    ReleaseEvidence,
+    evaluate_gates,
+    gate_markdown,
+)
+from cleargate.evaluation.operational import Operational, measure
 from cleargate.io import read_json, read_table, write_json
-from cleargate.lineage import lineage_tags
+from cleargate.lineage import lineage_tags, model_digest
+from cleargate.modelcard import model_card
+from cleargate.promotion import promote_candidate
 from cleargate.stages.entry import model_paths, stage_main, stage_paths
 from cleargate.tracking import connect, log_model_run
 
 
-def _gate_tags(gate: dict[str, Any], model: str) -> dict[str, str]:
-    report = gate["candidates"][model]
-    tags = {"gate.passed": str(report["passed"]).lower()}
-    for check in report["checks"]:
-        tags[f"gate.{check['name']}"] = "pass" if check["passed"] else "fail"
-        tags[f"gate.{check['name']}.value"] = "missing" if check["value"] is None else f"{check['value']:.6f}"
-        tags[f"gate.{check['name']}.threshold"] = "none" if check["threshold"] is None else f"{check['threshold']:.6f}"
-    return tags
+def _log_runs(params: Params, paths: dict, test: pd.DataFrame, lineage: dict[str, str],
+              flow_run_id: str) -> tuple[str, dict[str, tuple[str, str]]]:
+    """The parent run (lineage, reports, dataset) and one nested run per model."""
+    with mlflow.start_run(run_name=f"pipeline-{params.dataset.name}") as parent:
+        mlflow.set_tags({**lineage, "dataset": params.dataset.name, "prefect.flow_run_id": flow_run_id})
+        mlflow.log_params({"seed": params.seed, "dataset": params.dataset.name,
+                           "primary_metric": params.evaluate.primary_metric})
+        test_path = paths["processed"] / "test.parquet"
+        mlflow.log_input(mlflow.data.from_pandas(test, source=str(test_path), targets=LABEL,
+                                                 name=f"{params.dataset.name}-test"), context="test")
+        mlflow.log_artifacts(str(paths["validation_dir"]), artifact_path="validation")
+        for key in ("cleaning", "split_report", "gate"):
+            mlflow.log_artifact(str(paths[key]), artifact_path="reports")
+        mlflow.log_artifact(str(paths["gate"].with_suffix(".md")), artifact_path="reports")
+        runs = {}
+        for name in params.train:
+            mp = model_paths(params, name)
+            runs[name] = log_model_run(params, name, mp["dir"], read_json(mp["metrics"]), mp["plots"], test.head(2))
+    return parent.info.run_id, runs
 
 
-def _log_pipeline_artifacts(paths: dict[str, Path]) -> None:
-    mlflow.log_artifacts(str(paths["validation_dir"]), artifact_path="validation")
-    for key in ("cleaning", "split_report", "gate"):
-        mlflow.log_artifact(str(paths[key]), artifact_path="reports")
-    mlflow.log_artifact(str(paths["gate"].with_suffix(".md")), artifact_path="reports")
+def _compare(params: Params, champion: str | None, test: pd.DataFrame, candidate_labels: np.ndarray) -> \
+        ChampionComparison:
+    if champion is None:
+        return ChampionComparison(None)
+    rule = params.gates.champion
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{params.registry.model_name}/{champion}")
+        champion_labels = np.asarray(model.predict(test.drop(columns=[LABEL])))
+    except Exception as exc:  # noqa: BLE001 - any failure to score the champion fails the check, closed
+        return ChampionComparison(champion, error=f"could not score the champion ({type(exc).__name__}: {exc})")
+    diff = paired_difference(test[LABEL].to_numpy(), candidate_labels, champion_labels, rule.metric,
+                             rule.n_resamples, rule.confidence, params.seed)
+    return ChampionComparison(champion, diff)
 
 
 def run(params: Params, flow_run_id: str | None = None) -> dict[str, Any]:
     paths = stage_paths(params)
     gate = read_json(paths["gate"])
-    raw_meta, split = read_json(paths["raw_meta"]), read_json(paths["split_report"])
-    test_path = paths["processed"] / "test.parquet"
-    test = read_table(test_path)
-    example = test.head(2)  # raw integer pixels: the signature states the stored type
+    split = read_json(paths["split_report"])
+    test = read_table(paths["processed"] / "test.parquet")
     client = connect(params)
-    lineage = lineage_tags(params, params.root, raw_meta["sha256"], split["digest"])
+    lineage = lineage_tags(params, params.root, read_json(paths["raw_meta"])["sha256"], split["digest"])
     flow_run_id = flow_run_id or os.environ.get("PREFECT__FLOW_RUN_ID") or "none"
-
-    with mlflow.start_run(run_name=f"pipeline-{params.dataset.name}") as parent:
-        mlflow.set_tags({**lineage, "dataset": params.dataset.name, "prefect.flow_run_id": flow_run_id})
-        mlflow.log_params({"seed": params.seed, "dataset": params.dataset.name,
-                           "primary_metric": params.evaluate.primary_metric})
-        mlflow.log_input(mlflow.data.from_pandas(test, source=str(test_path), targets="label",
-                                                 name=f"{params.dataset.name}-test"), context="test")
-        _log_pipeline_artifacts(paths)
-        runs = {}
-        for name in params.train:
-            mp = model_paths(params, name)
-            runs[name] = log_model_run(params, name, mp["dir"], read_json(mp["metrics"]), mp["plots"], example)
+    parent_id, runs = _log_runs(params, paths, test, lineage, flow_run_id)
 
     selected = gate["selected"]
     run_id, model_uri = runs[selected]
-    tags = {**_gate_tags(gate, selected), **lineage, "mlflow.run_id": run_id, "model": selected,
-            "prefect.flow_run_id": flow_run_id, "pipeline_run_id": parent.info.run_id}
+    mp = model_paths(params, selected)
+    metrics = read_json(mp["metrics"])
+    baselines = {n: read_json(model_paths(params, n)["metrics"]) for n, c in params.train.items()
+                 if c.role == "baseline"}
+    operational = measure(model_uri, test.drop(columns=[LABEL]), params.gates.latency_batch_size,
+                          params.gates.latency_repeats)
+    proba = read_table(mp["predictions"]).drop(columns=[LABEL])
+    candidate_labels = np.asarray([int(c.removeprefix("p_")) for c in proba.columns])[proba.to_numpy().argmax(1)]
+
+    def judge(champion: str | None) -> GateReport:
+        evidence = ReleaseEvidence(asdict(operational), _compare(params, champion, test, candidate_labels))
+        return evaluate_gates(selected, metrics, baselines, params.gates, params.evaluate.primary_metric, evidence)
+
     name = params.registry.model_name
-    version = registry.register_version(client, name, model_uri, run_id, tags)
-    previous = None
-    if gate["passed"]:
-        previous = registry.set_champion(client, name, str(version.version), "gate", "passed every gate")
-    result = {"model_name": name, "version": str(version.version), "selected": selected,
-              "passed": gate["passed"], "champion": registry.alias_version(client, name, registry.CHAMPION),
-              "previous_champion": previous, "run_id": run_id, "pipeline_run_id": parent.info.run_id}
+    tags = {**lineage, "mlflow.run_id": run_id, "model": selected, "prefect.flow_run_id": flow_run_id,
+            "pipeline_run_id": parent_id}
+    outcome = promote_candidate(client, name, model_uri, run_id, tags, judge, model_digest(mp["dir"]))
+    _publish(params, client, outcome.report, operational, run_id, parent_id, metrics, lineage, split,
+             outcome.version)
+    result = {"model_name": name, "version": outcome.version, "selected": selected,
+              "passed": outcome.report.passed, "champion": outcome.champion, "moved": outcome.moved,
+              "previous_champion": outcome.previous_champion, "reason": outcome.reason, "run_id": run_id,
+              "pipeline_run_id": parent_id, "operational": asdict(operational), "gate": outcome.report.to_dict()}
     write_json(result, paths["promotion"])
-    if not gate["passed"]:
-        failed = [c["name"] for c in gate["candidates"][selected]["checks"] if not c["passed"]]
-        raise GateError(f"{paths['gate']}: {selected} failed gate(s) {', '.join(failed)}; registered as "
-                        f"{name} v{version.version} (challenger); champion stays at "
-                        f"v{result['champion'] or 'none'}")
+    if not outcome.report.passed:
+        raise GateError(f"{paths['promotion']}: {selected} {outcome.reason}; registered as {name} "
+                        f"v{outcome.version} (challenger); champion stays at v{outcome.champion or 'none'}")
     return result
+
+
+def _publish(params: Params, client: Any, report: GateReport, operational: Operational, run_id: str,
+             parent_id: str, metrics: dict[str, Any], lineage: dict[str, str], split: dict[str, Any],
+             version: str) -> None:
+    """The full gate report and the model card, in reports/, on the runs and on the version."""
+    table = gate_markdown({report.model: report}, report.model)
+    release_md = stage_paths(params)["promotion"].with_name("release_gate.md")
+    release_md.write_text(table)
+    card = model_card(params, report.model, metrics, report, lineage, split, version)
+    for rid in (run_id, parent_id):
+        client.log_text(rid, table, "reports/release_gate.md")
+    client.log_text(run_id, card, "model_card.md")
+    client.log_dict(run_id, asdict(operational), "operational.json")
+    client.update_model_version(params.registry.model_name, version, description=card)
 
 
 def main(argv: list[str] | None = None) -> int:

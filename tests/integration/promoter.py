@@ -1,0 +1,28 @@
+"""A promotion in its own process, for the concurrency and kill tests: `python -m ... URI NAME DIGEST SLEEP`."""
+
+import sys
+import time
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from cleargate.evaluation.gates import Check, GateReport
+from cleargate.promotion import promote_candidate
+
+
+def main() -> None:
+    uri, name, digest, pause = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    client = MlflowClient(uri, uri)
+    source = Path(sys.argv[5]).as_uri()
+
+    def judge(champion):
+        time.sleep(pause)  # hold the lock long enough for a rival (or a kill) to arrive
+        return GateReport("m", (Check("accuracy", 0.5, 0.9, True),))
+
+    print("START", flush=True)
+    result = promote_candidate(client, name, source, None, {}, judge, digest, lock_wait_seconds=60)
+    print(f"DONE v{result.version} moved={result.moved}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Promotion, rollback and the champion history on a real SQLite MLflow store."""
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from cleargate import registry
+from cleargate.cli import app
+from cleargate.errors import CleargateError
+from cleargate.evaluation.gates import Check, GateReport
+from cleargate.promotion import promote_candidate
+from tests.conftest import ROOT, tiny_params, write_params
+
+NAME = "digits-classifier"
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri, uri)
+    source = tmp_path / "model"
+    source.mkdir()
+    return uri, client, source
+
+
+def verdict(passed: bool) -> GateReport:
+    return GateReport("cnn", (Check("accuracy", 0.97, 0.99 if passed else 0.9, passed),
+                              Check("macro_f1", 0.97, 0.99, True)))
+
+
+def promote(client, source, digest, passed=True, seen=None):
+    def judge(champion):
+        if seen is not None:
+            seen.append(champion)
+        return verdict(passed)
+
+    return promote_candidate(client, NAME, source.as_uri(), None, {"model": "cnn"}, judge, digest)
+
+
+def test_first_promotion_then_non_inferior_then_blocked_regression_then_identical(store):
+    _, client, source = store
+    seen: list = []
+    first = promote(client, source, "d1", seen=seen)
+    assert (first.version, first.champion, first.moved, first.previous_champion) == ("1", "1", True, None)
+    second = promote(client, source, "d2", seen=seen)
+    assert (second.champion, second.previous_champion) == ("2", "1")
+    assert seen == [None, "1"], "the judge sees the champion of the moment"
+
+    blocked = promote(client, source, "d3", passed=False)
+    assert not blocked.moved and blocked.reason == "failed gate(s): accuracy"
+    assert registry.alias_version(client, NAME, "champion") == "2"
+    assert registry.alias_version(client, NAME, "challenger") == "3"
+    tags = client.get_model_version(NAME, "3").tags
+    assert tags["gate.passed"] == "false" and tags["gate.accuracy"] == "fail" and tags["gate.accuracy.value"] == "0.9"
+
+    same = promote(client, source, "d2")
+    assert not same.moved and same.reason == "identical to champion v2"
+    assert registry.alias_version(client, NAME, "champion") == "2"
+    assert [e["version"] for e in registry.history(client, NAME)] == ["1", "2"]
+
+
+def test_rollback_walks_back_through_the_history(store):
+    _, client, source = store
+    for digest in ("a", "b", "c"):
+        promote(client, source, digest)
+    assert registry.rollback(client, NAME) == "2"
+    assert registry.rollback(client, NAME) == "1"
+    with pytest.raises(CleargateError, match="no earlier champion"):
+        registry.rollback(client, NAME)
+    actions = [(e["action"], e["version"]) for e in registry.history(client, NAME)]
+    assert actions == [("gate", "1"), ("gate", "2"), ("gate", "3"), ("rollback", "2"), ("rollback", "1")]
+
+
+def test_cli_promote_is_gated_force_needs_a_reason_and_rollback_loads(store, tmp_path: Path):
+    uri, client, source = store
+    params = tiny_params()
+    params["tracking"]["uri"] = uri
+    params_path = write_params(tmp_path / "params.yaml", params)
+    promote(client, source, "a")
+    promote(client, source, "b", passed=False)
+    runner = CliRunner()
+    refused = runner.invoke(app, ["promote", NAME, "2", "--params", str(params_path)])
+    assert refused.exit_code == 2 and "gates did not pass" in refused.output
+    no_reason = runner.invoke(app, ["promote", NAME, "2", "--force", "--params", str(params_path)])
+    assert no_reason.exit_code == 2 and "--force needs --reason" in no_reason.output
+    forced = runner.invoke(app, ["promote", NAME, "2", "--force", "--reason", "hotfix", "--params", str(params_path)])
+    assert forced.exit_code == 0, forced.output
+    assert registry.history(client, NAME)[-1]["action"] == "forced"
+    back = runner.invoke(app, ["rollback", NAME, "--params", str(params_path)])
+    assert back.exit_code == 0 and "rolled back to v1" in back.output
+    status = runner.invoke(app, ["status", NAME, "--params", str(params_path)])
+    assert "champion=v1" in status.output and "rollback" in status.output
+
+
+def spawn(uri: str, digest: str, pause: float, source: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tests.integration.promoter", uri, NAME, digest, str(pause),
+                             str(source)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_two_processes_promoting_at_once_leave_one_champion_and_a_chained_history(store):
+    uri, client, source = store
+    promote(client, source, "base")
+    procs = [spawn(uri, f"p{i}", 1.0, source) for i in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    events = registry.history(client, NAME)
+    assert len(events) == 3
+    assert events[1]["previous"] == events[0]["version"] and events[2]["previous"] == events[1]["version"]
+    assert registry.alias_version(client, NAME, "champion") == events[2]["version"]
+    assert not [m for m in client.search_registered_models() if m.name.endswith(".promotion-lock")]
+
+
+@pytest.mark.slow
+def test_a_killed_promotion_never_leaves_champion_missing(store):
+    uri, client, source = store
+    promote(client, source, "base")
+    for delay in (0.0, 0.5, 1.5, 2.5):
+        proc = spawn(uri, f"k{delay}", 1.0, source)
+        assert proc.stdout.readline().strip() == "START"
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        champion = registry.alias_version(client, NAME, "champion")
+        assert champion is not None
+        client.get_model_version(NAME, champion)  # a real version
+    after = promote(client, source, "final")  # a dead holder's lock is taken over, not waited out
+    assert after.moved and registry.alias_version(client, NAME, "champion") == after.version
