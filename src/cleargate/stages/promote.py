@@ -110,7 +110,8 @@ def run(params: Params, flow_run_id: str | None = None) -> dict[str, Any]:
     write_json(result, paths["promotion"])
     if not outcome.report.passed:
         raise GateError(f"{paths['promotion']}: {selected} {outcome.reason}; registered as {name} "
-                        f"v{outcome.version} (challenger); champion stays at v{outcome.champion or 'none'}")
+                        f"v{outcome.version} (challenger); champion stays at "
+                        f"{'v' + outcome.champion if outcome.champion else 'none'}")
     return result
 
 
