@@ -12,6 +12,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export DVC_NO_ANALYTICS ?= 1
 export MLFLOW_DISABLE_TELEMETRY ?= true
 PYTEST_ARGS ?=
+RUN_ARGS ?=
 
 .PHONY: help setup run test lint ui repro status clean-outputs
 
@@ -28,7 +29,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 run: setup ## run the whole pipeline (Prefect flow) on the embedded defaults and print the summary
-	$(PY) flows/pipeline.py
+	$(PY) flows/pipeline.py $(RUN_ARGS)
 
 test: setup ## run the test suite (unit, data, integration, end to end)
 	$(PY) -m pytest $(PYTEST_ARGS)

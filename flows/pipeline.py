@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stages ran: {len(ran)} ({', '.join(ran) or 'none'}); up to date, skipped: {len(outcomes) - len(ran)}")
         print(summary_table(load_params(Path(args.params))))
     except CleargateError as exc:
+        with suppress(CleargateError, KeyError):  # blocked at the gate: the table shows which check failed
+            print(summary_table(load_params(Path(args.params))))
         print(f"\ncleargate: run stopped: {exc}", file=sys.stderr)
         return 2
     return 0

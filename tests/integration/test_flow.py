@@ -1,5 +1,6 @@
 """The Prefect flow on a real ephemeral API, in a real git + DVC repo."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -20,8 +21,16 @@ def test_flow_leaves_dvc_clean_then_skips_everything(project: Path):
     second = pipeline(str(project / "params.yaml"))
     assert set(second.values()) == {"skipped"}, second
     params = load_params(project / "params.yaml")
-    versions = MlflowClient(params.tracking.uri).search_model_versions("name='digits-classifier'")
-    assert len(versions) == 1, "an unchanged second run registers nothing new"
+    client = MlflowClient(params.tracking.uri)
+    assert len(client.search_model_versions("name='digits-classifier'")) == 1, "unchanged: nothing new"
+
+    third = pipeline(str(project / "params.yaml"), rerun=["promote"])  # re-judge the unchanged model
+    assert third["promote"] == "ran" and list(third.values()).count("skipped") == 11
+    promotion = json.loads((params.paths.reports / "promotion.json").read_text())
+    assert promotion["version"] == "2" and promotion["champion"] == "1" and not promotion["moved"]
+    assert promotion["reason"] == "identical to champion v1"
+    assert client.get_model_version_by_alias("digits-classifier", "challenger").version == "2"
+    assert client.get_model_version("digits-classifier", "2").tags["gate.champion_non_inferior"] == "pass"
 
 
 @pytest.mark.slow
