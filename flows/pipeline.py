@@ -68,7 +68,8 @@ def run_stage(call: StageCall, params: Params, force: bool = False) -> str:
     return "ran"
 
 
-REPORTS = {"gate": ("gate.md", "gate-report", "Offline acceptance gates"),
+REPORTS = {"validate": ("validation/{name}/summary.md", "validation-report", "Great Expectations checks"),
+           "gate": ("gate.md", "gate-report", "Offline acceptance gates"),
            "promote": ("release_gate.md", "release-gate-report", "All gates, incl. latency, size, champion")}
 
 
@@ -76,7 +77,7 @@ def publish_report(call: StageCall, params: Params) -> None:
     """The gate tables as Prefect artifacts, also when the stage failed (that is when they matter)."""
     if call.dvc_name in REPORTS:
         filename, key, description = REPORTS[call.dvc_name]
-        path = params.paths.reports / filename
+        path = params.paths.reports / filename.format(name=params.dataset.name)
         if path.is_file():
             create_markdown_artifact(key=key, markdown=path.read_text(), description=description)
 

@@ -1,47 +1,39 @@
-"""Remove what validation allowed through but training must not see; count every removed row."""
+"""Set aside the rows validation quarantined; count every one. Raw data is never modified."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from cleargate.config import DatasetConfig
-from cleargate.datasets.schema import LABEL, pixel_columns
-from cleargate.errors import DataValidationError
+QUARANTINE_COLUMNS = ["row", "reason"]
 
 
 @dataclass(frozen=True)
 class CleaningReport:
     rows_in: int
-    duplicates_dropped: int
-    invalid_dropped: int
+    quarantined: int
     rows_out: int
+    by_reason: dict[str, int] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, int]:
-        return {"rows_in": self.rows_in, "duplicates_dropped": self.duplicates_dropped,
-                "invalid_dropped": self.invalid_dropped, "rows_out": self.rows_out}
-
-
-def invalid_mask(frame: pd.DataFrame, config: DatasetConfig) -> pd.Series:
-    """Rows with a null/non-numeric/out-of-range pixel or an unknown label."""
-    pixels = frame[pixel_columns(config.n_pixels)].apply(pd.to_numeric, errors="coerce")
-    bad_pixel = pixels.isna().any(axis=1) | ~pixels.ge(config.pixel_min).all(axis=1) \
-        | ~pixels.le(config.pixel_max).all(axis=1)
-    return bad_pixel | ~frame[LABEL].isin(config.classes)
+    def to_dict(self) -> dict[str, object]:
+        return {"rows_in": self.rows_in, "quarantined": self.quarantined, "rows_out": self.rows_out,
+                "by_reason": self.by_reason}
 
 
-def clean_records(frame: pd.DataFrame, config: DatasetConfig, max_drop_fraction: float,
-                  source: str = "records") -> tuple[pd.DataFrame, CleaningReport]:
-    """Drop exact duplicates (first copy kept) and invalid rows; refuse if too much would go."""
-    duplicated = frame.duplicated(keep="first")
-    invalid = invalid_mask(frame, config) & ~duplicated
-    dropped = int(duplicated.sum() + invalid.sum())
-    if dropped > max_drop_fraction * len(frame):
-        raise DataValidationError(
-            f"{source}: cleaning would drop {dropped} of {len(frame)} rows ({int(duplicated.sum())} duplicates, "
-            f"{int(invalid.sum())} invalid), over validation.max_drop_fraction={max_drop_fraction}; "
-            "fix the source data or raise the limit in params.yaml")
-    kept = frame.loc[~(duplicated | invalid)].reset_index(drop=True)
-    kept = kept.astype({c: "float32" if kept[c].dtype.kind == "f" else "int64" for c in kept.columns})
-    return kept, CleaningReport(len(frame), int(duplicated.sum()), int(invalid.sum()), len(kept))
+def quarantine_frame(frame: pd.DataFrame, reasons: dict[int, str]) -> pd.DataFrame:
+    """The offending rows as they were, with their row number in the raw file and why they were set aside."""
+    rows = sorted(reasons)
+    out = frame.reset_index(drop=True).loc[rows].astype(str)
+    out.insert(0, "reason", [reasons[r] for r in rows])
+    out.insert(0, "row", rows)
+    return out.reset_index(drop=True)
+
+
+def drop_quarantined(frame: pd.DataFrame, quarantine: pd.DataFrame) -> tuple[pd.DataFrame, CleaningReport]:
+    """Every raw row ends up in exactly one place: the cleaned frame or the quarantine file."""
+    frame = frame.reset_index(drop=True)
+    rows = set(quarantine["row"].astype(int)) if len(quarantine) else set()
+    kept = frame.loc[~frame.index.isin(rows)].reset_index(drop=True)
+    by_reason = quarantine["reason"].value_counts().to_dict() if len(quarantine) else {}
+    return kept, CleaningReport(len(frame), len(rows), len(kept), {str(k): int(v) for k, v in by_reason.items()})

@@ -86,6 +86,24 @@ def rollback(model: str, reason: str = "", params_path: ParamsOpt = Path("params
 
 
 @app.command()
+def score(input_path: Annotated[Path, typer.Argument(help="a .parquet or .csv of raw records")],
+          model: Annotated[str | None, typer.Option(help="NAME@ALIAS or NAME/VERSION")] = None,
+          params_path: ParamsOpt = Path("params.yaml")) -> None:
+    """Validate a batch, check drift against the model's training profile, score it; exit 2 if refused."""
+    from cleargate.scoring import log_scoring_run, score_file
+
+    try:
+        params, client = _client(params_path)
+        result = score_file(params, input_path, model or f"{params.registry.model_name}@champion", client)
+        log_scoring_run(params, result)
+    except CleargateError as exc:
+        _fail(exc)
+    typer.echo(result.summary())
+    if result.refused:
+        raise typer.Exit(2)
+
+
+@app.command()
 def ui(port: int = 5000, params_path: ParamsOpt = Path("params.yaml")) -> None:
     """Serve the MLflow UI on the project's tracking store (loopback only)."""
     from cleargate.tracking import tracking_uri

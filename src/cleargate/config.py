@@ -22,10 +22,12 @@ class _Strict(BaseModel):
 
 class Paths(_Strict):
     raw: Path
+    quarantine: Path
     interim: Path
     processed: Path
     models: Path
     reports: Path
+    scores: Path
 
 
 class Tracking(_Strict):
@@ -59,9 +61,25 @@ class DatasetConfig(_Strict):
         return self.image_shape[0] * self.image_shape[1]
 
 
+CheckName = Literal["columns", "dtypes", "labels", "duplicates", "pixel_values", "class_balance"]
+ROW_LEVEL_CHECKS = {"labels", "duplicates", "pixel_values"}
+
+
 class ValidationConfig(_Strict):
-    duplicate_rows: Literal["drop", "fail"] = "drop"
-    max_drop_fraction: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
+    policy: dict[CheckName, Literal["fail", "quarantine"]] = {}
+    max_quarantine_fraction: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
+    max_class_share: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+
+    @model_validator(mode="after")
+    def _check(self) -> ValidationConfig:
+        table_level = sorted(c for c, p in self.policy.items() if p == "quarantine" and c not in ROW_LEVEL_CHECKS)
+        if table_level:
+            raise ValueError(f"validation.policy: {table_level} judge the whole table and can only 'fail'")
+        return self
+
+    def policy_for(self, check: str) -> str:
+        """Unlisted checks fail: closed by default."""
+        return self.policy.get(check, "fail")  # type: ignore[call-overload]
 
 
 class SplitConfig(_Strict):
@@ -119,6 +137,13 @@ class RFConfig(_ModelBase):
 ModelConfig = Annotated[CNNConfig | HGBConfig | RFConfig, Field(discriminator="family")]
 
 
+class DriftConfig(_Strict):
+    bins: Annotated[int, Field(ge=2, le=100)] = 10
+    psi_threshold: Annotated[float, Field(gt=0.0)] = 0.25
+    max_drifted_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
+    on_drift: Literal["refuse", "flag"] = "refuse"
+
+
 class EvaluateConfig(_Strict):
     primary_metric: Literal["accuracy", "macro_f1", "roc_auc_ovr"]
 
@@ -164,6 +189,7 @@ class Params(_Strict):
     evaluate: EvaluateConfig
     gates: GateThresholds
     registry: RegistryConfig
+    drift: DriftConfig
 
     @model_validator(mode="after")
     def _check(self) -> Params:

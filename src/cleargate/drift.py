@@ -57,8 +57,9 @@ class DriftReport:
     def summary(self) -> str:
         worst = sorted(self.drifted.items(), key=lambda kv: -kv[1])[:5]
         listed = ", ".join(f"{c} (PSI {v:.2f})" for c, v in worst)
-        return (f"{len(self.drifted)} of {self.n_features} features have PSI > {self.threshold} "
-                f"({self.drifted_fraction:.1%}, limit {self.max_drifted_fraction:.1%})" + (f": {listed}" if listed else ""))
+        head = (f"{len(self.drifted)} of {self.n_features} features have PSI > {self.threshold} "
+                f"({self.drifted_fraction:.1%}, limit {self.max_drifted_fraction:.1%})")
+        return f"{head}: {listed}" if listed else head
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "drifted_fraction": self.drifted_fraction, "is_drifted": self.is_drifted}

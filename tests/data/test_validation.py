@@ -35,7 +35,7 @@ def test_real_digits_pass_and_data_docs_are_written(setup, tmp_path: Path):
     report = check(frame, params, tmp_path / "docs")
     assert report.success, report.message()
     assert (tmp_path / "docs" / "index.html").is_file()
-    assert len(report.checks) >= 8
+    assert len(report.checks) >= 9 and not report.quarantined
 
 
 def test_pixel_out_of_range_names_file_expectation_column_and_rows(setup):
@@ -69,15 +69,46 @@ def test_corruptions_fail_with_a_named_check(setup, corrupt, expected):
     assert expected in report.message(), report.message()
 
 
-def test_duplicates_are_reported_and_policy_decides(setup):
+def test_duplicates_are_quarantined_or_fail_by_policy(setup):
     params, frame = setup
     dup = pd.concat([frame, frame.iloc[[0, 1]]], ignore_index=True)
     report = check(dup, params)
-    uniq = next(c for c in report.checks if c.expectation == "expect_compound_columns_to_be_unique")
-    assert not uniq.success and uniq.unexpected_count == 4 and uniq.policy == "drop"
-    assert report.success, "drop policy: reported, removed by clean"
-    strict = validate_records(dup, params.dataset, ValidationConfig(duplicate_rows="fail"), "x", None)
+    uniq = next(c for c in report.checks if c.check == "duplicates")
+    assert not uniq.success and uniq.unexpected_count == 4 and uniq.policy == "quarantine"
+    assert report.success, "quarantine policy: reported, set aside, the run goes on"
+    assert sorted(report.quarantined) == [len(frame), len(frame) + 1], "only the extra copies"
+    assert report.to_dict()["quarantined"]["count"] == 2
+    strict = validate_records(dup, params.dataset, ValidationConfig(policy={"duplicates": "fail"}), "x", None)
     assert not strict.success
+
+
+def test_quarantine_stops_the_run_past_the_limit(setup):
+    params, frame = setup
+    rules = ValidationConfig(policy={"pixel_values": "quarantine"}, max_quarantine_fraction=0.01)
+    bad = frame.copy()
+    bad.loc[:29, "pixel_5"] = 999  # 30 of 1,797 rows: 1.7%
+    report = validate_records(bad, params.dataset, rules, "data/raw/digits.parquet", None)
+    assert not report.success and len(report.quarantined) == 30
+    assert "30 rows would be quarantined (1.7%), over validation.max_quarantine_fraction=0.01" in report.message()
+    relaxed = validate_records(bad, params.dataset, rules.model_copy(update={"max_quarantine_fraction": 0.05}),
+                               "x", None)
+    assert relaxed.success and set(relaxed.quarantined) == set(range(30))
+    assert relaxed.quarantined[0].startswith("pixel_values: expect_column_values_to_be_between")
+
+
+def test_class_share_bound(setup):
+    params, frame = setup
+    skewed = pd.concat([frame] + [frame[frame["label"] == 1]] * 6, ignore_index=True)
+    report = validate_records(skewed, params.dataset, ValidationConfig(max_class_share=0.3,
+                                                                       policy={"duplicates": "quarantine"}), "x", None)
+    assert not report.success and "expect_column_values_to_be_between(share, ..0.3)" in report.message()
+
+
+def test_unlabelled_batches_skip_label_checks(setup):
+    params, frame = setup
+    report = validate_records(frame.drop(columns="label"), params.dataset, params.validation, "batch", None,
+                              labelled=False)
+    assert report.success and {c.check for c in report.checks} == {"columns", "dtypes", "pixel_values"}
 
 
 def test_bad_files_give_a_clear_error(tmp_path: Path):

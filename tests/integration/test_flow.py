@@ -29,7 +29,7 @@ def test_flow_leaves_dvc_clean_then_skips_everything(project: Path):
     promotion = json.loads((params.paths.reports / "promotion.json").read_text())
     assert promotion["version"] == "2" and promotion["champion"] == "1" and not promotion["moved"]
     assert promotion["reason"] == "identical to champion v1"
-    assert client.get_model_version_by_alias("digits-classifier", "challenger").version == "2"
+    assert str(client.get_model_version_by_alias("digits-classifier", "challenger").version) == "2"
     assert client.get_model_version("digits-classifier", "2").tags["gate.champion_non_inferior"] == "pass"
 
 

@@ -2,14 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cleargate.cleaning import clean_records
-from cleargate.config import DatasetConfig
+from cleargate.cleaning import drop_quarantined, quarantine_frame
 from cleargate.datasets.schema import records_from_arrays
 from cleargate.errors import DataValidationError
 from cleargate.split import row_hashes, split_digest, stratified_split
-
-CONFIG = DatasetConfig(name="t", source="sklearn_digits", image_shape=(2, 2), classes=[0, 1],
-                       min_class_count=1)
 
 
 def frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -17,23 +13,21 @@ def frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
     return records_from_arrays(rng.integers(0, 256, size=(n, 2, 2)), np.arange(n) % 2)
 
 
-def test_clean_drops_duplicates_and_invalid_rows_and_counts_them():
+def test_every_raw_row_lands_in_exactly_one_place():
     data = frame()
-    data = pd.concat([data, data.iloc[[0, 1]]], ignore_index=True)
-    data.loc[3, "pixel_0"] = 300
-    data.loc[4, "label"] = 7
-    cleaned, report = clean_records(data, CONFIG, max_drop_fraction=0.2)
-    assert (report.duplicates_dropped, report.invalid_dropped) == (2, 2)
-    assert report.rows_out == len(cleaned) == 38
-    assert not cleaned.duplicated().any()
-    assert cleaned["pixel_0"].max() <= 255 and set(cleaned["label"]) <= {0, 1}
+    quarantine = quarantine_frame(data, {3: "pixel_values: ...", 7: "duplicates: ..."})
+    assert list(quarantine["row"]) == [3, 7] and list(quarantine["reason"]) == ["pixel_values: ...", "duplicates: ..."]
+    kept, report = drop_quarantined(data, quarantine)
+    assert (report.rows_in, report.quarantined, report.rows_out) == (40, 2, 38)
+    assert report.by_reason == {"pixel_values: ...": 1, "duplicates: ...": 1}
+    restored = pd.concat([kept, data.loc[[3, 7]]]).sort_values(list(data.columns)).reset_index(drop=True)
+    assert restored.equals(data.sort_values(list(data.columns)).reset_index(drop=True))
 
 
-def test_clean_refuses_to_drop_more_than_allowed():
+def test_nothing_quarantined_keeps_everything():
     data = frame()
-    data.loc[:9, "pixel_1"] = -1
-    with pytest.raises(DataValidationError, match="would drop 10 of 40 rows.*max_drop_fraction=0.05"):
-        clean_records(data, CONFIG, max_drop_fraction=0.05, source="data/raw/t.parquet")
+    kept, report = drop_quarantined(data, quarantine_frame(data, {}))
+    assert kept.equals(data) and report.quarantined == 0
 
 
 def test_split_is_disjoint_stratified_and_seeded():

@@ -1,8 +1,10 @@
-"""clean: validated raw records -> data/interim/<name>.parquet, duplicates and invalid rows counted out."""
+"""clean: validated raw records minus the quarantined rows -> data/interim/<name>.parquet."""
 
 from __future__ import annotations
 
-from cleargate.cleaning import CleaningReport, clean_records
+import pandas as pd
+
+from cleargate.cleaning import CleaningReport, drop_quarantined
 from cleargate.config import Params
 from cleargate.errors import DataValidationError
 from cleargate.io import read_json, read_table, write_json, write_table
@@ -13,8 +15,8 @@ def run(params: Params) -> CleaningReport:
     paths = stage_paths(params)
     if not read_json(paths["validation"]).get("success"):
         raise DataValidationError(f"{paths['validation']}: validation did not pass; run the validate stage")
-    frame, report = clean_records(read_table(paths["raw"]), params.dataset,
-                                  params.validation.max_drop_fraction, source=str(paths["raw"]))
+    quarantine = pd.read_parquet(paths["quarantine"])  # written by validate; may hold no rows
+    frame, report = drop_quarantined(read_table(paths["raw"]), quarantine)
     write_table(frame, paths["interim"])
     write_json(report.to_dict(), paths["cleaning"])
     return report

@@ -41,6 +41,7 @@ def stage_paths(params: Params) -> dict[str, Path]:
     return {
         "raw": p.raw / f"{name}.parquet",
         "raw_meta": p.raw / f"{name}.json",
+        "quarantine": p.quarantine / f"{name}.parquet",
         "validation_dir": p.reports / "validation" / name,
         "validation": p.reports / "validation" / name / "result.json",
         "interim": p.interim / f"{name}.parquet",

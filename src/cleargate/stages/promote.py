@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from cleargate.config import Params
-from cleargate.datasets.schema import LABEL
+from cleargate.datasets.schema import LABEL, pixel_columns
+from cleargate.drift import reference_profile
 from cleargate.errors import GateError
 from cleargate.evaluation.bootstrap import paired_difference
 from cleargate.evaluation.gates import (
@@ -32,6 +33,7 @@ from cleargate.io import read_json, read_table, write_json
 from cleargate.lineage import lineage_tags, model_digest
 from cleargate.modelcard import model_card
 from cleargate.promotion import promote_candidate
+from cleargate.scoring import PROFILE_ARTIFACT
 from cleargate.stages.entry import model_paths, stage_main, stage_paths
 from cleargate.tracking import connect, log_model_run
 
@@ -126,6 +128,10 @@ def _publish(params: Params, client: Any, report: GateReport, operational: Opera
     for rid in (run_id, parent_id):
         client.log_text(rid, table, "reports/release_gate.md")
     client.log_text(run_id, card, "model_card.md")
+    # The training data's profile travels with the version: batch scoring measures drift against it.
+    train = read_table(stage_paths(params)["processed"] / "train.parquet")
+    client.log_dict(run_id, reference_profile(train, pixel_columns(params.dataset.n_pixels), params.drift.bins),
+                    PROFILE_ARTIFACT)
     client.log_dict(run_id, asdict(operational), "operational.json")
     client.update_model_version(params.registry.model_name, version, description=card)
 

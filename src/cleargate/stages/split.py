@@ -6,6 +6,7 @@ from typing import Any
 
 from cleargate.config import Params
 from cleargate.datasets.schema import LABEL
+from cleargate.errors import DataValidationError
 from cleargate.io import read_table, write_json, write_table
 from cleargate.split import split_digest, stratified_split
 from cleargate.stages.entry import stage_main, stage_paths
@@ -13,8 +14,11 @@ from cleargate.stages.entry import stage_main, stage_paths
 
 def run(params: Params) -> dict[str, Any]:
     paths = stage_paths(params)
-    splits = stratified_split(read_table(paths["interim"]), params.split.test_size, params.split.val_size,
-                              params.seed)
+    try:
+        splits = stratified_split(read_table(paths["interim"]), params.split.test_size, params.split.val_size,
+                                  params.seed)
+    except DataValidationError as exc:
+        raise DataValidationError(f"{paths['interim']}: {exc}") from None
     for name, part in splits.items():
         write_table(part, paths["processed"] / f"{name}.parquet")
     report = {"sizes": {n: len(p) for n, p in splits.items()},

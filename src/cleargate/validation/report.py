@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -10,17 +10,26 @@ from typing import Any
 @dataclass(frozen=True)
 class CheckResult:
     batch: str
+    check: str                    # the named check in params.yaml validation.policy
     expectation: str
     kwargs: dict[str, Any]
     success: bool
     unexpected_count: int | None = None
     examples: list[dict[str, Any]] = field(default_factory=list)
     observed: Any = None
-    policy: str = "fail"          # fail: stops the run | drop: rows are removed by `clean`
+    policy: str = "fail"          # fail: stops the run | quarantine: rows set aside, counted, run goes on
+    rows: list[int] = field(default_factory=list, repr=False)  # every offending row id (row-level checks)
+
+    def reason(self) -> str:
+        """Why a row was set aside: `duplicates: expect_compound_columns_to_be_unique(785 columns)`."""
+        return f"{self.check}: {self.expectation}({_describe_kwargs(self.kwargs)})"
 
     def describe(self) -> str:
-        """`3 rows fail expect_column_values_to_be_between(pixel_12, 0..255) (rows 17, 204, 981)`."""
+        """`3 values fail expect_column_values_to_be_between(value, 0..255) (pixel_12: rows 17, 204, 981)`."""
         args = _describe_kwargs(self.kwargs)
+        if self.expectation == "quarantined_rows_within_limit":
+            return (f"{self.unexpected_count} rows would be quarantined ({self.observed:.1%}), over "
+                    f"validation.max_quarantine_fraction={self.kwargs['max_value']}; fix the source data")
         if self.unexpected_count is None:
             return f"{self.expectation}({args}) failed (observed: {_short(self.observed)})"
         where = _where(self.examples)
@@ -34,6 +43,7 @@ class ValidationReport:
     n_rows: int
     checks: list[CheckResult]
     data_docs: str | None = None
+    quarantined: dict[int, str] = field(default_factory=dict)  # row -> reason
 
     @property
     def blocking(self) -> list[CheckResult]:
@@ -50,11 +60,25 @@ class ValidationReport:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "n_rows": self.n_rows, "success": self.success,
-                "data_docs": self.data_docs, "checks": [asdict(c) for c in self.checks]}
+        reasons: dict[str, int] = {}
+        for reason in self.quarantined.values():
+            reasons[reason] = reasons.get(reason, 0) + 1
+        checks = [{k: v for k, v in asdict(c).items() if k != "rows"} for c in self.checks]
+        return {"source": self.source, "n_rows": self.n_rows, "success": self.success, "data_docs": self.data_docs,
+                "quarantined": {"count": len(self.quarantined), "by_reason": reasons}, "checks": checks}
+
+    def markdown(self) -> str:
+        """A short table for the Prefect artifact."""
+        lines = [f"**{self.source}**: {self.n_rows} rows, {'PASSED' if self.success else 'FAILED'}, "
+                 f"{len(self.quarantined)} quarantined", "", "| check | expectation | policy | result |",
+                 "|---|---|---|---|"]
+        for c in self.checks:
+            result = "ok" if c.success else c.describe()
+            lines.append(f"| {c.check} | {c.expectation} | {c.policy} | {result} |")
+        return "\n".join(lines) + "\n"
 
     def with_docs(self, path: Path) -> ValidationReport:
-        return ValidationReport(self.source, self.n_rows, self.checks, str(path))
+        return replace(self, data_docs=str(path))
 
 
 def _where(examples: list[dict[str, Any]]) -> str:
@@ -81,7 +105,8 @@ def _describe_kwargs(kwargs: dict[str, Any]) -> str:
     if "min_value" in kwargs or "max_value" in kwargs:
         parts.append(f"{_num(kwargs.get('min_value'))}..{_num(kwargs.get('max_value'))}")
     if "value_set" in kwargs:
-        parts.append(f"in {kwargs['value_set']}")
+        values = kwargs["value_set"]
+        parts.append(f"in {values}" if len(values) <= 10 else f"in {len(values)} allowed values")
     return ", ".join(parts)
 
 

@@ -32,56 +32,88 @@ def _context(docs_dir: Path | None) -> Any:
 
 
 def _run_batch(context: Any, suite_name: str, batch: Batch, with_docs: bool) -> list[Any]:
+    """GE results; COMPLETE so every offending row is known (quarantine needs all of them)."""
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
 
     source = context.data_sources.add_pandas(f"{suite_name}-{batch.name}")
     definition = source.add_dataframe_asset(batch.name).add_batch_definition_whole_dataframe("all")
+    # GE may reorder a suite's expectations: each carries its check name in `meta` instead
+    for check, expectation in batch.expectations:  # built fresh for each run, so tagging in place is safe
+        expectation.meta = {**(expectation.meta or {}), "check": check}
     suite = context.suites.add(gx.ExpectationSuite(name=f"{suite_name}.{batch.name}",
-                                                   expectations=list(batch.expectations)))
+                                                   expectations=[e for _, e in batch.expectations]))
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{suite_name}.{batch.name}", data=definition, suite=suite))
     actions = [UpdateDataDocsAction(name="docs", site_names=["cleargate"])] if with_docs else []
     checkpoint = context.checkpoints.add(gx.Checkpoint(
         name=f"{suite_name}.{batch.name}", validation_definitions=[validation], actions=actions,
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES,
-                       "unexpected_index_column_names": batch.index_columns}))
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": batch.index_columns,
+                       "return_unexpected_index_query": False}))
     result = checkpoint.run(batch_parameters={"dataframe": batch.frame})
     return [r for run in result.run_results.values() for r in run.results]
 
 
-def _check(batch: str, result: Any, policy: str) -> CheckResult:
+def _check(batch: str, check: str, result: Any, policy: str) -> CheckResult:
     info = result.result or {}
-    examples = [{k: _plain(v) for k, v in row.items()} for row in info.get("partial_unexpected_index_list") or []
-                if isinstance(row, dict)]
+    index = [row for row in info.get("unexpected_index_list") or [] if isinstance(row, dict)]
+    examples = [{k: _plain(v) for k, v in row.items()} for row in index[:MAX_EXAMPLES]]
+    rows = sorted({int(row["row"]) for row in index if "row" in row})
     count = info.get("unexpected_count")
+    observed = info.get("observed_value")
+    mismatched = (info.get("details") or {}).get("mismatched")
+    if mismatched:  # column sets: say what is missing and what is extra, not the whole observed list
+        observed = {k: v for k, v in mismatched.items() if v}
+    elif info.get("partial_missing_list"):
+        observed = {"missing": info["partial_missing_list"]}
     return CheckResult(
         batch=batch,
+        check=check,
         expectation=result.expectation_config.type,
         kwargs={k: _plain(v) for k, v in result.expectation_config.kwargs.items() if k != "batch_id"},
         success=bool(result.success),
         unexpected_count=None if count is None else int(count),
         examples=examples,
-        observed=_plain(info.get("observed_value")),
+        observed=_plain(observed),
         policy=policy,
+        rows=rows,
     )
 
 
-def _policy(expectation_type: str, rules: ValidationConfig) -> str:
-    if expectation_type == "expect_compound_columns_to_be_unique":
-        return rules.duplicate_rows
-    return "fail"
+def _quarantine(frame: pd.DataFrame, checks: list[CheckResult]) -> dict[int, str]:
+    """Row -> reason for failed quarantine-policy checks; of duplicates, only the extra copies."""
+    first_copies = set(frame.index[~frame.duplicated(keep="first")]) if len(frame) else set()
+    rows: dict[int, str] = {}
+    for c in checks:
+        if c.success or c.policy != "quarantine":
+            continue
+        for row in c.rows:
+            if c.check == "duplicates" and row in first_copies:
+                continue
+            rows.setdefault(row, c.reason())
+    return rows
+
+
+def _quarantine_limit(n_quarantined: int, n_rows: int, limit: float) -> CheckResult:
+    return CheckResult(batch="records", check="quarantine", expectation="quarantined_rows_within_limit",
+                       kwargs={"max_value": limit}, success=n_quarantined <= limit * n_rows,
+                       unexpected_count=n_quarantined, observed=n_quarantined / max(n_rows, 1))
 
 
 def validate_records(frame: pd.DataFrame, config: DatasetConfig, rules: ValidationConfig, source: str,
-                     docs_dir: Path | None = None) -> ValidationReport:
-    """Check image records against the dataset's suites; the caller decides what a failure stops."""
+                     docs_dir: Path | None = None, labelled: bool = True) -> ValidationReport:
+    """Check image records against the dataset's suites; blocking failures are the caller's to raise."""
+    frame = frame.reset_index(drop=True)
     context = _context(docs_dir)
     checks: list[CheckResult] = []
-    for batch in image_batches(frame, config):
+    for batch in image_batches(frame, config, rules, labelled):
         for result in _run_batch(context, config.name, batch, docs_dir is not None):
-            checks.append(_check(batch.name, result, _policy(result.expectation_config.type, rules)))
-    report = ValidationReport(source=source, n_rows=len(frame), checks=checks)
+            check = result.expectation_config.meta["check"]
+            checks.append(_check(batch.name, check, result, rules.policy_for(check)))
+    quarantined = _quarantine(frame, checks)
+    if quarantined:
+        checks.append(_quarantine_limit(len(quarantined), len(frame), rules.max_quarantine_fraction))
+    report = ValidationReport(source=source, n_rows=len(frame), checks=checks, quarantined=quarantined)
     return report.with_docs(docs_dir / "index.html") if docs_dir is not None else report
 
 
