@@ -1,0 +1,41 @@
+import numpy as np
+import pandas as pd
+
+from cleargate.drift import check_drift, psi, reference_profile
+from cleargate.evaluation.bootstrap import paired_difference
+
+
+def labels(n: int, accuracy: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    wrong = rng.random(n) > accuracy
+    return y, np.where(wrong, (y + 1) % 10, y)
+
+
+def test_identical_models_have_a_zero_interval():
+    y, pred = labels(500, 0.95, 0)
+    diff = paired_difference(y, pred, pred, "macro_f1", 300, 0.95, seed=1)
+    assert diff.delta == 0 and diff.low == 0 and diff.high == 0
+
+
+def test_a_clearly_worse_candidate_has_an_interval_below_zero_and_is_seeded():
+    y, good = labels(800, 0.97, 0)
+    _, bad = labels(800, 0.85, 0)
+    diff = paired_difference(y, bad, good, "accuracy", 500, 0.95, seed=3)
+    assert diff.high < 0 and diff.low < diff.delta < diff.high
+    again = paired_difference(y, bad, good, "accuracy", 500, 0.95, seed=3)
+    assert (again.low, again.high) == (diff.low, diff.high)
+
+
+def test_psi_is_small_for_the_same_population_and_large_for_a_shifted_one():
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"a": rng.normal(0, 1, 5000), "b": rng.integers(0, 256, 5000)})
+    profile = reference_profile(train, ["a", "b"], bins=10)
+    same = pd.DataFrame({"a": rng.normal(0, 1, 1000), "b": rng.integers(0, 256, 1000)})
+    assert max(psi(profile, same).values()) < 0.05
+    shifted = same.assign(a=same["a"] + 2)
+    scores = psi(profile, shifted)
+    assert scores["a"] > 1.0 and scores["b"] < 0.05
+    report = check_drift(profile, shifted, threshold=0.25, max_drifted_fraction=0.4)
+    assert report.drifted == {"a": scores["a"]} and report.is_drifted
+    assert "1 of 2 features have PSI > 0.25" in report.summary()
