@@ -19,6 +19,17 @@ def main() -> None:
         time.sleep(pause)  # hold the lock long enough for a rival (or a kill) to arrive
         return GateReport("m", (Check("accuracy", 0.5, 0.9, True),))
 
+    if len(sys.argv) > 6 and sys.argv[6] == "pause-before-history":
+        from cleargate import registry
+
+        record = registry._record
+
+        def slow_record(*args, **kwargs):  # the alias has moved; the history entry is not yet written
+            print("ALIAS_SET", flush=True)
+            time.sleep(60)
+            record(*args, **kwargs)
+
+        registry._record = slow_record
     print("START", flush=True)
     result = promote_candidate(client, name, source, None, {}, judge, digest, lock_wait_seconds=60)
     print(f"DONE v{result.version} moved={result.moved}", flush=True)

@@ -98,9 +98,10 @@ def test_cli_promote_is_gated_force_needs_a_reason_and_rollback_loads(store, tmp
     assert "champion=v1" in status.output and "rollback" in status.output
 
 
-def spawn(uri: str, digest: str, pause: float, source: Path) -> subprocess.Popen:
+def spawn(uri: str, digest: str, pause: float, source: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tests.integration.promoter", uri, NAME, digest, str(pause),
-                             str(source)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             str(source), *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 @pytest.mark.slow
@@ -132,3 +133,21 @@ def test_a_killed_promotion_never_leaves_champion_missing(store):
         client.get_model_version(NAME, champion)  # a real version
     after = promote(client, source, "final")  # a dead holder's lock is taken over, not waited out
     assert after.moved and registry.alias_version(client, NAME, "champion") == after.version
+
+
+@pytest.mark.slow
+def test_killed_between_alias_switch_and_history_write(store):
+    """The worst moment: champion already moved, its history entry not written. Champion is the new,
+    valid version; rollback still finds the old one through the version's `previous_champion` tag."""
+    uri, client, source = store
+    promote(client, source, "base")
+    proc = spawn(uri, "new", 0.0, source, "pause-before-history")
+    assert proc.stdout.readline().strip() == "START"
+    assert proc.stdout.readline().strip() == "ALIAS_SET"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert registry.alias_version(client, NAME, "champion") == "2"
+    assert [e["version"] for e in registry.history(client, NAME)] == ["1"], "the entry for v2 was lost"
+    assert registry.rollback(client, NAME) == "1"
+    assert registry.alias_version(client, NAME, "champion") == "1"
+    assert promote(client, source, "after").moved, "the dead process's lock does not block the next promotion"

@@ -59,6 +59,12 @@ def _log_runs(params: Params, paths: dict, test: pd.DataFrame, lineage: dict[str
     return parent.info.run_id, runs
 
 
+def _predicted_labels(predictions: pd.DataFrame) -> np.ndarray:
+    """Labels from the test probabilities `evaluate` saved (columns p_<class>), so no model is re-run."""
+    proba = predictions.drop(columns=[LABEL])
+    return np.asarray([int(c.removeprefix("p_")) for c in proba.columns])[proba.to_numpy().argmax(axis=1)]
+
+
 def _compare(params: Params, champion: str | None, test: pd.DataFrame, candidate_labels: np.ndarray) -> \
         ChampionComparison:
     if champion is None:
@@ -92,8 +98,7 @@ def run(params: Params, flow_run_id: str | None = None) -> dict[str, Any]:
                  if c.role == "baseline"}
     operational = measure(model_uri, test.drop(columns=[LABEL]), params.gates.latency_batch_size,
                           params.gates.latency_repeats)
-    proba = read_table(mp["predictions"]).drop(columns=[LABEL])
-    candidate_labels = np.asarray([int(c.removeprefix("p_")) for c in proba.columns])[proba.to_numpy().argmax(1)]
+    candidate_labels = _predicted_labels(read_table(mp["predictions"]))
 
     def judge(champion: str | None) -> GateReport:
         evidence = ReleaseEvidence(asdict(operational), _compare(params, champion, test, candidate_labels))
