@@ -16,11 +16,17 @@ EPS = 1e-4  # floor for empty bins: keeps PSI finite, as is usual for PSI
 
 
 def reference_profile(frame: pd.DataFrame, columns: list[str], bins: int) -> dict[str, Any]:
-    """Per feature: quantile bin edges of the training data and the share of rows in each bin."""
+    """Per feature: quantile bin edges of the training data and the share of rows in each bin.
+
+    Edges at the training minimum and just above its maximum give values outside the training range
+    bins of their own (expected share ~0), so even a feature that was constant in training (an MNIST
+    border pixel) shows drift when it changes.
+    """
     features: dict[str, Any] = {}
     for column in columns:
         values = frame[column].to_numpy(dtype=np.float64)
-        inner = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
+        quantiles = np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])
+        inner = np.unique([values.min(), *quantiles, np.nextafter(values.max(), np.inf)])
         counts = np.bincount(np.searchsorted(inner, values, side="right"), minlength=len(inner) + 1)
         features[column] = {"edges": inner.tolist(), "expected": (counts / counts.sum()).tolist()}
     return {"bins": bins, "n_rows": len(frame), "features": features}

@@ -39,3 +39,12 @@ def test_psi_is_small_for_the_same_population_and_large_for_a_shifted_one():
     report = check_drift(profile, shifted, threshold=0.25, max_drifted_fraction=0.4)
     assert report.drifted == {"a": scores["a"]} and report.is_drifted
     assert "1 of 2 features have PSI > 0.25" in report.summary()
+
+
+def test_a_feature_constant_in_training_still_shows_drift():
+    train = pd.DataFrame({"border": np.zeros(1000), "centre": np.arange(1000) % 256})
+    profile = reference_profile(train, ["border", "centre"], bins=10)
+    sample = train.sample(300, random_state=0)
+    assert max(psi(profile, sample).values()) < 0.05
+    inverted = 255 - sample
+    assert psi(profile, inverted)["border"] > 5
