@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ if __package__ in (None, ""):  # `python flows/pipeline.py` from the project roo
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cleargate.config import Params, load_params  # noqa: E402
-from cleargate.errors import CleargateError  # noqa: E402
+from cleargate.errors import CleargateError, GateError  # noqa: E402
 from cleargate.reporting import summary_table  # noqa: E402
 from cleargate.runtime import apply_offline_env  # noqa: E402
 from cleargate.stages import clean, evaluate, gate, ingest, promote, split, train, validate  # noqa: E402
@@ -113,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stages ran: {len(ran)} ({', '.join(ran) or 'none'}); up to date, skipped: {len(outcomes) - len(ran)}")
         print(summary_table(load_params(Path(args.params))))
     except CleargateError as exc:
-        with suppress(CleargateError, KeyError):  # blocked at the gate: the table shows which check failed
+        if isinstance(exc, GateError):  # blocked at the gate: this run's table shows which check failed
             print(summary_table(load_params(Path(args.params))))
         print(f"\ncleargate: run stopped: {exc}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ import typer
 from cleargate import registry
 from cleargate.config import load_params
 from cleargate.errors import CleargateError
+from cleargate.promotion import promotion_lock
 from cleargate.runtime import apply_offline_env
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -67,8 +68,9 @@ def promote(model: str, version: str, force: Annotated[bool, typer.Option(help="
                                      "--reason '...' to override, recorded in the history")
             if not reason.strip():
                 raise CleargateError("--force needs --reason: the override is recorded in the champion history")
-        previous = registry.set_champion(client, model, version, "forced" if force else "manual",
-                                         reason or "manual promotion")
+        with promotion_lock(client, model):  # never interleave with a pipeline's promotion
+            previous = registry.set_champion(client, model, version, "forced" if force else "manual",
+                                             reason or "manual promotion")
         typer.echo(f"{model}: champion v{previous or '-'} -> v{version}")
     except CleargateError as exc:
         _fail(exc)
@@ -79,7 +81,8 @@ def rollback(model: str, reason: str = "", params_path: ParamsOpt = Path("params
     """Move champion back to the version it replaced; recorded in the history."""
     try:
         _, client = _client(params_path)
-        target = registry.rollback(client, model, reason)
+        with promotion_lock(client, model):
+            target = registry.rollback(client, model, reason)
         typer.echo(f"{model}: champion rolled back to v{target}")
     except CleargateError as exc:
         _fail(exc)

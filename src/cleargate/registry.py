@@ -66,7 +66,7 @@ def set_champion(client: MlflowClient, name: str, version: str, action: str, rea
     if action != "rollback":  # the version it replaced, for rollback if the history write below is lost
         client.set_model_version_tag(name, version, "previous_champion", previous or "none")
     client.set_registered_model_alias(name, CHAMPION, version)  # the one atomic switch
-    _record(client, name, {"version": version, "previous": previous, "action": action, "reason": reason,
+    _record(client, name, {"version": version, "previous": previous, "action": action, "reason": reason[:200],
                            "at": datetime.now(UTC).isoformat(timespec="seconds")})
     return previous
 
