@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from flows.pipeline import pipeline
 from mlflow.tracking import MlflowClient
 
@@ -14,7 +15,9 @@ from tests.conftest import make_project, run
 
 
 @pytest.mark.slow
-def test_flow_leaves_dvc_clean_then_skips_everything(project: Path):
+def test_flow_leaves_dvc_clean_then_skips_everything(project: Path, capsys):
+    from flows.pipeline import main
+
     first = pipeline(str(project / "params.yaml"))
     assert set(first.values()) == {"ran"}
     assert "up to date" in run(["dvc", "status"], project).stdout
@@ -31,6 +34,17 @@ def test_flow_leaves_dvc_clean_then_skips_everything(project: Path):
     assert promotion["reason"] == "identical to champion v1"
     assert str(client.get_model_version_by_alias("digits-classifier", "challenger").version) == "2"
     assert client.get_model_version("digits-classifier", "2").tags["gate.champion_non_inferior"] == "pass"
+
+    # A stricter gate: the command-line entry exits 2, prints this run's table and names the failing gate.
+    strict = yaml.safe_load((project / "params.yaml").read_text())
+    strict["gates"]["min_accuracy"] = 0.999
+    (project / "params.yaml").write_text(yaml.safe_dump(strict, sort_keys=False))
+    capsys.readouterr()
+    assert main(["--params", str(project / "params.yaml")]) == 2
+    out, err = capsys.readouterr()
+    assert "stages ran" not in out and "| cnn | candidate |" in out and "FAIL: accuracy" in out
+    assert "run stopped:" in err and "failed gate(s): accuracy" in err and "champion stays at v1" in err
+    assert registry_champion(client) == "1"
 
 
 @pytest.mark.slow
@@ -57,3 +71,7 @@ def test_flow_stops_at_validation_on_a_corrupt_label(tmp_path: Path):
     assert pd.read_parquet(loaded.paths.raw / "digits.parquet").equals(frame), "raw data untouched"
     assert not loaded.paths.models.exists(), "nothing trained"
     assert not (project / "mlflow.db").exists(), "nothing promoted"
+
+
+def registry_champion(client: MlflowClient) -> str:
+    return str(client.get_model_version_by_alias("digits-classifier", "champion").version)
