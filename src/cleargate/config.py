@@ -105,7 +105,9 @@ class _ModelBase(_Strict):
 
 
 class CNNConfig(_ModelBase):
-    family: Literal["cnn"]
+    """Image backbones trained with Lightning; `family` picks one in cleargate.models.backbones."""
+
+    family: Literal["cnn", "resnet"]
     channels: Annotated[list[Annotated[int, Field(gt=0, le=1024)]], Field(min_length=1, max_length=4)]
     hidden: Annotated[int, Field(gt=0, le=8192)]
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)]

@@ -17,7 +17,7 @@ from cleargate.config import CNNConfig, DatasetConfig
 from cleargate.datasets.schema import pixel_columns
 from cleargate.errors import DataError
 from cleargate.io import read_json
-from cleargate.models.cnn import ConvNet
+from cleargate.models.backbones import build_backbone
 from cleargate.models.preprocessing import records_to_images
 from cleargate.models.trees import TRUSTED_TYPES
 
@@ -64,11 +64,9 @@ def load_skops(path: Path) -> Any:
 def load_predictor(model_dir: Path) -> Predictor:
     spec = read_json(Path(model_dir) / "model.json")
     dataset = DatasetConfig.model_validate(spec["dataset"])
-    if spec["family"] == "cnn":
-        config = CNNConfig.model_validate(spec["config"])
-        network = ConvNet(dataset.image_shape, len(dataset.classes), config.channels, config.hidden,
-                          config.dropout)
-        network.load_state_dict(torch.load(Path(model_dir) / "model.pt", map_location="cpu", weights_only=True))
+    if (pt := Path(model_dir) / "model.pt").is_file():
+        network = build_backbone(CNNConfig.model_validate(spec["config"]), dataset)
+        network.load_state_dict(torch.load(pt, map_location="cpu", weights_only=True))
         return TorchPredictor(network, dataset)
     return SklearnPredictor(load_skops(Path(model_dir) / "model.skops"), dataset)
 

@@ -58,12 +58,12 @@ def _flatten(prefix: str, value: Any) -> dict[str, Any]:
     return {prefix: value}
 
 
-def log_model_artifact(model_dir: Path, family: str, example: pd.DataFrame, labels: Any) -> str:
+def log_model_artifact(model_dir: Path, example: pd.DataFrame, labels: Any) -> str:
     """Log the model the way production loads it; returns its model URI."""
     with warnings.catch_warnings():  # the "integer columns cannot hold NaN" hint: raw pixels are integers
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
         signature = infer_signature(example, labels)
-    if family == "cnn":
+    if (model_dir / "model.pt").is_file():  # a torch backbone: served through the pyfunc wrapper
         from cleargate.serving import RecordClassifier
 
         info = mlflow.pyfunc.log_model(
@@ -94,6 +94,6 @@ def log_model_run(params: Params, name: str, model_dir: Path, metrics: dict[str,
                 mlflow.log_metrics({k: float(v) for k, v in row.items() if pd.notna(v)}, step=epoch)
         mlflow.log_metrics({f"test_{k}": v for k, v in scalar_metrics(metrics).items()})
         mlflow.log_artifacts(str(plots_dir), artifact_path="plots")
-        model_uri = log_model_artifact(model_dir, config.family, example.drop(columns=[LABEL]),
+        model_uri = log_model_artifact(model_dir, example.drop(columns=[LABEL]),
                                        example[LABEL].to_numpy())
         return run.info.run_id, model_uri

@@ -22,8 +22,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from cleargate.config import CNNConfig, DatasetConfig, HGBConfig, RFConfig, TrainerConfig
 from cleargate.datasets.schema import LABEL, pixel_columns
 from cleargate.io import write_json
+from cleargate.models.backbones import build_backbone
 from cleargate.models.classifier import Classifier
-from cleargate.models.cnn import ConvNet
 from cleargate.models.preprocessing import records_to_images
 from cleargate.models.trees import build_tree
 
@@ -48,10 +48,6 @@ def _loader(frame: pd.DataFrame, dataset: DatasetConfig, batch_size: int, shuffl
                       num_workers=workers, generator=generator)
 
 
-def build_cnn(config: CNNConfig, dataset: DatasetConfig) -> ConvNet:
-    return ConvNet(dataset.image_shape, len(dataset.classes), config.channels, config.hidden, config.dropout)
-
-
 def _history(log_dir: Path) -> pd.DataFrame:
     """Lightning's CSVLogger writes train and val metrics on separate rows; one row per epoch here."""
     metrics = pd.read_csv(next(log_dir.rglob("metrics.csv")))
@@ -63,7 +59,7 @@ def fit_cnn(name: str, config: CNNConfig, trainer_config: TrainerConfig, dataset
             train: pd.DataFrame, val: pd.DataFrame, seed: int, out_dir: Path) -> TrainResult:
     """Seeded, deterministic Lightning fit with early stopping; keeps the best-val-loss weights."""
     L.seed_everything(seed, workers=True, verbose=False)
-    module = Classifier(build_cnn(config, dataset), len(dataset.classes), config.learning_rate,
+    module = Classifier(build_backbone(config, dataset), len(dataset.classes), config.learning_rate,
                         config.weight_decay,
                         (config.augment_degrees, config.augment_shift, config.augment_scale))
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -78,3 +78,19 @@ def test_bad_raw_file_stops_at_validation_and_nothing_downstream_runs(tmp_path: 
     with pytest.raises(DataValidationError, match=r"digits.parquet: 1 values fail .*\(pixel_3: rows 7\)"):
         validate.run(params)
     assert not params.paths.interim.exists() and not params.paths.models.exists()
+
+
+@pytest.mark.slow
+def test_a_resnet_is_one_params_entry(tmp_path: Path):
+    """A new model is an entry in params.yaml `train`; the same stages train, evaluate and serve it."""
+    raw = tiny_params()
+    raw["train"]["res"] = {**raw["train"]["cnn"], "family": "resnet", "channels": [16, 32], "max_epochs": 4}
+    params = load_params(write_params(tmp_path / "params.yaml", raw))
+    for stage in (ingest, validate, clean, split):
+        stage.run(params)
+    train.run(params, "res")
+    metrics = evaluate.run(params, "res")
+    assert metrics["family"] == "resnet" and metrics["accuracy"] > 0.5
+    from cleargate.predictors import load_predictor
+
+    assert type(load_predictor(params.paths.models / "res").network).__name__ == "SmallResNet"

@@ -1,11 +1,14 @@
 import lightning as L
+import pytest
 import torch
 from sklearn.base import clone
 
-from cleargate.config import HGBConfig, RFConfig
+from cleargate.config import CNNConfig, DatasetConfig, HGBConfig, RFConfig
 from cleargate.models.augment import random_affine
+from cleargate.models.backbones import BACKBONES, build_backbone
 from cleargate.models.classifier import Classifier
 from cleargate.models.cnn import ConvNet
+from cleargate.models.resnet import SmallResNet
 from cleargate.models.trees import build_tree
 
 
@@ -15,11 +18,24 @@ def test_convnet_output_shape_for_mnist_and_digits():
         assert net(torch.zeros(5, 1, *shape)).shape == (5, 10)
 
 
-def test_cnn_overfits_one_batch():
+def test_every_image_family_has_a_builder_and_the_right_output_shape():
+    families = CNNConfig.model_fields["family"].annotation.__args__
+    assert set(families) == set(BACKBONES)
+    dataset = DatasetConfig(name="d", source="sklearn_digits", image_shape=(28, 28), classes=list(range(10)),
+                            min_class_count=1)
+    for family in families:
+        config = CNNConfig(family=family, role="candidate", channels=[8, 16], hidden=32, dropout=0.1,
+                           max_epochs=1, batch_size=8, learning_rate=0.01, patience=1)
+        assert build_backbone(config, dataset)(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+@pytest.mark.parametrize("backbone", [ConvNet((8, 8), 10, [16, 32], 64, 0.0), SmallResNet(10, [16, 32], 0.0)],
+                         ids=["cnn", "resnet"])
+def test_backbone_overfits_one_batch(backbone):
     """If it cannot memorise 32 images, something in the model or loss is broken."""
     L.seed_everything(0, verbose=False)
     x, y = torch.rand(32, 1, 8, 8), torch.randint(0, 10, (32,))
-    module = Classifier(ConvNet((8, 8), 10, [16, 32], 64, 0.0), 10, learning_rate=0.01, weight_decay=0.0)
+    module = Classifier(backbone, 10, learning_rate=0.01, weight_decay=0.0)
     optimiser = torch.optim.Adam(module.parameters(), lr=0.01)
     module.train()
     for _ in range(150):
