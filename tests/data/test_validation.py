@@ -127,3 +127,20 @@ def test_bad_files_give_a_clear_error(tmp_path: Path):
             read_table(tmp_path / name)
         assert str(tmp_path / name) in str(err.value)
     assert len(read_table(good)) == 100
+
+
+def test_leakage_check_names_the_splits_and_rows(setup):
+    from cleargate.split import stratified_split
+    from cleargate.validation import validate_splits
+
+    params, frame = setup
+    splits = stratified_split(frame, 0.2, 0.2, seed=0)
+    assert validate_splits(splits, "digits", "data/interim/digits.parquet").success
+    leaked = {**splits, "test": pd.concat([splits["test"], splits["train"].iloc[[5]]], ignore_index=True)}
+    relabelled = leaked["test"].copy()
+    relabelled.loc[len(relabelled) - 1, "label"] = (relabelled["label"].iloc[-1] + 1) % 10  # same image
+    report = validate_splits({**leaked, "test": relabelled}, "digits", "data/interim/digits.parquet")
+    assert not report.success
+    message = report.message()
+    assert "2 rows fail expect_column_values_to_be_unique(image_hash)" in message
+    assert "train: rows 5" in message and f"test: rows {len(relabelled) - 1}" in message

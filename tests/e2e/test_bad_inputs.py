@@ -121,7 +121,8 @@ def test_train_test_leakage(tmp_path: Path, capsys):
     frame = digits()
     pd.concat([frame, frame], ignore_index=True).to_parquet(interim / "digits.parquet")
     message = run_entry(split.main, ["--params", path], capsys)
-    assert "leakage" in message
+    assert "data/interim/digits.parquet:" in message and "expect_column_values_to_be_unique(image_hash)" in message
+    assert not (tmp_path / "data" / "processed").exists(), "no split is written when leakage is found"
     MESSAGES["train/test leakage"] = message
 
 

@@ -10,21 +10,22 @@ from cleargate.errors import DataValidationError
 from cleargate.io import read_table, write_json, write_table
 from cleargate.split import split_digest, stratified_split
 from cleargate.stages.entry import stage_main, stage_paths
+from cleargate.validation import validate_splits
 
 
 def run(params: Params) -> dict[str, Any]:
     paths = stage_paths(params)
-    try:
-        splits = stratified_split(read_table(paths["interim"]), params.split.test_size, params.split.val_size,
-                                  params.seed)
-    except DataValidationError as exc:
-        raise DataValidationError(f"{paths['interim']}: {exc}") from None
+    splits = stratified_split(read_table(paths["interim"]), params.split.test_size, params.split.val_size,
+                              params.seed)
+    leakage = validate_splits(splits, params.dataset.name, str(paths["interim"]))
+    if not leakage.success:  # checked before anything is written: no leaked split ever reaches training
+        raise DataValidationError(leakage.message())
     for name, part in splits.items():
         write_table(part, paths["processed"] / f"{name}.parquet")
     report = {"sizes": {n: len(p) for n, p in splits.items()},
               "class_counts": {n: {str(k): int(v) for k, v in p[LABEL].value_counts().sort_index().items()}
                                for n, p in splits.items()},
-              "digest": split_digest(splits), "disjoint": True}
+              "digest": split_digest(splits), "leakage_check": leakage.to_dict()}
     write_json(report, paths["split_report"])
     return report
 

@@ -86,7 +86,8 @@ def _where(examples: list[dict[str, Any]]) -> str:
     groups: dict[str, list[str]] = {}
     for ex in examples:
         if "row" in ex:
-            key = f"{ex['column']}: rows" if "column" in ex else "rows"
+            where = ex.get("column", ex.get("split"))
+            key = f"{where}: rows" if where is not None else "rows"
             groups.setdefault(key, []).append(str(ex["row"]))
         else:
             for name, value in ex.items():

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cleargate.config import DatasetConfig, ValidationConfig
 from cleargate.validation.report import CheckResult, ValidationReport
-from cleargate.validation.suites import Batch, image_batches
+from cleargate.validation.suites import Batch, image_batches, leakage_batch
 
 MAX_EXAMPLES = 20
 
@@ -129,3 +129,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def validate_splits(splits: dict[str, pd.DataFrame], suite_name: str, source: str) -> ValidationReport:
+    """The leakage check over train/val/test (always `fail`: a leaked test set cannot be repaired later)."""
+    batch = leakage_batch(splits)
+    checks = [_check(batch.name, r.expectation_config.meta["check"], r, "fail")
+              for r in _run_batch(_context(None), suite_name, batch, with_docs=False)]
+    return ValidationReport(source=source, n_rows=len(batch.frame), checks=checks)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from cleargate.config import DatasetConfig, ValidationConfig
 from cleargate.datasets.schema import LABEL, pixel_columns
+from cleargate.split import row_hashes
 
 NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                  "float16", "float32", "float64", "Int64", "Float64"]
@@ -81,6 +82,16 @@ def class_counts_batch(frame: pd.DataFrame, config: DatasetConfig, rules: Valida
         ("class_balance", gxe.ExpectColumnValuesToBeBetween(column="share", max_value=rules.max_class_share)),
     ]
     return Batch("class_counts", counts, expectations, [LABEL])
+
+
+def leakage_batch(splits: dict[str, pd.DataFrame]) -> Batch:
+    """One row per sample: (split, row, image hash). A hash seen twice is the same image twice: in two
+    splits it would inflate test metrics; in one it is a label conflict. Labels are not hashed."""
+    frame = pd.concat([pd.DataFrame({"split": name, ROW_ID: range(len(part)), "image_hash": row_hashes(part)})
+                       for name, part in splits.items()], ignore_index=True)
+    frame["image_hash"] = frame["image_hash"].astype("string")
+    return Batch("leakage", frame, [("leakage", gxe.ExpectColumnValuesToBeUnique(column="image_hash"))],
+                 ["split", ROW_ID])
 
 
 def image_batches(frame: pd.DataFrame, config: DatasetConfig, rules: ValidationConfig,
