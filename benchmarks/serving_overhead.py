@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 
 def percentiles(call, repeats: int) -> tuple[float, float]:  # noqa: ANN001
-    call()
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        timings.append((time.perf_counter() - started) * 1000)
-    p50, p95 = np.percentile(timings, [50, 95])
+    from cleargate.evaluation.operational import timings_ms  # the same timer the latency gate uses
+
+    p50, p95 = np.percentile(timings_ms(call, repeats), [50, 95])
     return float(p50), float(p95)
 
 

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from cleargate.config import Params
+from cleargate.io import sha256_file
 
 
 def git_commit(root: Path) -> str:
@@ -22,10 +23,6 @@ def git_commit(root: Path) -> str:
     return f"{sha}-dirty" if dirty else sha
 
 
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
-
-
 def params_digest(params: Params) -> str:
     """Digest of the validated parameters (paths excluded: moving the project changes nothing)."""
     payload = params.model_dump(mode="json", exclude={"paths", "tracking"})
@@ -35,7 +32,7 @@ def params_digest(params: Params) -> str:
 def lineage_tags(params: Params, root: Path, data_sha256: str, split_digest: str) -> dict[str, str]:
     return {
         "lineage.git_commit": git_commit(root),
-        "lineage.dvc_lock_sha256": file_digest(root / "dvc.lock"),
+        "lineage.dvc_lock_sha256": sha256_file(root / "dvc.lock") if (root / "dvc.lock").is_file() else "missing",
         "lineage.params_sha256": params_digest(params),
         "lineage.raw_data_sha256": data_sha256,
         "lineage.split_sha256": split_digest,

@@ -1,6 +1,7 @@
 """Every bad input a user will hit, through the real stage entry points: exit 2 and one clear message.
 
-`pytest tests/e2e/test_bad_inputs.py -s` prints the table of messages (kind | what the user sees).
+`pytest tests/e2e/test_bad_inputs.py -s` prints the table of messages (kind | what the user sees), a row
+per case as it passes.
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ def _parquet_bytes() -> bytes:
     return buffer.getvalue()
 
 
-MESSAGES: dict[str, str] = {}
+def record(kind: str, message: str) -> None:
+    """One row of the bad-input table (shown with `pytest -s`)."""
+    print(f"\n| {kind} | `{message.splitlines()[0]}` |")
 
 
 def run_entry(main, argv: list[str], capsys) -> str:  # noqa: ANN001
@@ -96,7 +99,7 @@ def test_bad_file(kind: str, tmp_path: Path, capsys):
         message = capsys.readouterr().err.removeprefix("error: ").strip()
     assert expected in message, message
     assert str(tmp_path) in message, "the message names the file"
-    MESSAGES[kind] = message
+    record(kind, message)
 
 
 def test_duplicated_rows_with_fail_policy(tmp_path: Path, capsys):
@@ -110,7 +113,7 @@ def test_duplicated_rows_with_fail_policy(tmp_path: Path, capsys):
     assert ingest.main(["--params", path]) == 0
     message = run_entry(validate.main, ["--params", path], capsys)
     assert "2 rows fail expect_compound_columns_to_be_unique" in message
-    MESSAGES["duplicated rows (policy fail)"] = message
+    record("duplicated rows (policy fail)", message)
 
 
 def test_train_test_leakage(tmp_path: Path, capsys):
@@ -123,7 +126,7 @@ def test_train_test_leakage(tmp_path: Path, capsys):
     message = run_entry(split.main, ["--params", path], capsys)
     assert "data/interim/digits.parquet:" in message and "expect_column_values_to_be_unique(image_hash)" in message
     assert not (tmp_path / "data" / "processed").exists(), "no split is written when leakage is found"
-    MESSAGES["train/test leakage"] = message
+    record("train/test leakage", message)
 
 
 def test_wrong_image_shape(tmp_path: Path, capsys):
@@ -133,7 +136,7 @@ def test_wrong_image_shape(tmp_path: Path, capsys):
     params["dataset"].update({"source": "npz", "source_path": str(source)})
     message = run_entry(ingest.main, ["--params", str(write_params(tmp_path / "params.yaml", params))], capsys)
     assert "images have shape (10, 10), expected (8, 8)" in message
-    MESSAGES["wrong image shape"] = message
+    record("wrong image shape", message)
 
 
 @pytest.mark.parametrize(("kind", "mutate", "expected"), [
@@ -146,17 +149,11 @@ def test_bad_config(kind, mutate, expected, tmp_path: Path, capsys):
     mutate(params)
     message = run_entry(ingest.main, ["--params", str(write_params(tmp_path / "params.yaml", params))], capsys)
     assert expected in message and "params.yaml" in message
-    MESSAGES[kind] = message
+    record(kind, message)
 
 
 def test_unknown_model_name(tmp_path: Path, capsys):
     path = str(write_params(tmp_path / "params.yaml", tiny_params()))
     message = run_entry(train.main, ["--params", path, "--model", "resnet"], capsys)
     assert "unknown model 'resnet'" in message
-    MESSAGES["unknown model name"] = message
-
-
-def test_zz_print_the_table():
-    """Runs last (by name): the table for people, from the messages above."""
-    for kind, message in MESSAGES.items():
-        print(f"| {kind} | `{message.splitlines()[0] if message else ''}` |")
+    record("unknown model name", message)

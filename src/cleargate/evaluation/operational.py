@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,14 +20,19 @@ class Operational:
     load_seconds: float
 
 
-def _p95_ms(call, repeats: int) -> float:  # noqa: ANN001 - a zero-argument callable
-    call()  # warm-up: first call pays for lazy initialisation
+def timings_ms(call: Callable[[], object], repeats: int) -> np.ndarray:
+    """Wall time of `repeats` calls after one warm-up call (which pays for lazy initialisation)."""
+    call()
     timings = []
     for _ in range(repeats):
         started = time.perf_counter()
         call()
         timings.append((time.perf_counter() - started) * 1000.0)
-    return float(np.percentile(timings, 95))
+    return np.asarray(timings)
+
+
+def _p95_ms(call: Callable[[], object], repeats: int) -> float:
+    return float(np.percentile(timings_ms(call, repeats), 95))
 
 
 def folder_size_mb(path: Path) -> float:
