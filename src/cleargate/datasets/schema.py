@@ -1,4 +1,4 @@
-"""The record layout every image dataset is converted to."""
+"""The table layouts every dataset is converted to: feature columns plus `label` (and `group`, if any)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 LABEL = "label"
+GROUP = "group"  # a subject or patient id: the split keeps each group in one part; never a model input
 
 
 def pixel_columns(n_pixels: int) -> list[str]:
