@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cleargate.config import Params, load_params  # noqa: E402
+from cleargate.config import Params, load_project  # noqa: E402
 from cleargate.errors import CleargateError  # noqa: E402
 from cleargate.runtime import apply_offline_env  # noqa: E402
 from cleargate.scoring import ScoreResult, log_scoring_run, score_file  # noqa: E402
@@ -37,11 +37,12 @@ def score_task(params: Params, input_path: str, model: str) -> ScoreResult:
 def score(input_path: str, model: str | None = None, params_path: str = "params.yaml",
           retrain_on_drift: bool = False) -> tuple[ScoreResult, dict[str, str] | None]:
     """Returns the scoring result and, when drift triggered it, the retraining run's stage outcomes."""
-    params = load_params(Path(params_path))
+    params = load_project(Path(params_path)).scope_registered(model)  # the model names the dataset
     result = score_task(params, input_path, model or f"{params.registry.model_name}@champion")
     create_markdown_artifact(key="scoring-report", markdown=f"**{result.summary()}**",
                              description="Batch scoring outcome")
-    retrain = pipeline(params_path) if result.drift.is_drifted and retrain_on_drift else None
+    retrain = (pipeline(params_path, datasets=[params.dataset.name])
+               if result.drift.is_drifted and retrain_on_drift else None)
     return result, retrain
 
 

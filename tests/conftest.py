@@ -33,19 +33,40 @@ def _isolate_mlflow_uri():
         os.environ.pop(key, None)
 
 
-def tiny_params() -> dict[str, Any]:
-    """The project's params.yaml, shrunk: digits 8x8, small models, same keys (so drift in keys fails)."""
+def tiny_params(*extra: str) -> dict[str, Any]:
+    """The project's params.yaml, shrunk: digits 8x8 (dataset `digits`, models cnn/hgb/rf), same keys (so
+    drift in keys fails). `extra` adds shrunk real datasets of the other kinds: "rehab", "breast_cancer"."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["dataset"].update({"name": "digits", "source": "sklearn_digits", "image_shape": [8, 8],
-                              "min_class_count": 100})
+    full, models = params["datasets"], params["train"]
+    digits = full["mnist"]
+    digits["data"].update({"source": "sklearn_digits", "image_shape": [8, 8], "min_class_count": 100})
+    digits["gates"].update({"minimum": {"accuracy": 0.85, "macro_f1": 0.85, "roc_auc": 0.95},
+                            "min_class_recall": 0.6, "latency_repeats": 5})
+    digits["registry"]["model_name"] = "digits-classifier"
     params["tracking"]["experiment"] = "cleargate-test"
-    params["registry"]["model_name"] = "digits-classifier"
-    params["train"]["cnn"].update({"channels": [16, 32], "hidden": 64, "max_epochs": 12, "patience": 3,
-                                   "batch_size": 64, "learning_rate": 0.005,
-                                   "augment_degrees": 0, "augment_shift": 0, "augment_scale": 0})
-    params["train"]["hgb"].update({"max_iter": 3, "max_leaf_nodes": 8})
-    params["train"]["rf"].update({"n_estimators": 3})
-    params["gates"].update({"min_accuracy": 0.85, "min_macro_f1": 0.85, "min_class_recall": 0.6})
+    params["datasets"] = {"digits": digits}
+    params["train"] = {
+        "cnn": {**models["mnist_cnn"], "dataset": "digits", "channels": [16, 32], "hidden": 64, "max_epochs": 12,
+                "patience": 3, "batch_size": 64, "learning_rate": 0.005, "augment_degrees": 0, "augment_shift": 0,
+                "augment_scale": 0},
+        "hgb": {**models["mnist_hgb"], "dataset": "digits", "max_iter": 3, "max_leaf_nodes": 8},
+        "rf": {**models["mnist_rf"], "dataset": "digits", "n_estimators": 3},
+    }
+    if "rehab" in extra:  # real IMU recordings; a small LSTM for a few epochs, judged by low bars
+        rehab = full["rehab"]
+        rehab["data"].update({"resample_hz": 10, "window": 40, "stride": 40})
+        rehab["gates"].update({"minimum": {"macro_f1": 0.3}, "min_class_recall": 0.0, "max_ece": 0.5,
+                               "must_beat_baselines": False, "latency_repeats": 5})
+        params["datasets"]["rehab"] = rehab
+        params["train"]["lstm"] = {**models["rehab_lstm"], "hidden": 16, "layers": 1, "max_epochs": 3,
+                                   "patience": 2, "augment_scale": 0, "augment_noise": 0}
+        params["train"]["rehab_hgb"] = {**models["rehab_hgb"], "max_iter": 5}
+    if "breast_cancer" in extra:  # real patients, tabular; trees only
+        cancer = full["breast_cancer"]
+        cancer["gates"].update({"latency_repeats": 5})
+        params["datasets"]["breast_cancer"] = cancer
+        params["train"]["cancer_hgb"] = {**models["breast_cancer_hgb"], "max_iter": 20}
+        params["train"]["cancer_rf"] = {**models["breast_cancer_rf"], "n_estimators": 20}
     return params
 
 

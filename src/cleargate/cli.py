@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from cleargate import registry
-from cleargate.config import load_params
+from cleargate.config import load_project
 from cleargate.errors import CleargateError
 from cleargate.promotion import promotion_lock
 from cleargate.runtime import apply_offline_env
@@ -20,11 +20,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 ParamsOpt = Annotated[Path, typer.Option("--params", help="params.yaml of the project")]
 
 
-def _client(params_path: Path):  # noqa: ANN202 - MlflowClient, imported lazily
+def _client(params_path: Path, model: str | None = None):  # noqa: ANN202 - MlflowClient, imported lazily
+    """The dataset view that registers `model` (any, if None) and a client on the project's store."""
     from cleargate.tracking import connect
 
     apply_offline_env()
-    params = load_params(params_path)
+    project = load_project(params_path)
+    params = project.scope_registered(model) if model else project.scope(next(iter(project.datasets)))
     return params, connect(params)
 
 
@@ -36,10 +38,14 @@ def _fail(exc: CleargateError) -> None:
 @app.command()
 def status(model: Annotated[str | None, typer.Argument(help="registered model name")] = None,
            params_path: ParamsOpt = Path("params.yaml")) -> None:
-    """Aliases, champion history and the last gate verdicts of a registered model."""
+    """Aliases, champion history and the last gate verdicts of a registered model (default: all of them)."""
     try:
-        params, client = _client(params_path)
-        name = model or params.registry.model_name
+        if model is None:
+            for name in load_project(params_path).registered_models():
+                status(name, params_path)
+            return
+        _, client = _client(params_path, model)
+        name = model
         aliases = {a: registry.alias_version(client, name, a) for a in (registry.CHAMPION, registry.CHALLENGER)}
         typer.echo(f"{name}: champion=v{aliases['champion'] or '-'} challenger=v{aliases['challenger'] or '-'}")
         for event in registry.history(client, name):
@@ -59,7 +65,7 @@ def promote(model: str, version: str, force: Annotated[bool, typer.Option(help="
             params_path: ParamsOpt = Path("params.yaml")) -> None:
     """Make VERSION the champion; refused unless its gates passed, or --force with a --reason."""
     try:
-        _, client = _client(params_path)
+        _, client = _client(params_path, model)
         tags = client.get_model_version(model, version).tags
         if tags.get("gate.passed") != "true":
             if not force:
@@ -80,7 +86,7 @@ def promote(model: str, version: str, force: Annotated[bool, typer.Option(help="
 def rollback(model: str, reason: str = "", params_path: ParamsOpt = Path("params.yaml")) -> None:
     """Move champion back to the version it replaced; recorded in the history."""
     try:
-        _, client = _client(params_path)
+        _, client = _client(params_path, model)
         with promotion_lock(client, model):
             target = registry.rollback(client, model, reason)
         typer.echo(f"{model}: champion rolled back to v{target}")
@@ -92,11 +98,15 @@ def rollback(model: str, reason: str = "", params_path: ParamsOpt = Path("params
 def score(input_path: Annotated[Path, typer.Argument(help="a .parquet or .csv of raw records")],
           model: Annotated[str | None, typer.Option(help="NAME@ALIAS or NAME/VERSION")] = None,
           params_path: ParamsOpt = Path("params.yaml")) -> None:
-    """Validate a batch, check drift against the model's training profile, score it; exit 2 if refused."""
+    """Validate a batch, check drift against the model's training profile, score it; exit 2 if refused.
+
+    The model names the dataset (and so the validation suite); default: the only dataset's champion."""
     from cleargate.scoring import log_scoring_run, score_file
 
     try:
-        params, client = _client(params_path)
+        apply_offline_env()
+        params = load_project(params_path).scope_registered(model)
+        params, client = _client(params_path, params.registry.model_name)
         result = score_file(params, input_path, model or f"{params.registry.model_name}@champion", client)
         log_scoring_run(params, result)
     except CleargateError as exc:
@@ -111,8 +121,8 @@ def ui(port: int = 5000, params_path: ParamsOpt = Path("params.yaml")) -> None:
     """Serve the MLflow UI on the project's tracking store (loopback only)."""
     from cleargate.tracking import tracking_uri
 
-    params = load_params(params_path)
-    uri = tracking_uri(params)
+    params = load_project(params_path)
+    uri = tracking_uri(params)  # type: ignore[arg-type]  # only .tracking is read
     sys.exit(subprocess.call([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
                               "--default-artifact-root", params.tracking.artifact_root.as_uri(),
                               "--host", "127.0.0.1", "--port", str(port)]))

@@ -118,9 +118,14 @@ class TabularData(_DataBase):
     exclude_labels: list[str] = []                          # outcomes dropped in cleaning (e.g. 'invalid')
     group_column: str | None = None                         # a patient id: the split keeps each in one part
     identifier_columns: list[str] = []                      # dropped in cleaning; never reach a model
-    identifier_pattern: str = r"(?i)(^|_)(first|last|full)?_?name($|_)|ssn|mrn|e-?mail|phone|address|birth"
+    identifier_pattern: str = (r"(?i)((first|last|full|given|family|middle|maiden|patient|person|sur)_?name|^name$"
+                               r"|ssn|social_security|mrn|medical_record|e-?mail|phone|address|birth|zip_?code)")
     drop_columns: dict[str, str] = {}                       # column -> why it is not a feature
     features: Annotated[dict[str, ColumnSpec], Field(min_length=1)]
+
+    @property
+    def positive_index(self) -> int | None:
+        return None if self.positive_class is None else self.classes.index(self.positive_class)
 
     @model_validator(mode="after")
     def _check(self) -> TabularData:
@@ -221,6 +226,8 @@ class RecurrentConfig(_DeepBase):
     hidden: Annotated[int, Field(gt=0, le=4096)]
     layers: Annotated[int, Field(ge=1, le=8)] = 1
     bidirectional: bool = False
+    augment_scale: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0    # training-time gain jitter per channel
+    augment_noise: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0    # Gaussian noise, fraction of channel std
 
 
 DeepConfig = CNNConfig | RecurrentConfig
@@ -406,6 +413,23 @@ class ProjectParams(_Anchored):
                       drift=self.drift, dataset=entry.data, validation=entry.validation, split=entry.split,
                       evaluate=entry.evaluate, gates=entry.gates, registry=entry.registry,
                       train={n: m for n, m in self.train.items() if m.dataset == dataset}, root=self.root)
+
+    def scope_registered(self, model_name: str | None) -> Params:
+        """The dataset whose registered model is `model_name` (NAME, NAME@ALIAS or NAME/VERSION); with no
+        name, the only dataset."""
+        if model_name is None:
+            if len(self.datasets) != 1:
+                raise ConfigError(f"name a registered model: {', '.join(self.registered_models())}")
+            return self.scope(next(iter(self.datasets)))
+        name = model_name.split("@")[0].split("/")[0]
+        for dataset, entry in self.datasets.items():
+            if entry.registry.model_name == name:
+                return self.scope(dataset)
+        raise ConfigError(f"'{name}' is not a registered model of this project "
+                          f"(params.yaml registers {', '.join(self.registered_models())})")
+
+    def registered_models(self) -> list[str]:
+        return [e.registry.model_name for e in self.datasets.values()]
 
     def dataset_of(self, model: str) -> str:
         if model not in self.train:

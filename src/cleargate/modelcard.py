@@ -4,8 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from cleargate.config import Params
+from cleargate.config import ImageData, Params, SequenceData
+from cleargate.datasets.layout import feature_columns
 from cleargate.evaluation.gates import GateReport, gate_markdown
+
+
+def _intended_use(params: Params) -> str:
+    data, classes = params.dataset, dict(enumerate(params.dataset.classes))
+    columns = feature_columns(data)
+    if isinstance(data, ImageData):
+        what = (f"{data.image_shape[0]}x{data.image_shape[1]} grey images; input columns `{columns[0]}..{columns[-1]}` "
+                f"(values {data.pixel_min:g}-{data.pixel_max:g})")
+    elif isinstance(data, SequenceData):
+        what = (f"{data.window / data.resample_hz:g}-second windows of {', '.join(data.channels)} at "
+                f"{data.resample_hz:g} Hz; input columns `{columns[0]}..{columns[-1]}` (channel-major)")
+    else:
+        what = f"tabular records with columns {', '.join(f'`{c}`' for c in columns)} (missing values allowed)"
+    return f"Classifies {what} from `{data.name}`. Output: the class index; classes {classes}."
 
 
 def model_card(params: Params, model: str, metrics: dict[str, Any], report: GateReport, lineage: dict[str, str],
@@ -17,14 +32,11 @@ def model_card(params: Params, model: str, metrics: dict[str, Any], report: Gate
         f"# {params.registry.model_name} v{version} ({model}, {config.family})",
         "",
         "## Intended use",
-        f"Classifies {params.dataset.image_shape[0]}x{params.dataset.image_shape[1]} grey images of the "
-        f"`{params.dataset.name}` kind into classes {params.dataset.classes}. Input: raw records with columns "
-        f"`pixel_0..pixel_{params.dataset.n_pixels - 1}` (values {params.dataset.pixel_min:g}-"
-        f"{params.dataset.pixel_max:g}); output: the class label.",
+        _intended_use(params),
         "",
         "## Limits",
-        f"- Trained on {split['sizes']['train']} images from one source (`{params.dataset.source}`); "
-        "accuracy on other scanners, pens or preprocessing is unknown.",
+        f"- Trained on {split['sizes']['train']} samples from one source (`{params.dataset.source}`); "
+        "performance on other sites, devices or populations is unknown.",
         "- Not for decisions without human review; probabilities are calibrated only to the ECE below.",
         "- Latency figures were measured on the machine that ran the pipeline.",
         "",
@@ -37,8 +49,9 @@ def model_card(params: Params, model: str, metrics: dict[str, Any], report: Gate
         f"- seed: {params.seed}",
         "",
         "## Test metrics",
-        f"- accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, ROC AUC (OvR) "
-        f"{metrics['roc_auc_ovr']:.4f}, ECE {metrics['ece']:.4f}, n={metrics['n_test']}",
+        f"- accuracy {metrics['accuracy']:.4f}, balanced accuracy {metrics['balanced_accuracy']:.4f}, macro F1 "
+        f"{metrics['macro_f1']:.4f}, ROC AUC {metrics['roc_auc']:.4f}, PR AUC {metrics['pr_auc']:.4f}, "
+        f"ECE {metrics['ece']:.4f}, n={metrics['n_test']}",
         f"- against the champion: {champion.detail if champion else 'not compared'}",
         "",
         "| class | recall |",

@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 import skops.io as sio
 import torch
+from pydantic import TypeAdapter
 
-from cleargate.config import CNNConfig, DatasetConfig
-from cleargate.datasets.schema import pixel_columns
+from cleargate.config import DatasetConfig, ImageData, ModelConfig, SequenceData
+from cleargate.datasets.layout import feature_columns
 from cleargate.errors import DataError
 from cleargate.io import read_json
 from cleargate.models.backbones import build_backbone
-from cleargate.models.preprocessing import records_to_images
+from cleargate.models.preprocessing import records_to_tensor
 from cleargate.models.trees import TRUSTED_TYPES
 
 
@@ -29,14 +30,14 @@ class Predictor(Protocol):
 
 
 class TorchPredictor:
-    def __init__(self, network: torch.nn.Module, dataset: DatasetConfig, batch_size: int = 1024) -> None:
+    def __init__(self, network: torch.nn.Module, dataset: ImageData | SequenceData, batch_size: int = 1024) -> None:
         self.network = network.eval()
         self.dataset = dataset
-        self.classes = list(dataset.classes)
+        self.classes = list(range(len(dataset.classes)))  # stored labels are class indices
         self.batch_size = batch_size
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        images = records_to_images(frame, self.dataset.image_shape, self.dataset.pixel_max)
+        images = records_to_tensor(frame, self.dataset)
         with torch.inference_mode():
             chunks = [torch.softmax(self.network(images[i:i + self.batch_size]), dim=1)
                       for i in range(0, len(images), self.batch_size)]
@@ -46,7 +47,7 @@ class TorchPredictor:
 class SklearnPredictor:
     def __init__(self, estimator: Any, dataset: DatasetConfig) -> None:
         self.estimator = estimator
-        self.columns = pixel_columns(dataset.n_pixels)
+        self.columns = feature_columns(dataset)
         self.classes = [int(c) for c in estimator.classes_]
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
@@ -63,9 +64,10 @@ def load_skops(path: Path) -> Any:
 
 def load_predictor(model_dir: Path) -> Predictor:
     spec = read_json(Path(model_dir) / "model.json")
-    dataset = DatasetConfig.model_validate(spec["dataset"])
+    dataset = TypeAdapter(DatasetConfig).validate_python(spec["dataset"])
     if (pt := Path(model_dir) / "model.pt").is_file():
-        network = build_backbone(CNNConfig.model_validate(spec["config"]), dataset)
+        config = TypeAdapter(ModelConfig).validate_python(spec["config"])
+        network = build_backbone(config, dataset)  # type: ignore[arg-type]
         network.load_state_dict(torch.load(pt, map_location="cpu", weights_only=True))
         return TorchPredictor(network, dataset)
     return SklearnPredictor(load_skops(Path(model_dir) / "model.skops"), dataset)

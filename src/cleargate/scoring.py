@@ -18,7 +18,8 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from cleargate.config import Params
-from cleargate.datasets.schema import LABEL, pixel_columns
+from cleargate.datasets.layout import feature_columns
+from cleargate.datasets.schema import LABEL
 from cleargate.drift import DriftReport, check_drift
 from cleargate.errors import CleargateError, DataValidationError
 from cleargate.io import read_table, sha256_file, write_json, write_table
@@ -86,7 +87,7 @@ def score_file(params: Params, input_path: Path, model_ref: str, client: MlflowC
     predictions = None
     if not refused:
         model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-        labels = np.asarray(model.predict(batch[pixel_columns(params.dataset.n_pixels)]))
+        labels = np.asarray(model.predict(batch[feature_columns(params.dataset)]))
         predictions = pd.DataFrame({"row": np.arange(len(batch)), "prediction": labels, "model": name,
                                     "model_version": version, "input_sha256": digest,
                                     "drift_flagged": drift.is_drifted})
@@ -98,7 +99,7 @@ def score_file(params: Params, input_path: Path, model_ref: str, client: MlflowC
 
 def log_scoring_run(params: Params, result: ScoreResult) -> str:
     """One MLflow run per scored batch, in `<experiment>-scoring`, with the report attached."""
-    mlflow.set_experiment(f"{params.tracking.experiment}-scoring")
+    mlflow.set_experiment(f"{params.experiment}-scoring")
     with mlflow.start_run(run_name=f"score-{Path(result.source).stem}") as run:
         mlflow.set_tags({"model": result.model, "model_version": result.version,
                          "input_sha256": result.input_sha256, "refused": str(result.refused).lower()})

@@ -1,13 +1,16 @@
-"""Seeded, stratified train/val/test split. That no image sits in two splits is a GE check (leakage)."""
+"""Seeded train/val/test split: by subject/patient when the data has groups, else stratified by label.
+
+That no sample and no subject sits in two splits is a Great Expectations check (leakage), run before
+anything is written."""
 
 from __future__ import annotations
 
 import hashlib
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
-from cleargate.datasets.schema import LABEL
+from cleargate.datasets.schema import GROUP, LABEL
 
 SPLITS = ("train", "val", "test")
 
@@ -24,6 +27,25 @@ def stratified_split(frame: pd.DataFrame, test_size: float, val_size: float, see
     train, val = train_test_split(rest, test_size=val_size / (1.0 - test_size), stratify=rest[LABEL],
                                   random_state=seed)
     return {name: part.reset_index(drop=True) for name, part in {"train": train, "val": val, "test": test}.items()}
+
+
+def group_split(frame: pd.DataFrame, test_size: float, val_size: float, seed: int) -> dict[str, pd.DataFrame]:
+    """Whole groups (subjects, patients) go to one split; sizes are fractions of the groups."""
+    def cut(part: pd.DataFrame, size: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+        keep, held = next(GroupShuffleSplit(n_splits=1, test_size=size, random_state=seed)
+                          .split(part, groups=part[GROUP]))
+        return part.iloc[keep], part.iloc[held]
+
+    rest, test = cut(frame, test_size)
+    train, val = cut(rest, val_size / (1.0 - test_size))
+    return {name: part.reset_index(drop=True) for name, part in {"train": train, "val": val, "test": test}.items()}
+
+
+def split_records(frame: pd.DataFrame, test_size: float, val_size: float, seed: int) -> dict[str, pd.DataFrame]:
+    """Group split when the data carries a group column, stratified split otherwise."""
+    if GROUP in frame.columns:
+        return group_split(frame, test_size, val_size, seed)
+    return stratified_split(frame, test_size, val_size, seed)
 
 
 def split_digest(splits: dict[str, pd.DataFrame]) -> str:

@@ -13,12 +13,13 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from cleargate.config import Params
+from cleargate.datasets.layout import feature_columns
 from cleargate.datasets.schema import LABEL
 from cleargate.evaluation.metrics import scalar_metrics
 from cleargate.models.trees import TRUSTED_TYPES
 
 
-def tracking_uri(params: Params) -> str:
+def tracking_uri(params: Params | Any) -> str:
     """MLFLOW_TRACKING_URI wins (a team server); else the embedded SQLite store from params.yaml."""
     return os.environ.get("MLFLOW_TRACKING_URI") or params.tracking.uri
 
@@ -34,10 +35,10 @@ def connect(params: Params) -> MlflowClient:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    if mlflow.get_experiment_by_name(params.tracking.experiment) is None:
+    if mlflow.get_experiment_by_name(params.experiment) is None:
         location = params.tracking.artifact_root.resolve().as_uri() if uri.startswith("sqlite") else None
-        mlflow.create_experiment(params.tracking.experiment, artifact_location=location)
-    mlflow.set_experiment(params.tracking.experiment)
+        mlflow.create_experiment(params.experiment, artifact_location=location)
+    mlflow.set_experiment(params.experiment)
     return MlflowClient(uri, uri)
 
 
@@ -61,6 +62,7 @@ def _flatten(prefix: str, value: Any) -> dict[str, Any]:
 def log_model_artifact(model_dir: Path, example: pd.DataFrame, labels: Any) -> str:
     """Log the model the way production loads it; returns its model URI."""
     with warnings.catch_warnings():  # the "integer columns cannot hold NaN" hint: raw pixels are integers
+        warnings.filterwarnings("ignore", message=".*has missing values.*")
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
         signature = infer_signature(example, labels)
     if (model_dir / "model.pt").is_file():  # a torch backbone: served through the pyfunc wrapper
@@ -85,7 +87,7 @@ def log_model_run(params: Params, name: str, model_dir: Path, metrics: dict[str,
     """A nested run: params, per-epoch curves, test metrics, plots and the model. Returns (run_id, uri)."""
     config = params.model(name)
     with mlflow.start_run(run_name=name, nested=True) as run:
-        mlflow.set_tags({"model": name, "family": config.family, "role": config.role})
+        mlflow.set_tags({"model": name, "family": config.family, "role": config.role, "dataset": config.dataset})
         mlflow.log_params(_flatten("", config.model_dump(mode="json")))
         history = model_dir / "history.csv"
         if history.is_file():
@@ -94,6 +96,6 @@ def log_model_run(params: Params, name: str, model_dir: Path, metrics: dict[str,
                 mlflow.log_metrics({k: float(v) for k, v in row.items() if pd.notna(v)}, step=epoch)
         mlflow.log_metrics({f"test_{k}": v for k, v in scalar_metrics(metrics).items()})
         mlflow.log_artifacts(str(plots_dir), artifact_path="plots")
-        model_uri = log_model_artifact(model_dir, example.drop(columns=[LABEL]),
+        model_uri = log_model_artifact(model_dir, example[feature_columns(params.dataset)],
                                        example[LABEL].to_numpy())
         return run.info.run_id, model_uri

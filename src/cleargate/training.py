@@ -19,13 +19,23 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, TensorDataset
 
-from cleargate.config import CNNConfig, DatasetConfig, HGBConfig, RFConfig, TrainerConfig
-from cleargate.datasets.schema import LABEL, pixel_columns
+from cleargate.config import (
+    CNNConfig,
+    DatasetConfig,
+    DeepConfig,
+    HGBConfig,
+    ImageData,
+    RFConfig,
+    SequenceData,
+    TrainerConfig,
+)
+from cleargate.datasets.layout import feature_columns
+from cleargate.datasets.schema import LABEL
 from cleargate.io import write_json
 from cleargate.models.backbones import build_backbone
 from cleargate.models.classifier import Classifier
-from cleargate.models.preprocessing import records_to_images
-from cleargate.models.trees import build_tree
+from cleargate.models.preprocessing import records_to_tensor
+from cleargate.models.trees import tree_pipeline
 
 
 @dataclass(frozen=True)
@@ -39,12 +49,12 @@ class TrainResult:
     device: str
 
 
-def _loader(frame: pd.DataFrame, dataset: DatasetConfig, batch_size: int, shuffle: bool, workers: int,
+def _loader(inputs: torch.Tensor, frame: pd.DataFrame, batch_size: int, shuffle: bool, workers: int,
             seed: int) -> DataLoader:
-    images = records_to_images(frame, dataset.image_shape, dataset.pixel_max)
-    labels = torch.as_tensor(frame[LABEL].map({c: i for i, c in enumerate(dataset.classes)}).to_numpy())
+    """Stored labels are already class indices (cleaning encodes them)."""
+    labels = torch.tensor(frame[LABEL].to_numpy(dtype="int64"))
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(TensorDataset(images, labels), batch_size=batch_size, shuffle=shuffle,
+    return DataLoader(TensorDataset(inputs, labels), batch_size=batch_size, shuffle=shuffle,
                       num_workers=workers, generator=generator)
 
 
@@ -55,18 +65,28 @@ def _history(log_dir: Path) -> pd.DataFrame:
     return metrics.groupby("epoch")[[c for c in columns if c in metrics]].first().reset_index()
 
 
-def fit_cnn(name: str, config: CNNConfig, trainer_config: TrainerConfig, dataset: DatasetConfig,
-            train: pd.DataFrame, val: pd.DataFrame, seed: int, out_dir: Path) -> TrainResult:
-    """Seeded, deterministic Lightning fit with early stopping; keeps the best-val-loss weights."""
+def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, dataset: ImageData | SequenceData,
+             train: pd.DataFrame, val: pd.DataFrame, seed: int, out_dir: Path) -> TrainResult:
+    """Seeded, deterministic Lightning fit with early stopping; keeps the best-val-loss weights.
+
+    The same code trains on one CPU, one GPU or several (`trainer.strategy: ddp`, `devices`, `num_nodes`)."""
     L.seed_everything(seed, workers=True, verbose=False)
-    module = Classifier(build_backbone(config, dataset), len(dataset.classes), config.learning_rate,
-                        config.weight_decay,
-                        (config.augment_degrees, config.augment_shift, config.augment_scale))
+    backbone = build_backbone(config, dataset)
+    train_x, val_x = records_to_tensor(train, dataset), records_to_tensor(val, dataset)
+    if isinstance(dataset, SequenceData):
+        backbone.fit_normaliser(train_x)  # type: ignore[operator]  # train statistics only, saved with the weights
+    if isinstance(config, CNNConfig):
+        augment = {"augment": (config.augment_degrees, config.augment_shift, config.augment_scale)}
+    else:
+        augment = {"augment_sequence": (config.augment_scale, config.augment_noise)}
+    module = Classifier(backbone, len(dataset.classes), config.learning_rate, config.weight_decay, **augment)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = ModelCheckpoint(dirpath=scratch, monitor="val_loss", mode="min", save_top_k=1)
         trainer = L.Trainer(
             accelerator=trainer_config.accelerator, devices=trainer_config.devices,
+            strategy=trainer_config.strategy, num_nodes=trainer_config.num_nodes,
+            precision=trainer_config.precision,
             deterministic=trainer_config.deterministic, max_epochs=config.max_epochs,
             limit_train_batches=config.limit_train_batches,
             callbacks=[EarlyStopping(monitor="val_loss", mode="min", patience=config.patience), checkpoint],
@@ -74,8 +94,8 @@ def fit_cnn(name: str, config: CNNConfig, trainer_config: TrainerConfig, dataset
         )
         started = time.perf_counter()
         trainer.fit(module,
-                    _loader(train, dataset, config.batch_size, True, trainer_config.num_workers, seed),
-                    _loader(val, dataset, config.batch_size, False, trainer_config.num_workers, seed))
+                    _loader(train_x, train, config.batch_size, True, trainer_config.num_workers, seed),
+                    _loader(val_x, val, config.batch_size, False, trainer_config.num_workers, seed))
         fit_seconds = time.perf_counter() - started
         best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(best)
@@ -93,9 +113,9 @@ def fit_cnn(name: str, config: CNNConfig, trainer_config: TrainerConfig, dataset
 
 def fit_tree(name: str, config: HGBConfig | RFConfig, dataset: DatasetConfig, train: pd.DataFrame,
              seed: int, out_dir: Path) -> TrainResult:
-    """Fit on the raw named pixel columns, so the saved estimator takes raw records as they are stored."""
-    estimator = build_tree(config, seed)
-    columns = pixel_columns(dataset.n_pixels)
+    """Fit on the stored feature columns, so the saved estimator takes records as they are stored."""
+    estimator = tree_pipeline(config, dataset, seed)
+    columns = feature_columns(dataset)
     started = time.perf_counter()
     estimator.fit(train[columns], train[LABEL])
     fit_seconds = time.perf_counter() - started

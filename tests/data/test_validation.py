@@ -84,7 +84,7 @@ def test_duplicates_are_quarantined_or_fail_by_policy(setup):
 
 def test_quarantine_stops_the_run_past_the_limit(setup):
     params, frame = setup
-    rules = ValidationConfig(policy={"pixel_values": "quarantine"}, max_quarantine_fraction=0.01)
+    rules = ValidationConfig(policy={"values": "quarantine"}, max_quarantine_fraction=0.01)
     bad = frame.copy()
     bad.loc[:29, "pixel_5"] = 999  # 30 of 1,797 rows: 1.7%
     report = validate_records(bad, params.dataset, rules, "data/raw/digits.parquet", None)
@@ -93,7 +93,7 @@ def test_quarantine_stops_the_run_past_the_limit(setup):
     relaxed = validate_records(bad, params.dataset, rules.model_copy(update={"max_quarantine_fraction": 0.05}),
                                "x", None)
     assert relaxed.success and set(relaxed.quarantined) == set(range(30))
-    assert relaxed.quarantined[0].startswith("pixel_values: expect_column_values_to_be_between")
+    assert relaxed.quarantined[0].startswith("values: expect_column_values_to_be_between")
 
 
 def test_class_share_bound(setup):
@@ -108,7 +108,7 @@ def test_unlabelled_batches_skip_label_checks(setup):
     params, frame = setup
     report = validate_records(frame.drop(columns="label"), params.dataset, params.validation, "batch", None,
                               labelled=False)
-    assert report.success and {c.check for c in report.checks} == {"columns", "dtypes", "pixel_values"}
+    assert report.success and {c.check for c in report.checks} == {"columns", "dtypes", "values"}
 
 
 def test_bad_files_give_a_clear_error(tmp_path: Path):
@@ -135,11 +135,12 @@ def test_leakage_check_names_the_splits_and_rows(setup):
 
     params, frame = setup
     splits = stratified_split(frame, 0.2, 0.2, seed=0)
-    assert validate_splits(splits, "digits", "data/interim/digits.parquet").success
+    features = [c for c in frame.columns if c != "label"]
+    assert validate_splits(splits, params.dataset, features, "data/interim/digits.parquet").success
     leaked = {**splits, "test": pd.concat([splits["test"], splits["train"].iloc[[5]]], ignore_index=True)}
     relabelled = leaked["test"].copy()
     relabelled.loc[len(relabelled) - 1, "label"] = (relabelled["label"].iloc[-1] + 1) % 10  # same image
-    report = validate_splits({**leaked, "test": relabelled}, "digits", "data/interim/digits.parquet")
+    report = validate_splits({**leaked, "test": relabelled}, params.dataset, features, "data/interim/digits.parquet")
     assert not report.success
     message = report.message()
     assert "2 rows fail expect_column_values_to_be_unique(image_hash)" in message

@@ -75,7 +75,7 @@ def run_entry(main, argv: list[str], capsys) -> str:  # noqa: ANN001
 
 def user_params(tmp_path: Path, source: Path, **over) -> Path:
     params = tiny_params()
-    params["dataset"].update({"source": "parquet", "source_path": str(source)})
+    params["datasets"]["digits"]["data"].update({"source": "parquet", "source_path": str(source)})
     for key, value in over.items():
         params[key] = value
     return write_params(tmp_path / "params.yaml", params)
@@ -107,8 +107,8 @@ def test_duplicated_rows_with_fail_policy(tmp_path: Path, capsys):
     frame = digits()
     pd.concat([frame, frame.iloc[[0]]], ignore_index=True).to_parquet(source)
     params = tiny_params()
-    params["dataset"].update({"source": "parquet", "source_path": str(source)})
-    params["validation"]["policy"]["duplicates"] = "fail"
+    params["datasets"]["digits"]["data"].update({"source": "parquet", "source_path": str(source)})
+    params["datasets"]["digits"]["validation"]["policy"]["duplicates"] = "fail"
     path = str(write_params(tmp_path / "params.yaml", params))
     assert ingest.main(["--params", path]) == 0
     message = run_entry(validate.main, ["--params", path], capsys)
@@ -133,7 +133,7 @@ def test_wrong_image_shape(tmp_path: Path, capsys):
     source = tmp_path / "images.npz"
     np.savez(source, images=np.zeros((20, 10, 10)), labels=np.zeros(20))
     params = tiny_params()
-    params["dataset"].update({"source": "npz", "source_path": str(source)})
+    params["datasets"]["digits"]["data"].update({"source": "npz", "source_path": str(source)})
     message = run_entry(ingest.main, ["--params", str(write_params(tmp_path / "params.yaml", params))], capsys)
     assert "images have shape (10, 10), expected (8, 8)" in message
     record("wrong image shape", message)

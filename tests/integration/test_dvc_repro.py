@@ -13,7 +13,7 @@ from tests.conftest import run
 def test_dvc_repro_from_scratch_then_noop_then_only_cnn(project: Path):
     first = run(["dvc", "repro"], project, check=False)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    promotion = json.loads((project / "reports" / "promotion.json").read_text())
+    promotion = json.loads((project / "reports" / "digits" / "promotion.json").read_text())
     assert promotion["passed"] and promotion["champion"] == "1"
 
     second = run(["dvc", "repro"], project)

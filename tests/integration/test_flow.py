@@ -28,23 +28,27 @@ def test_flow_leaves_dvc_clean_then_skips_everything(project: Path, capsys):
     assert len(client.search_model_versions("name='digits-classifier'")) == 1, "unchanged: nothing new"
 
     third = pipeline(str(project / "params.yaml"), rerun=["promote"])  # re-judge the unchanged model
-    assert third["promote"] == "ran" and list(third.values()).count("skipped") == 11
-    promotion = json.loads((params.paths.reports / "promotion.json").read_text())
+    assert third["promote@digits"] == "ran" and list(third.values()).count("skipped") == 11
+    promotion = json.loads((params.paths.reports / "digits" / "promotion.json").read_text())
     assert promotion["version"] == "2" and promotion["champion"] == "1" and not promotion["moved"]
     assert promotion["reason"] == "identical to champion v1"
     assert str(client.get_model_version_by_alias("digits-classifier", "challenger").version) == "2"
     assert client.get_model_version("digits-classifier", "2").tags["gate.champion_non_inferior"] == "pass"
 
-    # A stricter gate: the command-line entry exits 2, prints this run's table and names the failing gate.
+    # A stricter gate blocks the candidate: a verdict, not an error. The run completes and prints this run's
+    # table naming the failing gate; --strict (CI, release schedules) turns the verdict into exit 3.
     strict = yaml.safe_load((project / "params.yaml").read_text())
-    strict["gates"]["min_accuracy"] = 0.999
+    strict["datasets"]["digits"]["gates"]["minimum"]["accuracy"] = 0.999
     (project / "params.yaml").write_text(yaml.safe_dump(strict, sort_keys=False))
     capsys.readouterr()
-    assert main(["--params", str(project / "params.yaml")]) == 2
+    assert main(["--params", str(project / "params.yaml"), "--strict"]) == 3
     out, err = capsys.readouterr()
-    assert "stages ran" not in out and "| cnn | candidate |" in out and "FAIL: accuracy" in out
-    assert "run stopped:" in err and "failed gate(s): accuracy" in err and "champion stays at v1" in err
+    assert "stages ran: 2 (gate@digits, promote@digits)" in out
+    assert "| cnn | candidate |" in out and "FAIL: accuracy" in out and "champion v1" in out
+    assert "blocked at the gate (champion unchanged): digits" in err
     assert registry_champion(client) == "1"
+    assert main(["--params", str(project / "params.yaml")]) == 0, "unchanged and blocked: nothing to do, exit 0"
+    assert "stages ran: 0" in capsys.readouterr().out, "the blocked verdict is recorded; it is not re-judged"
 
 
 @pytest.mark.slow
@@ -61,13 +65,13 @@ def test_flow_stops_at_validation_on_a_corrupt_label(tmp_path: Path):
     from tests.conftest import tiny_params
 
     params = tiny_params()
-    params["dataset"].update({"source": "parquet", "source_path": str(source)})
+    params["datasets"]["digits"]["data"].update({"source": "parquet", "source_path": str(source)})
     project = make_project(tmp_path, params)
     with pytest.raises(DataValidationError, match=r"digits.parquet: 1 rows fail expect_column_values_to_be_in_set"
                                                   r"\(label, in \[0, .*\]\) \(rows 42\)"):
         pipeline(str(project / "params.yaml"))
     loaded = load_params(project / "params.yaml")
-    assert (loaded.paths.reports / "validation" / "digits" / "index.html").is_file(), "report kept"
+    assert (loaded.paths.reports / "digits" / "validation" / "index.html").is_file(), "report kept"
     assert pd.read_parquet(loaded.paths.raw / "digits.parquet").equals(frame), "raw data untouched"
     assert not loaded.paths.models.exists(), "nothing trained"
     assert not (project / "mlflow.db").exists(), "nothing promoted"

@@ -19,7 +19,7 @@ def trained(tmp_path_factory):
     project = make_project(tmp_path_factory.mktemp("scoring"))
     pipeline(str(project / "params.yaml"))
     params = load_params(project / "params.yaml")
-    test = pd.read_parquet(params.paths.processed / "test.parquet").drop(columns="label")
+    test = pd.read_parquet(params.paths.processed / "digits" / "test.parquet").drop(columns="label")
     return project, params, test
 
 

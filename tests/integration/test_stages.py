@@ -29,11 +29,14 @@ def test_pipeline_registers_a_champion_that_serves_raw_rows(tmp_path: Path):
     params = load_params(write_params(tmp_path / "params.yaml", tiny_params()))
     result = run_all(params)
     assert result["passed"] and result["champion"] == result["version"] == "1"
-    reports = params.paths.reports
-    for path in ("validation/digits/result.json", "validation/digits/index.html", "cleaning.json", "split.json",
-                 "metrics/cnn.json", "plots/cnn/confusion.png", "plots/cnn/roc.csv", "gate.json", "gate.md"):
+    reports = params.paths.reports / "digits"
+    for path in ("validation/result.json", "validation/index.html", "cleaning.json", "split.json",
+                 "metrics/cnn.json", "plots/cnn/confusion.png", "plots/cnn/roc.csv", "gate.json", "gate.md",
+                 "leaderboard.md", "leaderboard.csv", "leaderboard.json"):
         assert (reports / path).is_file(), path
-    assert (params.paths.models / "cnn" / "history.csv").is_file()
+    assert (params.paths.models / "digits" / "cnn" / "history.csv").is_file()
+    board = pd.read_csv(reports / "leaderboard.csv")
+    assert list(board["model"])[0] == "cnn" and board["macro_f1"].is_monotonic_decreasing
 
     mlflow.set_tracking_uri(params.tracking.uri)
     model = mlflow.pyfunc.load_model("models:/digits-classifier@champion")
@@ -54,7 +57,7 @@ def test_pipeline_registers_a_champion_that_serves_raw_rows(tmp_path: Path):
 
     # A weakened model is registered as challenger, blocked, and champion stays at v1.
     weak = tiny_params()
-    weak["gates"]["min_accuracy"] = 0.999
+    weak["datasets"]["digits"]["gates"]["minimum"]["accuracy"] = 0.999
     weak_params = load_params(write_params(tmp_path / "params.yaml", weak))
     gate.run(weak_params)
     with pytest.raises(GateError, match="failed gate.*accuracy.*champion stays at v1"):
@@ -77,7 +80,7 @@ def test_bad_raw_file_stops_at_validation_and_nothing_downstream_runs(tmp_path: 
 
     with pytest.raises(DataValidationError, match=r"digits.parquet: 1 values fail .*\(pixel_3: rows 7\)"):
         validate.run(params)
-    assert not params.paths.interim.exists() and not params.paths.models.exists()
+    assert not (params.paths.interim / "digits.parquet").exists() and not params.paths.models.exists()
 
 
 @pytest.mark.slow
@@ -93,4 +96,38 @@ def test_a_resnet_is_one_params_entry(tmp_path: Path):
     assert metrics["family"] == "resnet" and metrics["accuracy"] > 0.5
     from cleargate.predictors import load_predictor
 
-    assert type(load_predictor(params.paths.models / "res").network).__name__ == "SmallResNet"
+    assert type(load_predictor(params.paths.models / "digits" / "res").network).__name__ == "SmallResNet"
+
+
+@pytest.mark.slow
+def test_sequences_and_medical_records_go_through_the_same_stages(tmp_path: Path):
+    """Real rehab IMU recordings (LSTM + trees, split by subject) and breast-cancer records (trees), each
+    registered as its own model with its own gates; the served models take stored records."""
+    from cleargate.config import load_project
+
+    project = load_project(write_params(tmp_path / "params.yaml", tiny_params("rehab", "breast_cancer")))
+    rehab, cancer = project.scope("rehab"), project.scope("breast_cancer")
+    rehab_result, cancer_result = run_all(rehab), run_all(cancer)
+
+    split = pd.read_json(rehab.paths.reports / "rehab" / "split.json", typ="series")
+    assert split["groups"] == {"train": 6, "val": 2, "test": 2}, "whole subjects held out"
+    lstm = pd.read_json(rehab.paths.reports / "rehab" / "metrics" / "lstm.json", typ="series")
+    assert lstm["family"] == "lstm" and lstm["macro_f1"] > 2 / 7, "well above chance (1/7) on unseen subjects"
+    assert rehab_result["selected"] == "lstm" and rehab_result["model_name"] == "rehab-exercise-classifier"
+
+    board = pd.read_csv(cancer.paths.reports / "breast_cancer" / "leaderboard.csv")
+    assert set(board["model"]) == {"cancer_hgb", "cancer_rf"} and board["pr_auc"].is_monotonic_decreasing
+    assert {"positive_recall", "balanced_accuracy", "pr_auc"} <= set(board.columns)
+    assert cancer_result["passed"] and cancer_result["model_name"] == "breast-cancer-classifier"
+
+    mlflow.set_tracking_uri(cancer.tracking.uri)
+    served = mlflow.pyfunc.load_model("models:/breast-cancer-classifier@champion")
+    test = pd.read_parquet(cancer.paths.processed / "breast_cancer" / "test.parquet")
+    assert (served.predict(test.drop(columns="label")) == test["label"]).mean() > 0.9
+    windows = pd.read_parquet(rehab.paths.processed / "rehab" / "test.parquet")
+    lstm_model = mlflow.pyfunc.load_model(f"models:/rehab-exercise-classifier/{rehab_result['version']}")
+    from cleargate.sequences import window_columns
+
+    assert lstm_model.predict(windows[window_columns(rehab.dataset)].head(20)).shape == (20,)
+    experiments = {e.name for e in MlflowClient(cancer.tracking.uri).search_experiments()}
+    assert {"cleargate-test-rehab", "cleargate-test-breast_cancer"} <= experiments, "one experiment per dataset"

@@ -3,7 +3,7 @@ import pandas as pd
 
 from cleargate.cleaning import drop_quarantined, quarantine_frame
 from cleargate.datasets.schema import records_from_arrays
-from cleargate.split import row_hashes, split_digest, stratified_split
+from cleargate.split import group_split, row_hashes, split_digest, stratified_split
 
 
 def frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -13,11 +13,11 @@ def frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
 
 def test_every_raw_row_lands_in_exactly_one_place():
     data = frame()
-    quarantine = quarantine_frame(data, {3: "pixel_values: ...", 7: "duplicates: ..."})
-    assert list(quarantine["row"]) == [3, 7] and list(quarantine["reason"]) == ["pixel_values: ...", "duplicates: ..."]
+    quarantine = quarantine_frame(data, {3: "values: ...", 7: "duplicates: ..."})
+    assert list(quarantine["row"]) == [3, 7] and list(quarantine["reason"]) == ["values: ...", "duplicates: ..."]
     kept, report = drop_quarantined(data, quarantine)
     assert (report.rows_in, report.quarantined, report.rows_out) == (40, 2, 38)
-    assert report.by_reason == {"pixel_values: ...": 1, "duplicates: ...": 1}
+    assert report.by_reason == {"values: ...": 1, "duplicates: ...": 1}
     restored = pd.concat([kept, data.loc[[3, 7]]]).sort_values(list(data.columns)).reset_index(drop=True)
     assert restored.equals(data.sort_values(list(data.columns)).reset_index(drop=True))
 
@@ -37,3 +37,14 @@ def test_split_is_disjoint_stratified_and_seeded():
     assert all(part["label"].mean() == 0.5 for part in a.values())
     assert split_digest(a) == split_digest(stratified_split(data, 0.2, 0.2, seed=1))
     assert split_digest(a) != split_digest(stratified_split(data, 0.2, 0.2, seed=2))
+
+
+def test_group_split_keeps_each_subject_in_one_split_and_is_seeded():
+    data = frame(300).assign(group=np.arange(300) % 10)
+    parts = group_split(data, test_size=0.2, val_size=0.2, seed=3)
+    groups = {name: set(part["group"]) for name, part in parts.items()}
+    assert {k: len(v) for k, v in groups.items()} == {"train": 6, "val": 2, "test": 2}
+    assert not (groups["train"] & groups["val"] or groups["train"] & groups["test"] or groups["val"] & groups["test"])
+    assert sum(len(p) for p in parts.values()) == 300
+    assert split_digest(parts) == split_digest(group_split(data, 0.2, 0.2, seed=3))
+    assert split_digest(parts) != split_digest(group_split(data, 0.2, 0.2, seed=4))

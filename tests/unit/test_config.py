@@ -3,16 +3,25 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cleargate.config import load_params
+from cleargate.config import load_params, load_project
 from cleargate.errors import ConfigError
 from tests.conftest import ROOT, tiny_params, write_params
 
 
 def test_project_params_load_and_anchor_paths_at_the_project():
-    params = load_params(ROOT / "params.yaml")
-    assert params.paths.raw == ROOT / "data" / "raw"
-    assert params.tracking.uri == f"sqlite:///{ROOT / 'mlflow.db'}"
-    assert {m.role for m in params.train.values()} == {"candidate", "baseline"}
+    project = load_project(ROOT / "params.yaml")
+    assert project.paths.raw == ROOT / "data" / "raw"
+    assert project.tracking.uri == f"sqlite:///{ROOT / 'mlflow.db'}"
+    assert {d.data.kind for d in project.datasets.values()} == {"image", "sequence", "tabular"}
+    mnist = project.scope("mnist")
+    assert {m.role for m in mnist.train.values()} == {"candidate", "baseline"}
+    assert set(mnist.train) == {"mnist_cnn", "mnist_hgb", "mnist_rf"} and mnist.experiment == "cleargate-mnist"
+    rehab = project.scope("rehab")
+    assert {m.family for m in rehab.train.values()} >= {"lstm", "gru", "hist_gradient_boosting", "random_forest",
+                                                        "extra_trees"}
+    assert len(set(project.registered_models())) == 4
+    with pytest.raises(ConfigError, match="declares datasets mnist, rehab, breast_cancer, covid; name one"):
+        load_params(ROOT / "params.yaml")
 
 
 @pytest.mark.parametrize(
@@ -21,11 +30,16 @@ def test_project_params_load_and_anchor_paths_at_the_project():
         (lambda p: p["train"]["cnn"].update(learnig_rate=0.1), "train.cnn.learnig_rate: unknown key"),
         (lambda p: p["train"]["cnn"].update(learning_rate=-1), "train.cnn.learning_rate"),
         (lambda p: p["train"]["cnn"].update(max_epochs=10**9), "train.cnn.max_epochs"),
-        (lambda p: p["split"].update(test_size=0.6, val_size=0.4), "split"),
+        (lambda p: p["datasets"]["digits"]["split"].update(test_size=0.6, val_size=0.4), "datasets.digits.split"),
         (lambda p: p.update(sed=1), "sed: unknown key"),
-        (lambda p: p["train"].update(mlp={"family": "mlp", "role": "baseline"}), "train.mlp"),
-        (lambda p: p["dataset"].update(source="imagenet"), "dataset.source"),
-        (lambda p: p["gates"].update(min_accuracy=1.5), "gates.min_accuracy"),
+        (lambda p: p["train"].update(mlp={"family": "mlp", "role": "baseline", "dataset": "digits"}), "train.mlp"),
+        (lambda p: p["datasets"]["digits"]["data"].update(source="imagenet"), "datasets.digits.data.source"),
+        (lambda p: p["datasets"]["digits"]["gates"]["minimum"].update(accuracy=1.5),
+         "datasets.digits.gates.minimum.accuracy"),
+        (lambda p: p["datasets"]["digits"]["gates"]["minimum"].update(acuracy=0.5),
+         "datasets.digits.gates.minimum.acuracy"),
+        (lambda p: p["train"]["cnn"].update(dataset="mnist"), "train.cnn.dataset: unknown dataset 'mnist'"),
+        (lambda p: p["train"]["cnn"].update(family="lstm", channels=None, augment_degrees=None), "train.cnn"),
     ],
 )
 def test_bad_params_name_the_key(tmp_path: Path, mutate, expected: str):
@@ -38,7 +52,7 @@ def test_bad_params_name_the_key(tmp_path: Path, mutate, expected: str):
 
 
 def test_unknown_model_name_lists_the_known_ones(params_file: Path):
-    with pytest.raises(ConfigError, match="unknown model 'cnnn'.*cnn, hgb, rf"):
+    with pytest.raises(ConfigError, match="unknown model 'cnnn'.*cnn, hgb, rf for dataset 'digits'"):
         load_params(params_file).model("cnnn")
 
 
@@ -65,6 +79,15 @@ def test_every_stage_reads_only_declared_params():
         body = stage.get("do", stage)
         for key in body.get("params", []):
             node = params
-            for part in key.replace("${key}", "cnn").split("."):
+            for part in key.replace("${key}", "mnist" if name not in ("train", "evaluate") else "mnist_cnn") \
+                    .replace("${item.dataset}", "mnist").split("."):
                 assert part in node, f"dvc.yaml stage {name} reads unknown param {key}"
                 node = node[part]
+
+
+def test_a_recurrent_family_cannot_train_on_images(tmp_path: Path):
+    params = tiny_params()
+    params["train"]["lstm"] = {"dataset": "digits", "family": "lstm", "role": "candidate", "hidden": 8,
+                               "dropout": 0, "max_epochs": 1, "batch_size": 8, "learning_rate": 0.01, "patience": 1}
+    with pytest.raises(ConfigError, match="family 'lstm' cannot train on image dataset 'digits'"):
+        load_params(write_params(tmp_path / "params.yaml", params))

@@ -13,7 +13,7 @@ from cleargate.evaluation.gates import (
     select_candidate,
 )
 
-GATES = GateThresholds(min_accuracy=0.97, min_macro_f1=0.97, min_roc_auc=0.99, min_class_recall=0.9,
+GATES = GateThresholds(minimum={"accuracy": 0.97, "macro_f1": 0.97, "roc_auc": 0.99}, min_class_recall=0.9,
                        max_ece=0.05, must_beat_baselines=True, max_latency_p95_ms_single=50,
                        max_latency_p95_ms_batch=500, max_model_size_mb=50)
 BASELINES = {"hgb": {"macro_f1": 0.93}, "rf": {"macro_f1": 0.95}}
@@ -21,7 +21,7 @@ OPS = {"latency_p95_ms_single": 5.0, "latency_p95_ms_batch": 40.0, "model_size_m
 
 
 def good(**over):
-    metrics = {"accuracy": 0.99, "macro_f1": 0.99, "roc_auc_ovr": 0.999, "ece": 0.01,
+    metrics = {"accuracy": 0.99, "macro_f1": 0.99, "roc_auc": 0.999, "ece": 0.01,
                "per_class_recall": {"0": 0.98, "1": 0.95}}
     metrics.update(over)
     return metrics
@@ -47,7 +47,7 @@ def test_each_gate_can_fail_alone():
     cases = {
         "accuracy": (good(accuracy=0.96), OPS),
         "macro_f1": (good(macro_f1=0.96), OPS),
-        "roc_auc_ovr": (good(roc_auc_ovr=0.98), OPS),
+        "roc_auc": (good(roc_auc=0.98), OPS),
         "ece": (good(ece=0.2), OPS),
         "min_class_recall": (good(per_class_recall={"0": 0.99, "1": 0.89}), OPS),
         "latency_p95_ms_single": (good(), {**OPS, "latency_p95_ms_single": 51.0}),
@@ -59,7 +59,7 @@ def test_each_gate_can_fail_alone():
                                 ReleaseEvidence(ops, ChampionComparison(None)))
         assert [c.name for c in report.failed] == [name]
     tie = evaluate_gates("cnn", good(macro_f1=0.95), {"rf": {"macro_f1": 0.95}},
-                         GATES.model_copy(update={"min_macro_f1": 0.9}), "macro_f1")
+                         GATES.model_copy(update={"minimum": {"macro_f1": 0.9}}), "macro_f1")
     assert [c.name for c in tie.failed] == ["beats_baselines_macro_f1"], "a tie does not beat the baseline"
 
 
@@ -79,6 +79,15 @@ def test_missing_or_nan_metrics_fail_closed():
     assert not evaluate_gates("cnn", good(), {"rf": {}}, GATES, "macro_f1").passed
     missing_ops = ReleaseEvidence({}, ChampionComparison(None))
     assert not evaluate_gates("cnn", good(), BASELINES, GATES, "macro_f1", missing_ops).passed
+
+
+def test_imbalance_gates_are_declared_per_dataset():
+    """A binary medical task gates on recall of the positive class and PR AUC, from the same code."""
+    gates = GateThresholds(minimum={"positive_recall": 0.8, "pr_auc": 0.3}, must_beat_baselines=False)
+    passing = {"positive_recall": 0.85, "pr_auc": 0.4, "ece": 0.1, "per_class_recall": {"0": 0.9, "1": 0.85}}
+    assert evaluate_gates("hgb", passing, {}, gates, "pr_auc").passed
+    missed = evaluate_gates("hgb", {**passing, "positive_recall": 0.5}, {}, gates, "pr_auc")
+    assert [c.name for c in missed.failed] == ["positive_recall"]
 
 
 def test_select_prefers_passing_candidates():
@@ -101,7 +110,7 @@ def real(value) -> bool:
        single=millis, batch=millis, size=millis, champion_low=champions)
 def test_property_a_failing_candidate_is_never_passed(acc, f1, auc, ece, recalls, base, single, batch, size,
                                                       champion_low):
-    metrics = {"accuracy": acc, "macro_f1": f1, "roc_auc_ovr": auc, "ece": ece,
+    metrics = {"accuracy": acc, "macro_f1": f1, "roc_auc": auc, "ece": ece,
                "per_class_recall": {str(i): r for i, r in enumerate(recalls)}}
     ops = {"latency_p95_ms_single": single, "latency_p95_ms_batch": batch, "model_size_mb": size}
     comparison = ChampionComparison(None) if champion_low is None else ChampionComparison("1", diff(champion_low))

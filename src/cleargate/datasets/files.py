@@ -7,18 +7,18 @@ import zipfile
 import numpy as np
 import pandas as pd
 
-from cleargate.config import DatasetConfig
+from cleargate.config import ImageData
 from cleargate.datasets.schema import records_from_arrays
 from cleargate.errors import DataError
 from cleargate.io import read_table
 
 
-def load_parquet(config: DatasetConfig) -> pd.DataFrame:
+def load_parquet(config: ImageData) -> pd.DataFrame:
     assert config.source_path is not None  # guaranteed by DatasetConfig
     return read_table(config.source_path)
 
 
-def load_npz(config: DatasetConfig) -> pd.DataFrame:
+def load_npz(config: ImageData) -> pd.DataFrame:
     path = config.source_path
     assert path is not None
     if not path.is_file():

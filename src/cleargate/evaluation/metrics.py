@@ -1,4 +1,9 @@
-"""Test-set metrics from scikit-learn and torchmetrics; one flat dict with stable names for MLflow."""
+"""Test-set metrics from scikit-learn and torchmetrics; one flat dict with stable names for MLflow.
+
+The same names for every dataset, so MLflow's compare view and the leaderboards line up. Binary tasks
+add the figures that matter under class imbalance: recall and precision of the positive class, and
+the area under the precision-recall curve (average precision), whose chance level is the prevalence.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +13,38 @@ import numpy as np
 import torch
 from sklearn.metrics import (
     accuracy_score,
+    average_precision_score,
     balanced_accuracy_score,
     confusion_matrix,
     f1_score,
     log_loss,
+    precision_score,
     recall_score,
     roc_auc_score,
 )
+from sklearn.preprocessing import label_binarize
 from torchmetrics.functional.classification import multiclass_calibration_error
 
 
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[int],
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[int], positive: int | None = None,
                            calibration_bins: int = 15) -> dict[str, Any]:
-    """Scalar metrics plus per-class recall and the confusion matrix (rows: actual, cols: predicted)."""
+    """Scalar metrics plus per-class recall and the confusion matrix (rows: actual, cols: predicted).
+
+    `positive`: the class index whose recall matters (binary medical tasks); None for multi-class."""
     y_pred = np.asarray(classes)[proba.argmax(axis=1)]
     index = {c: i for i, c in enumerate(classes)}
     target = torch.as_tensor([index[int(y)] for y in y_true])
     recalls = recall_score(y_true, y_pred, labels=classes, average=None, zero_division=0)
-    return {
+    binary = len(classes) == 2
+    scores = proba[:, 1] if binary else proba
+    onehot = label_binarize(y_true, classes=classes)
+    metrics: dict[str, Any] = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
-        "roc_auc_ovr": float(roc_auc_score(y_true, proba, labels=classes, multi_class="ovr")),
+        "roc_auc": float(roc_auc_score(y_true, scores, labels=classes, multi_class="ovr")),
+        "pr_auc": float(average_precision_score(onehot if not binary else y_true == classes[1], scores,
+                                                average="macro")),
         "log_loss": float(log_loss(y_true, proba, labels=classes)),
         "ece": float(multiclass_calibration_error(torch.as_tensor(proba, dtype=torch.float32), target,
                                                   num_classes=len(classes), n_bins=calibration_bins)),
@@ -38,10 +53,20 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=classes).tolist(),
         "n_test": len(y_true),
     }
+    if positive is not None:
+        metrics.update({
+            "positive_recall": float(recall_score(y_true, y_pred, pos_label=positive, average="binary",
+                                                  zero_division=0)),
+            "positive_precision": float(precision_score(y_true, y_pred, pos_label=positive, average="binary",
+                                                        zero_division=0)),
+            "pr_auc": float(average_precision_score(y_true == positive, proba[:, index[positive]])),
+            "prevalence": float(np.mean(y_true == positive)),
+        })
+    return metrics
 
 
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """The numbers MLflow and DVC compare: per-class recalls flattened as `recall_class_<c>`."""
-    flat = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+    flat = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     flat.update({f"recall_class_{c}": v for c, v in metrics.get("per_class_recall", {}).items()})
     return flat

@@ -7,12 +7,13 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from cleargate.models.augment import random_affine
+from cleargate.models.augment import random_affine, random_amplitude
 
 
 class Classifier(L.LightningModule):
     def __init__(self, backbone: nn.Module, n_classes: int, learning_rate: float, weight_decay: float,
-                 augment: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
+                 augment: tuple[float, float, float] = (0.0, 0.0, 0.0),
+                 augment_sequence: tuple[float, float] = (0.0, 0.0)) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["backbone"])
         self.backbone = backbone
@@ -36,7 +37,8 @@ class Classifier(L.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
         with torch.no_grad():
-            x = random_affine(x, *self.hparams.augment)
+            x = random_affine(x, *self.hparams.augment) if x.dim() == 4 else random_amplitude(
+                x, *self.hparams.augment_sequence)
         return self._step((x, y), "train")
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:

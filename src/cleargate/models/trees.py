@@ -1,4 +1,9 @@
-"""Factory of unfitted scikit-learn tree ensembles: the baselines every deep model must beat."""
+"""Factory of unfitted scikit-learn tree ensembles: the baselines every deep model must beat.
+
+`tree_pipeline` puts the kind's feature step in front of the tree, so the fitted object takes the
+same stored records as the deep models: pixels as they are, per-window statistics for sequences,
+imputation and ordinal codes for tabular records.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ from collections.abc import Callable
 
 from sklearn.base import ClassifierMixin
 from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.pipeline import Pipeline
 
-from cleargate.config import HGBConfig, RFConfig
+from cleargate.config import DatasetConfig, HGBConfig, ImageData, RFConfig, SequenceData
 
 # skops refuses to load anything not on this list: what `load` trusts, and what MLflow is told to trust.
 TRUSTED_TYPES = [
@@ -22,18 +28,20 @@ TRUSTED_TYPES = [
     "sklearn.tree._tree.Tree",
     "collections.OrderedDict",
     "numpy.dtype",
+    "cleargate.sequences.WindowStats",
 ]
 
 
 def _hgb(config: HGBConfig, seed: int) -> ClassifierMixin:
     return HistGradientBoostingClassifier(max_iter=config.max_iter, learning_rate=config.learning_rate,
                                           max_leaf_nodes=config.max_leaf_nodes, early_stopping=False,
-                                          random_state=seed)
+                                          class_weight=config.class_weight, random_state=seed)
 
 
 def _forest(config: RFConfig, seed: int) -> ClassifierMixin:
     cls = RandomForestClassifier if config.family == "random_forest" else ExtraTreesClassifier
-    return cls(n_estimators=config.n_estimators, max_features=config.max_features, n_jobs=config.n_jobs,
+    return cls(n_estimators=config.n_estimators, max_features=config.max_features,
+               min_samples_leaf=config.min_samples_leaf, class_weight=config.class_weight, n_jobs=config.n_jobs,
                random_state=seed)
 
 
@@ -47,3 +55,18 @@ BUILDERS: dict[str, Callable[..., ClassifierMixin]] = {
 def build_tree(config: HGBConfig | RFConfig, seed: int) -> ClassifierMixin:
     """An unfitted estimator for `config.family`; fitting is the caller's job."""
     return BUILDERS[config.family](config, seed)
+
+
+def tree_pipeline(config: HGBConfig | RFConfig, dataset: DatasetConfig, seed: int) -> ClassifierMixin:
+    """The tree behind its kind's feature step (none for images)."""
+    tree = build_tree(config, seed)
+    if isinstance(dataset, ImageData):
+        return tree
+    if isinstance(dataset, SequenceData):
+        from cleargate.sequences import WindowStats
+
+        return Pipeline([("stats", WindowStats(channels=list(dataset.channels), window=dataset.window)),
+                         ("model", tree)])
+    from cleargate.tabular import build_preprocessor
+
+    return Pipeline([("prep", build_preprocessor(dataset)), ("model", tree)])

@@ -21,9 +21,11 @@ def run(params: Params, model: str) -> dict[str, Any]:
     predictor = load_predictor(paths["dir"])
     proba = predictor.predict_proba(test)
     y_true = test[LABEL].to_numpy()
-    metrics = classification_metrics(y_true, proba, predictor.classes)
+    positive = getattr(params.dataset, "positive_index", None)  # binary medical tasks name their positive class
+    metrics = classification_metrics(y_true, proba, predictor.classes, positive)
     training = read_json(paths["dir"] / "train.json")
-    metrics.update({"model": model, "role": params.model(model).role, "family": training["family"],
+    metrics.update({"model": model, "dataset": params.dataset.name, "role": params.model(model).role,
+                    "family": training["family"],
                     "fit_seconds": training["fit_seconds"], "size_bytes": training["size_bytes"]})
     write_json(metrics, paths["metrics"])
 

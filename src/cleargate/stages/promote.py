@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from cleargate.config import Params
-from cleargate.datasets.schema import LABEL, pixel_columns
+from cleargate.datasets.layout import feature_columns
+from cleargate.datasets.schema import LABEL
 from cleargate.drift import reference_profile
 from cleargate.errors import GateError
 from cleargate.evaluation.bootstrap import paired_difference
@@ -51,12 +52,22 @@ def _log_runs(params: Params, paths: dict, test: pd.DataFrame, lineage: dict[str
         mlflow.log_artifacts(str(paths["validation_dir"]), artifact_path="validation")
         for key in ("cleaning", "split_report", "gate"):
             mlflow.log_artifact(str(paths[key]), artifact_path="reports")
-        mlflow.log_artifact(str(paths["gate"].with_suffix(".md")), artifact_path="reports")
+        for key in ("leaderboard", "leaderboard_csv"):
+            mlflow.log_artifact(str(paths[key]), artifact_path="reports")
+        mlflow.log_table(pd.read_csv(paths["leaderboard_csv"]), artifact_file="leaderboard.json")
         runs = {}
         for name in params.train:
             mp = model_paths(params, name)
-            runs[name] = log_model_run(params, name, mp["dir"], read_json(mp["metrics"]), mp["plots"], test.head(2))
+            runs[name] = log_model_run(params, name, mp["dir"], read_json(mp["metrics"]), mp["plots"],
+                                       _example(test))
     return parent.info.run_id, runs
+
+
+def _example(test: pd.DataFrame) -> pd.DataFrame:
+    """A few test rows for the signature, including one with missing values if any: optional columns must
+    be declared optional, or production rows with a missing category would be refused."""
+    gaps = test[test.isna().any(axis=1)].head(1)
+    return pd.concat([test.head(4), gaps]).reset_index(drop=True)
 
 
 def _predicted_labels(predictions: pd.DataFrame) -> np.ndarray:
@@ -72,7 +83,7 @@ def _compare(params: Params, champion: str | None, test: pd.DataFrame, candidate
     rule = params.gates.champion
     try:
         model = mlflow.pyfunc.load_model(f"models:/{params.registry.model_name}/{champion}")
-        champion_labels = np.asarray(model.predict(test.drop(columns=[LABEL])))
+        champion_labels = np.asarray(model.predict(test[feature_columns(params.dataset)]))
     except Exception as exc:  # noqa: BLE001 - any failure to score the champion fails the check, closed
         return ChampionComparison(champion, error=f"could not score the champion ({type(exc).__name__}: {exc})")
     diff = paired_difference(test[LABEL].to_numpy(), candidate_labels, champion_labels, rule.metric,
@@ -96,7 +107,7 @@ def run(params: Params, flow_run_id: str | None = None) -> dict[str, Any]:
     metrics = read_json(mp["metrics"])
     baselines = {n: read_json(model_paths(params, n)["metrics"]) for n, c in params.train.items()
                  if c.role == "baseline"}
-    operational = measure(model_uri, test.drop(columns=[LABEL]), params.gates.latency_batch_size,
+    operational = measure(model_uri, test[feature_columns(params.dataset)], params.gates.latency_batch_size,
                           params.gates.latency_repeats)
     candidate_labels = _predicted_labels(read_table(mp["predictions"]))
 
@@ -127,7 +138,7 @@ def _publish(params: Params, client: Any, report: GateReport, operational: Opera
              version: str) -> None:
     """The full gate report and the model card, in reports/, on the runs and on the version."""
     table = gate_markdown({report.model: report}, report.model)
-    release_md = stage_paths(params)["promotion"].with_name("release_gate.md")
+    release_md = stage_paths(params)["release_gate"]
     release_md.write_text(table)
     card = model_card(params, report.model, metrics, report, lineage, split, version)
     for rid in (run_id, parent_id):
@@ -135,8 +146,8 @@ def _publish(params: Params, client: Any, report: GateReport, operational: Opera
     client.log_text(run_id, card, "model_card.md")
     # The training data's profile travels with the version: batch scoring measures drift against it.
     train = read_table(stage_paths(params)["processed"] / "train.parquet")
-    client.log_dict(run_id, reference_profile(train, pixel_columns(params.dataset.n_pixels), params.drift.bins),
-                    PROFILE_ARTIFACT)
+    numeric = [c for c in feature_columns(params.dataset) if pd.api.types.is_numeric_dtype(train[c])]
+    client.log_dict(run_id, reference_profile(train, numeric, params.drift.bins), PROFILE_ARTIFACT)
     client.log_dict(run_id, asdict(operational), "operational.json")
     client.update_model_version(params.registry.model_name, version, description=card)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from cleargate.config import CNNConfig, Params
+from cleargate.config import CNNConfig, Params, RecurrentConfig
 from cleargate.io import read_table
 from cleargate.stages.entry import model_paths, stage_main, stage_paths
-from cleargate.training import TrainResult, fit_cnn, fit_tree
+from cleargate.training import TrainResult, fit_deep, fit_tree
 
 
 def run(params: Params, model: str) -> TrainResult:
@@ -13,9 +13,9 @@ def run(params: Params, model: str) -> TrainResult:
     processed = stage_paths(params)["processed"]
     train = read_table(processed / "train.parquet")
     out_dir = model_paths(params, model)["dir"]
-    if isinstance(config, CNNConfig):
+    if isinstance(config, (CNNConfig, RecurrentConfig)):
         val = read_table(processed / "val.parquet")
-        return fit_cnn(model, config, params.trainer, params.dataset, train, val, params.seed, out_dir)
+        return fit_deep(model, config, params.trainer, params.dataset, train, val, params.seed, out_dir)  # type: ignore[arg-type]
     return fit_tree(model, config, params.dataset, train, params.seed, out_dir)
 
 

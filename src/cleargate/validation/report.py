@@ -33,7 +33,8 @@ class CheckResult:
         if self.unexpected_count is None:
             return f"{self.expectation}({args}) failed (observed: {_short(self.observed)})"
         where = _where(self.examples)
-        noun = {"pixels": "values", "dtypes": "columns", "class_counts": "classes"}.get(self.batch, "rows")
+        noun = {"pixels": "values", "values": "values", "dtypes": "columns", "class_counts": "classes",
+                "recordings": "recordings", "groups": "subjects", "identifiers": "columns"}.get(self.batch, "rows")
         return f"{self.unexpected_count} {noun} fail {self.expectation}({args})" + (f" ({where})" if where else "")
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from cleargate.config import DatasetConfig, ValidationConfig
+from cleargate.config import DatasetConfig, SequenceData, ValidationConfig
 from cleargate.validation.report import CheckResult, ValidationReport
-from cleargate.validation.suites import Batch, image_batches, leakage_batch
+from cleargate.validation.suites import Batch, raw_batches, split_batches
 
 MAX_EXAMPLES = 20
 
@@ -82,13 +82,16 @@ def _check(batch: str, check: str, result: Any, policy: str) -> CheckResult:
 
 def _quarantine(frame: pd.DataFrame, checks: list[CheckResult]) -> dict[int, str]:
     """Row -> reason for failed quarantine-policy checks; of duplicates, only the extra copies."""
-    first_copies = set(frame.index[~frame.duplicated(keep="first")]) if len(frame) else set()
     rows: dict[int, str] = {}
     for c in checks:
         if c.success or c.policy != "quarantine":
             continue
+        first_copies: set[int] = set()
+        if c.check == "duplicates":  # the same columns the check compared; the first copy stays
+            subset = [col for col in c.kwargs.get("column_list") or frame.columns if col in frame.columns]
+            first_copies = set(frame.index[~frame.duplicated(subset=subset, keep="first")])
         for row in c.rows:
-            if c.check == "duplicates" and row in first_copies:
+            if row in first_copies:
                 continue
             rows.setdefault(row, c.reason())
     return rows
@@ -100,17 +103,28 @@ def _quarantine_limit(n_quarantined: int, n_rows: int, limit: float) -> CheckRes
                        unexpected_count=n_quarantined, observed=n_quarantined / max(n_rows, 1))
 
 
+def _whole_recordings(frame: pd.DataFrame, rows: dict[int, str]) -> dict[int, str]:
+    """A sequence is not usable with samples cut out of it: quarantine the recordings the rows belong to."""
+    recordings = frame.loc[sorted(rows), "recording"]
+    reasons = {rec: rows[row] for row, rec in recordings.items()}
+    members = frame.index[frame["recording"].isin(reasons)]
+    return {int(r): rows.get(int(r), f"recording {frame.at[r, 'recording']}: {reasons[frame.at[r, 'recording']]}")
+            for r in members}
+
+
 def validate_records(frame: pd.DataFrame, config: DatasetConfig, rules: ValidationConfig, source: str,
                      docs_dir: Path | None = None, labelled: bool = True) -> ValidationReport:
-    """Check image records against the dataset's suites; blocking failures are the caller's to raise."""
+    """Check raw records against the dataset's suites; blocking failures are the caller's to raise."""
     frame = frame.reset_index(drop=True)
     context = _context(docs_dir)
     checks: list[CheckResult] = []
-    for batch in image_batches(frame, config, rules, labelled):
+    for batch in raw_batches(frame, config, rules, labelled):
         for result in _run_batch(context, config.name, batch, docs_dir is not None):
             check = result.expectation_config.meta["check"]
             checks.append(_check(batch.name, check, result, rules.policy_for(check)))
     quarantined = _quarantine(frame, checks)
+    if quarantined and isinstance(config, SequenceData) and "recording" in frame.columns:
+        quarantined = _whole_recordings(frame, quarantined)
     if quarantined:
         checks.append(_quarantine_limit(len(quarantined), len(frame), rules.max_quarantine_fraction))
     report = ValidationReport(source=source, n_rows=len(frame), checks=checks, quarantined=quarantined)
@@ -131,9 +145,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def validate_splits(splits: dict[str, pd.DataFrame], suite_name: str, source: str) -> ValidationReport:
-    """The leakage check over train/val/test (always `fail`: a leaked test set cannot be repaired later)."""
-    batch = leakage_batch(splits)
+def validate_splits(splits: dict[str, pd.DataFrame], config: DatasetConfig, features: list[str],
+                    source: str) -> ValidationReport:
+    """Leakage and identifier checks over train/val/test (always `fail`: a leaked test set cannot be
+    repaired later, and an identifier must never reach a model)."""
+    context = _context(None)
     checks = [_check(batch.name, r.expectation_config.meta["check"], r, "fail")
-              for r in _run_batch(_context(None), suite_name, batch, with_docs=False)]
-    return ValidationReport(source=source, n_rows=len(batch.frame), checks=checks)
+              for batch in split_batches(splits, config, features)
+              for r in _run_batch(context, config.name, batch, with_docs=False)]
+    return ValidationReport(source=source, n_rows=sum(len(p) for p in splits.values()), checks=checks)
