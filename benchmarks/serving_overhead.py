@@ -23,26 +23,30 @@ def percentiles(call, repeats: int) -> tuple[float, float]:  # noqa: ANN001
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--model-uri", default=None)
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
 
     import mlflow
 
-    from cleargate.config import load_params
+    from cleargate.config import load_project
     from cleargate.predictors import load_predictor, predict_labels
     from cleargate.runtime import apply_offline_env
     from cleargate.tracking import connect
 
     apply_offline_env()
-    params = load_params(Path(args.params))
+    params = load_project(Path(args.params)).scope(args.dataset)
     connect(params)
     uri = args.model_uri or f"models:/{params.registry.model_name}@champion"
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=tmp))
         served = mlflow.pyfunc.load_model(str(local))
         direct = load_predictor(next(local.rglob("model.json")).parent)
-        rows = __import__("pandas").read_parquet(params.paths.processed / "test.parquet").drop(columns="label")
+        from cleargate.datasets.layout import feature_columns
+
+        test = __import__("pandas").read_parquet(params.paths.processed / params.dataset.name / "test.parquet")
+        rows = test[feature_columns(params.dataset)]
         print(f"model: {uri}; {args.repeats} repeats; times in ms")
         print(f"{'case':<14}{'direct p50':>12}{'direct p95':>12}{'pyfunc p50':>12}{'pyfunc p95':>12}{'ratio p50':>11}")
         for label, batch in (("1 row", rows.head(1)), ("256 rows", rows.head(256))):

