@@ -82,7 +82,8 @@ def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, datas
     module = Classifier(backbone, len(dataset.classes), config.learning_rate, config.weight_decay, **augment)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
-        checkpoint = ModelCheckpoint(dirpath=scratch, monitor="val_loss", mode="min", save_top_k=1)
+        checkpoint = ModelCheckpoint(dirpath=Path(scratch) / "checkpoints", monitor="val_loss", mode="min",
+                                     save_top_k=1)
         trainer = L.Trainer(
             accelerator=trainer_config.accelerator, devices=trainer_config.devices,
             strategy=trainer_config.strategy, num_nodes=trainer_config.num_nodes,
@@ -90,7 +91,8 @@ def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, datas
             deterministic=trainer_config.deterministic, max_epochs=config.max_epochs,
             limit_train_batches=config.limit_train_batches,
             callbacks=[EarlyStopping(monitor="val_loss", mode="min", patience=config.patience), checkpoint],
-            logger=CSVLogger(scratch, name="logs"), enable_progress_bar=False, enable_model_summary=False,
+            logger=CSVLogger(scratch, name="logs"), log_every_n_steps=1, enable_progress_bar=False,
+            enable_model_summary=False,
         )
         started = time.perf_counter()
         trainer.fit(module,

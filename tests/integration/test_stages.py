@@ -135,3 +135,19 @@ def test_sequences_and_medical_records_go_through_the_same_stages(tmp_path: Path
     assert lstm_model.predict(windows[window_columns(rehab.dataset)].head(20)).shape == (20,)
     experiments = {e.name for e in MlflowClient(cancer.tracking.uri).search_experiments()}
     assert {"cleargate-test-rehab", "cleargate-test-breast_cancer"} <= experiments, "one experiment per dataset"
+
+    # Batch scoring validates with the dataset's own suite: records for tabular, windows for sequences.
+    from cleargate.errors import DataValidationError
+    from cleargate.scoring import score_file
+    from cleargate.tracking import connect
+
+    records = tmp_path / "patients.parquet"
+    test.drop(columns="label").head(40).to_parquet(records)
+    scored = score_file(cancer, records, "breast-cancer-classifier@champion", connect(cancer))
+    assert scored.validation.success and (scored.refused or len(scored.predictions) == 40)
+    batch = windows[window_columns(rehab.dataset)].head(30).copy()
+    batch.loc[7, "wx_3"] = 1e4  # a sensor fault
+    batch.to_parquet(tmp_path / "windows.parquet")
+    with pytest.raises(DataValidationError, match=r"windows.parquet: 1 values fail .*\(wx_3: rows 7\)"):
+        score_file(rehab, tmp_path / "windows.parquet", f"rehab-exercise-classifier/{rehab_result['version']}",
+                   connect(rehab))
