@@ -61,12 +61,19 @@ def dtypes_batch(frame: pd.DataFrame, config: ImageData) -> Batch:
                                                                              value_set=NUMERIC_TYPES))], ["column"])
 
 
+def long_values(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Every value of `columns` as one row (row, column, value), non-numeric values as nulls: one range
+    expectation then checks them all and still names the column and the row of each bad value."""
+    long = (frame[columns].rename_axis(ROW_ID).reset_index()
+            .melt(id_vars=ROW_ID, var_name="column", value_name="value"))
+    long["value"] = pd.to_numeric(long["value"], errors="coerce").astype("float64")
+    return long
+
+
 def pixels_batch(frame: pd.DataFrame, config: ImageData) -> Batch:
     """Every pixel value as one row (row, column, value); non-numeric values become nulls."""
     present = [c for c in pixel_columns(config.n_pixels) if c in frame.columns]
-    long = (frame[present].rename_axis(ROW_ID).reset_index()
-            .melt(id_vars=ROW_ID, var_name="column", value_name="value"))
-    long["value"] = pd.to_numeric(long["value"], errors="coerce").astype("float64")
+    long = long_values(frame, present)
     expectations: list[tuple[str, gxe.Expectation]] = [
         ("values", gxe.ExpectColumnValuesToNotBeNull(column="value")),
         ("values", gxe.ExpectColumnValuesToBeBetween(column="value", min_value=config.pixel_min,
@@ -160,9 +167,7 @@ def sequence_batches(frame: pd.DataFrame, config: SequenceData, rules: Validatio
     numeric = [c for c in ["recording", "subject", "t", *config.channels] if c in frame.columns]
     types = pd.DataFrame({"column": numeric, "dtype": [str(frame[c].dtype) for c in numeric]})
     present = [c for c in config.channels if c in frame.columns]
-    long = (frame[present].rename_axis(ROW_ID).reset_index()
-            .melt(id_vars=ROW_ID, var_name="column", value_name="value"))
-    long["value"] = pd.to_numeric(long["value"], errors="coerce").astype("float64")
+    long = long_values(frame, present)
     batches = [
         Batch("records", frame.rename_axis(ROW_ID).reset_index(), records, [ROW_ID]),
         Batch("dtypes", types, [("dtypes", gxe.ExpectColumnValuesToBeInSet(column="dtype", value_set=NUMERIC_TYPES))],
@@ -186,9 +191,7 @@ def window_batches(frame: pd.DataFrame, config: SequenceData) -> list[Batch]:
 
     columns = window_columns(config)
     present = [c for c in columns if c in frame.columns]
-    long = (frame[present].rename_axis(ROW_ID).reset_index()
-            .melt(id_vars=ROW_ID, var_name="column", value_name="value"))
-    long["value"] = pd.to_numeric(long["value"], errors="coerce").astype("float64")
+    long = long_values(frame, present)
     return [
         Batch("records", frame.rename_axis(ROW_ID).reset_index(), [
             ("columns", gxe.ExpectTableColumnsToMatchSet(column_set=[ROW_ID, *columns], exact_match=True))],
