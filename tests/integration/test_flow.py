@@ -109,6 +109,18 @@ def test_flow_runs_every_kind_in_parallel_fits_and_a_blocked_dataset_holds_back_
     assert "up to date" in run(["dvc", "status"], project).stdout, "a blocked verdict is recorded, not re-run"
 
     loaded = load_project(project / "params.yaml")
+    rehab, cancer = loaded.scope("rehab"), loaded.scope("breast_cancer")
+    split = json.loads((project / "reports" / "rehab" / "split.json").read_text())
+    assert split["groups"] == {"train": 7, "val": 1, "test": 2}, "whole patients held out"
+    lstm = json.loads((project / "reports" / "rehab" / "metrics" / "lstm.json").read_text())
+    assert lstm["family"] == "lstm" and lstm["macro_f1"] > 2 / 7, "well above chance (1/7) on unseen patients"
+    board = pd.read_csv(project / "reports" / "breast_cancer" / "leaderboard.csv")
+    assert set(board["model"]) == {"cancer_hgb", "cancer_rf"} and board["pr_auc"].is_monotonic_decreasing
+    assert {"positive_recall", "balanced_accuracy", "pr_auc", "fit_seconds", "size_mb"} <= set(board.columns)
+    experiments = {e.name for e in client.search_experiments()}
+    assert {"cleargate-test-rehab", "cleargate-test-breast_cancer", "cleargate-test-digits"} <= experiments
+    _served_and_scored(rehab, cancer, tmp_path)
+
     for model, config in loaded.train.items():
         params = loaded.scope(config.dataset)
         sequential = params.model_copy(update={"paths": params.paths.model_copy(update={"models": tmp_path / "seq"})})
@@ -118,3 +130,31 @@ def test_flow_runs_every_kind_in_parallel_fits_and_a_blocked_dataset_holds_back_
         flow = pd.read_parquet(params.paths.reports / config.dataset / "predictions" / f"{model}.parquet")
         assert np.allclose(flow.drop(columns="label").to_numpy(), again, atol=1e-6), \
             f"{model}: the parallel fit differs from a sequential one"
+
+
+def _served_and_scored(rehab, cancer, tmp_path: Path) -> None:
+    """The registered models take stored records; batch scoring validates with each dataset's own suite."""
+    import mlflow
+
+    from cleargate.errors import DataValidationError
+    from cleargate.scoring import score_file
+    from cleargate.sequences import window_columns
+    from cleargate.tracking import connect
+
+    connect(cancer)
+    served = mlflow.pyfunc.load_model("models:/breast-cancer-classifier@champion")
+    test = pd.read_parquet(cancer.paths.processed / "breast_cancer" / "test.parquet")
+    assert (served.predict(test.drop(columns="label")) == test["label"]).mean() > 0.9
+    records = tmp_path / "patients.parquet"
+    test.drop(columns="label").head(40).to_parquet(records)
+    scored = score_file(cancer, records, "breast-cancer-classifier@champion", connect(cancer))
+    assert scored.validation.success and (scored.refused or len(scored.predictions) == 40)
+
+    windows = pd.read_parquet(rehab.paths.processed / "rehab" / "test.parquet")[window_columns(rehab.dataset)]
+    lstm_model = mlflow.pyfunc.load_model("models:/rehab-exercise-classifier/1")
+    assert lstm_model.predict(windows.head(20)).shape == (20,)
+    batch = windows.head(30).copy()
+    batch.loc[7, "wx_3"] = 1e4  # a sensor fault
+    batch.to_parquet(tmp_path / "windows.parquet")
+    with pytest.raises(DataValidationError, match=r"windows.parquet: 1 values fail .*\(wx_3: rows 7\)"):
+        score_file(rehab, tmp_path / "windows.parquet", "rehab-exercise-classifier/1", connect(rehab))
