@@ -1,5 +1,7 @@
 """`make ui` (cleargate ui) serves the MLflow UI on the project's store, on loopback."""
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -29,7 +31,7 @@ def test_ui_serves_the_projects_store(tmp_path: Path):
     port = free_port()
     cli = Path(sys.executable).parent / "cleargate"
     proc = subprocess.Popen([str(cli), "ui", "--port", str(port), "--params", str(path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -45,5 +47,5 @@ def test_ui_serves_the_projects_store(tmp_path: Path):
         with urllib.request.urlopen(url, timeout=10) as response:
             assert b"visible-in-ui" in response.read()
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)  # the UI's server workers too, not just the launcher
         proc.wait(timeout=30)
