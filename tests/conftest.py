@@ -33,9 +33,10 @@ def _isolate_mlflow_uri():
         os.environ.pop(key, None)
 
 
-def tiny_params(*extra: str) -> dict[str, Any]:
+def tiny_params(*extra: str, digits: bool = True) -> dict[str, Any]:
     """The project's params.yaml, shrunk: digits 8x8 (dataset `digits`, models cnn/hgb/rf), same keys (so
-    drift in keys fails). `extra` adds shrunk real datasets of the other kinds: "rehab", "breast_cancer"."""
+    drift in keys fails). `extra` adds shrunk real datasets of the other kinds: "rehab", "breast_cancer";
+    `digits=False` leaves the images out (tests about the other kinds need not train a CNN)."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     full, models = params["datasets"], params["train"]
     digits = full["mnist"]
@@ -67,6 +68,9 @@ def tiny_params(*extra: str) -> dict[str, Any]:
         params["datasets"]["breast_cancer"] = cancer
         params["train"]["cancer_hgb"] = {**models["breast_cancer_hgb"], "max_iter": 20}
         params["train"]["cancer_rf"] = {**models["breast_cancer_rf"], "n_estimators": 20}
+    if not digits:
+        del params["datasets"]["digits"]
+        params["train"] = {k: v for k, v in params["train"].items() if v["dataset"] != "digits"}
     return params
 
 

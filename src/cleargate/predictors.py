@@ -6,21 +6,21 @@ The same object backs evaluation and the MLflow pyfunc, so what is measured is w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 import skops.io as sio
-import torch
 from pydantic import TypeAdapter
 
 from cleargate.config import DatasetConfig, ImageData, ModelConfig, SequenceData
 from cleargate.datasets.layout import feature_columns
 from cleargate.errors import DataError
 from cleargate.io import read_json
-from cleargate.models.backbones import build_backbone
-from cleargate.models.preprocessing import records_to_tensor
 from cleargate.models.trees import TRUSTED_TYPES
+
+if TYPE_CHECKING:
+    import torch
 
 
 class Predictor(Protocol):
@@ -37,6 +37,10 @@ class TorchPredictor:
         self.batch_size = batch_size
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        import torch
+
+        from cleargate.models.preprocessing import records_to_tensor
+
         images = records_to_tensor(frame, self.dataset)
         with torch.inference_mode():
             chunks = [torch.softmax(self.network(images[i:i + self.batch_size]), dim=1)
@@ -65,7 +69,11 @@ def load_skops(path: Path) -> Any:
 def load_predictor(model_dir: Path) -> Predictor:
     spec = read_json(Path(model_dir) / "model.json")
     dataset = TypeAdapter(DatasetConfig).validate_python(spec["dataset"])
-    if (pt := Path(model_dir) / "model.pt").is_file():
+    if (pt := Path(model_dir) / "model.pt").is_file():  # torch is imported only for deep models
+        import torch
+
+        from cleargate.models.backbones import build_backbone
+
         config = TypeAdapter(ModelConfig).validate_python(spec["config"])
         network = build_backbone(config, dataset)  # type: ignore[arg-type]
         network.load_state_dict(torch.load(pt, map_location="cpu", weights_only=True))

@@ -1,5 +1,6 @@
-"""`dvc repro` drives the same stages from scratch for two datasets of different kinds, then does nothing;
-a change to one model's params makes only that model's stage stale."""
+"""`dvc repro` drives the stages from scratch for two tabular datasets' worth of stages (breast cancer with
+two models), then does nothing; a change to one model's params makes only that model's stage stale.
+(The image pipeline's DVC round trip is checked by the README test: flow, then `dvc status` and `dvc repro`.)"""
 
 import json
 from pathlib import Path
@@ -12,12 +13,12 @@ from tests.conftest import make_project, run, tiny_params
 
 @pytest.mark.slow
 def test_dvc_repro_from_scratch_then_noop_then_only_the_changed_model(tmp_path: Path):
-    project = make_project(tmp_path, tiny_params("breast_cancer"))
+    project = make_project(tmp_path, tiny_params("breast_cancer", digits=False))
     first = run(["dvc", "repro"], project, check=False)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    for dataset, model in (("digits", "digits-classifier"), ("breast_cancer", "breast-cancer-classifier")):
-        promotion = json.loads((project / "reports" / dataset / "promotion.json").read_text())
-        assert promotion["passed"] and promotion["champion"] == "1" and promotion["model_name"] == model
+    promotion = json.loads((project / "reports" / "breast_cancer" / "promotion.json").read_text())
+    assert promotion["passed"] and promotion["champion"] == "1"
+    assert promotion["model_name"] == "breast-cancer-classifier"
     metrics = run(["dvc", "metrics", "show", "--json"], project).stdout
     assert "reports/breast_cancer/leaderboard.json" in metrics, "the leaderboard is a DVC metric"
 

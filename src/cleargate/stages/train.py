@@ -5,7 +5,7 @@ from __future__ import annotations
 from cleargate.config import CNNConfig, Params, RecurrentConfig
 from cleargate.io import read_table
 from cleargate.stages.entry import model_paths, stage_main, stage_paths
-from cleargate.training import TrainResult, fit_deep, fit_tree
+from cleargate.training import TrainResult, fit_tree
 
 
 def run(params: Params, model: str) -> TrainResult:
@@ -14,6 +14,8 @@ def run(params: Params, model: str) -> TrainResult:
     train = read_table(processed / "train.parquet")
     out_dir = model_paths(params, model)["dir"]
     if isinstance(config, (CNNConfig, RecurrentConfig)):
+        from cleargate.models.lightning_training import fit_deep  # torch and Lightning only for deep models
+
         val = read_table(processed / "val.parquet")
         return fit_deep(model, config, params.trainer, params.dataset, train, val, params.seed, out_dir)  # type: ignore[arg-type]
     return fit_tree(model, config, params.dataset, train, params.seed, out_dir)
