@@ -35,7 +35,7 @@ def load_npz(config: ImageData) -> pd.DataFrame:
     expected = tuple(config.image_shape)
     if images.ndim != 3 or images.shape[1:] != expected:
         raise DataError(f"{path}: images have shape {images.shape[1:]}, expected {expected} "
-                        "(dataset.image_shape in params.yaml)")
+                        f"(datasets.{config.name}.data.image_shape in params.yaml)")
     if len(images) != len(labels):
         raise DataError(f"{path}: {len(images)} images but {len(labels)} labels")
     return records_from_arrays(images, labels)

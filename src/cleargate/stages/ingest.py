@@ -24,7 +24,7 @@ def run(params: Params) -> dict[str, Any]:
         previous = read_json(meta_path)
         if {k: previous.get(k) for k in ("source", "source_path")} != _source_id(params):
             raise DataError(f"{raw}: raw data is immutable and was ingested from {previous.get('source')}; "
-                            f"to ingest {params.dataset.source}, change dataset.name in params.yaml")
+                            f"to ingest {params.dataset.source}, add it under a new key of `datasets:` in params.yaml")
         meta = {**previous, "sha256": sha256_file(raw)}
     else:
         frame = datasets.load(params.dataset)
