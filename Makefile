@@ -14,10 +14,10 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: help setup run test lint ui repro status clean-outputs
+.PHONY: help setup run test lint ui repro status clean-outputs dvc.yaml
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed ## create .venv and install the pinned dependencies (requirements.lock)
 
@@ -34,8 +34,13 @@ run: setup ## run the whole pipeline (Prefect flow) on the embedded defaults and
 test: setup ## run the test suite (unit, data, integration, end to end)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: setup ## ruff over the code
+lint: setup ## ruff over the code, import-linter over the architecture, dvc.yaml up to date
 	$(VENV)/bin/ruff check src flows tests benchmarks
+	$(VENV)/bin/lint-imports
+	$(PY) -m cleargate.graph --check
+
+dvc.yaml: src/cleargate/graph.py setup ## render dvc.yaml from the stage table (after changing a stage or its imports)
+	$(PY) -m cleargate.graph
 
 ui: setup ## open the MLflow UI on the embedded store (http://127.0.0.1:5000)
 	$(VENV)/bin/cleargate ui

@@ -30,7 +30,7 @@ DEFAULT = "rehab_lstm,rehab_hgb,rehab_rf,rehab_et,covid_hgb,covid_rf,covid_et,br
 
 @task(cache_policy=NO_CACHE)
 def fit(params_path: str, models_dir: str, model: str) -> float:
-    from cleargate.config import load_project
+    from cleargate.params import load_project
     from cleargate.stages import train
 
     project = load_project(params_path)
@@ -54,7 +54,7 @@ def fit_all(params_path: str, models_dir: Path, models: list[str], workers: int)
 
 def _test_probabilities(project, models_dir: Path, model: str) -> np.ndarray:  # noqa: ANN001
     from cleargate.io import read_table
-    from cleargate.predictors import load_predictor
+    from cleargate.models.bundle import load_predictor
 
     dataset = project.dataset_of(model)
     test = read_table(project.paths.processed / dataset / "test.parquet")
@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--models", default=DEFAULT)
     args = parser.parse_args()
-    from cleargate.config import load_project
+    from cleargate.params import load_project
     from cleargate.runtime import apply_offline_env
 
     apply_offline_env()

@@ -30,8 +30,8 @@ def main() -> None:
 
     import mlflow
 
-    from cleargate.config import load_project
-    from cleargate.predictors import load_predictor, predict_labels
+    from cleargate.models.bundle import load_predictor, predict_labels
+    from cleargate.params import load_project
     from cleargate.runtime import apply_offline_env
     from cleargate.tracking import connect
 
@@ -43,10 +43,8 @@ def main() -> None:
         local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=tmp))
         served = mlflow.pyfunc.load_model(str(local))
         direct = load_predictor(next(local.rglob("model.json")).parent)
-        from cleargate.datasets.layout import feature_columns
-
-        test = __import__("pandas").read_parquet(params.paths.processed / params.dataset.name / "test.parquet")
-        rows = test[feature_columns(params.dataset)]
+        test = __import__("pandas").read_parquet(params.layout.split("test"))
+        rows = test[params.features]
         print(f"model: {uri}; {args.repeats} repeats; times in ms")
         print(f"{'case':<14}{'direct p50':>12}{'direct p95':>12}{'pyfunc p50':>12}{'pyfunc p95':>12}{'ratio p50':>11}")
         for label, batch in (("1 row", rows.head(1)), ("256 rows", rows.head(256))):

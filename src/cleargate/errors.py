@@ -15,7 +15,3 @@ class DataError(CleargateError):
 
 class DataValidationError(CleargateError):
     """Data failed its Great Expectations suite; the run stops before training."""
-
-
-class GateError(CleargateError):
-    """No candidate passed every acceptance gate; champion was not moved."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +17,19 @@ from cleargate.errors import DataError
 
 
 def sha256_file(path: Path) -> str:
-    """Content hash recorded as lineage (also what DVC's md5 is to DVC)."""
+    """Content hash of a file, recorded as lineage (what DVC's md5 is to DVC)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def row_hashes(frame: pd.DataFrame) -> pd.Series:
+    """A content hash per row (label excluded), so leakage means 'same sample', whatever its label."""
+    from cleargate.schema import LABEL
+
+    return pd.util.hash_pandas_object(frame.drop(columns=[LABEL], errors="ignore"), index=False)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -50,16 +60,33 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def write_table(frame: pd.DataFrame, path: Path) -> Path:
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary name beside `path`, renamed over it only when the block completes: a reader (or a later
+    run after a crash) sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(path, index=False)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+    return path
+
+
+def write_text(text: str, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
     return path
 
 
 def write_json(payload: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
-    return path
+    return write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", path)
 
 
 def read_json(path: Path) -> Any:

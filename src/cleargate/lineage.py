@@ -7,8 +7,9 @@ import json
 import subprocess
 from pathlib import Path
 
-from cleargate.config import Params
 from cleargate.io import sha256_file
+from cleargate.layout import WEIGHTS
+from cleargate.params import DatasetParams
 
 
 def git_commit(root: Path) -> str:
@@ -23,13 +24,13 @@ def git_commit(root: Path) -> str:
     return f"{sha}-dirty" if dirty else sha
 
 
-def params_digest(params: Params) -> str:
+def params_digest(params: DatasetParams) -> str:
     """Digest of the validated parameters (paths excluded: moving the project changes nothing)."""
     payload = params.model_dump(mode="json", exclude={"paths", "tracking"})
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def lineage_tags(params: Params, root: Path, data_sha256: str, split_digest: str) -> dict[str, str]:
+def lineage_tags(params: DatasetParams, root: Path, data_sha256: str, split_digest: str) -> dict[str, str]:
     return {
         "lineage.git_commit": git_commit(root),
         "lineage.dvc_lock_sha256": sha256_file(root / "dvc.lock") if (root / "dvc.lock").is_file() else "missing",
@@ -42,7 +43,7 @@ def lineage_tags(params: Params, root: Path, data_sha256: str, split_digest: str
 def model_digest(model_dir: Path) -> str:
     """Digest of the saved weights/estimator: equal digests mean the same model."""
     digest = hashlib.sha256()
-    for path in sorted(Path(model_dir).glob("model.*")):
-        if path.suffix in (".pt", ".skops"):
+    for name in sorted(WEIGHTS.values()):
+        if (path := Path(model_dir) / name).is_file():
             digest.update(path.read_bytes())
     return digest.hexdigest()

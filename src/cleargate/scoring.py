@@ -17,15 +17,12 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from cleargate.config import Params
-from cleargate.datasets.layout import feature_columns
-from cleargate.datasets.schema import LABEL
-from cleargate.drift import DriftReport, check_drift
+from cleargate.drift import PROFILE_ARTIFACT, DriftReport, check_drift
 from cleargate.errors import CleargateError, DataValidationError
 from cleargate.io import read_table, sha256_file, write_json, write_table
+from cleargate.params import DatasetParams
+from cleargate.schema import LABEL
 from cleargate.validation import ValidationReport, validate_records
-
-PROFILE_ARTIFACT = "reference_profile.json"
 
 
 @dataclass(frozen=True)
@@ -68,17 +65,17 @@ def load_profile(client: MlflowClient, name: str, version: str) -> dict[str, Any
     return json.loads(Path(path).read_text())
 
 
-def score_file(params: Params, input_path: Path, model_ref: str, client: MlflowClient) -> ScoreResult:
+def score_file(params: DatasetParams, input_path: Path, model_ref: str, client: MlflowClient) -> ScoreResult:
     frame = read_table(input_path)
     digest = sha256_file(input_path)
-    out_dir = params.paths.scores / f"{input_path.stem}-{digest[:12]}"
+    out_dir = params.layout.scores(input_path.stem, digest[:12])
     batch = frame.drop(columns=[LABEL], errors="ignore")  # a label, if present, is not an input
     validation = validate_records(batch, params.dataset, params.validation, str(input_path),
                                   docs_dir=out_dir / "validation", labelled=False)
     name, version = resolve_version(client, model_ref)
     report: dict[str, Any] = {"input": str(input_path), "input_sha256": digest, "model": name, "version": version,
-                              "validation": validation.to_dict()}
-    if not validation.success:
+                              "validation": validation.to_record().dump()}
+    if not validation.passed:
         write_json({**report, "outcome": "refused: validation"}, out_dir / "report.json")
         raise DataValidationError(validation.message())
     rule = params.drift
@@ -87,7 +84,7 @@ def score_file(params: Params, input_path: Path, model_ref: str, client: MlflowC
     predictions = None
     if not refused:
         model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-        labels = np.asarray(model.predict(batch[feature_columns(params.dataset)]))
+        labels = np.asarray(model.predict(batch[params.features]))
         predictions = pd.DataFrame({"row": np.arange(len(batch)), "prediction": labels, "model": name,
                                     "model_version": version, "input_sha256": digest,
                                     "drift_flagged": drift.is_drifted})
@@ -97,7 +94,7 @@ def score_file(params: Params, input_path: Path, model_ref: str, client: MlflowC
     return ScoreResult(str(input_path), digest, name, version, validation, drift, refused, out_dir, predictions)
 
 
-def log_scoring_run(params: Params, result: ScoreResult) -> str:
+def log_scoring_run(params: DatasetParams, result: ScoreResult) -> str:
     """One MLflow run per scored batch, in `<experiment>-scoring`, with the report attached."""
     mlflow.set_experiment(f"{params.experiment}-scoring")
     with mlflow.start_run(run_name=f"score-{Path(result.source).stem}") as run:

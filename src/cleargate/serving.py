@@ -1,4 +1,4 @@
-"""The MLflow pyfunc that production loads: raw records (named pixel columns, 0-255) in, labels out."""
+"""The MLflow pyfunc that production loads: raw records (as stored in data/raw) in, labels out."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from cleargate.predictors import load_predictor, predict_labels
+from cleargate.models.bundle import load_predictor, predict_labels
 
 
 class RecordClassifier(mlflow.pyfunc.PythonModel):
-    """Wraps models/<name>/ (weights + model.json); preprocessing is inside, so callers send raw rows."""
+    """Wraps a model bundle (weights + model.json); preprocessing is inside, so callers send raw rows."""
 
     def load_context(self, context: Any) -> None:
         self.predictor = load_predictor(Path(context.artifacts["model_dir"]))

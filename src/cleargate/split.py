@@ -1,7 +1,7 @@
 """Seeded train/val/test split: by subject/patient when the data has groups, else stratified by label.
 
-That no sample and no subject sits in two splits is a Great Expectations check (leakage), run before
-anything is written."""
+That no sample and no subject sits in two splits is a Great Expectations check (the kind's `split_suite`),
+run by the split stage before anything is written."""
 
 from __future__ import annotations
 
@@ -10,15 +10,9 @@ import hashlib
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
-from cleargate.datasets.schema import GROUP, LABEL
-
-SPLITS = ("train", "val", "test")
-
-
-def row_hashes(frame: pd.DataFrame) -> pd.Series:
-    """A content hash per row (label excluded), so leakage means 'same image', whatever its label."""
-    features = frame.drop(columns=[LABEL], errors="ignore")
-    return pd.util.hash_pandas_object(features, index=False)
+from cleargate.io import row_hashes
+from cleargate.layout import SPLITS
+from cleargate.schema import GROUP, LABEL
 
 
 def stratified_split(frame: pd.DataFrame, test_size: float, val_size: float, seed: int) -> dict[str, pd.DataFrame]:

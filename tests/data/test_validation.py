@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cleargate.config import ValidationConfig, load_params
+from cleargate.config.judging import ValidationConfig
 from cleargate.datasets import load
 from cleargate.errors import DataError
 from cleargate.io import read_table
+from cleargate.params import load_params
 from cleargate.validation import validate_records
 
 
@@ -33,7 +34,7 @@ def check(frame, params, docs=None):
 def test_real_digits_pass_and_data_docs_are_written(setup, tmp_path: Path):
     params, frame = setup
     report = check(frame, params, tmp_path / "docs")
-    assert report.success, report.message()
+    assert report.passed, report.message()
     assert (tmp_path / "docs" / "index.html").is_file()
     assert len(report.checks) >= 9 and not report.quarantined
 
@@ -43,7 +44,7 @@ def test_pixel_out_of_range_names_file_expectation_column_and_rows(setup):
     bad = frame.copy()
     bad.loc[[17, 204, 981], "pixel_12"] = 300
     report = check(bad, params)
-    assert not report.success
+    assert not report.passed
     assert ("data/raw/digits.parquet: 3 values fail expect_column_values_to_be_between(value, 0..255) "
             "(pixel_12: rows 17, 204, 981)") in report.message()
 
@@ -65,7 +66,7 @@ def test_corruptions_fail_with_a_named_check(setup, corrupt, expected):
     bad = frame.copy()
     corrupt(bad)
     report = check(bad, params)
-    assert not report.success
+    assert not report.passed
     assert expected in report.message(), report.message()
 
 
@@ -74,12 +75,13 @@ def test_duplicates_are_quarantined_or_fail_by_policy(setup):
     dup = pd.concat([frame, frame.iloc[[0, 1]]], ignore_index=True)
     report = check(dup, params)
     uniq = next(c for c in report.checks if c.check == "duplicates")
-    assert not uniq.success and uniq.unexpected_count == 4 and uniq.policy == "quarantine"
-    assert report.success, "quarantine policy: reported, set aside, the run goes on"
+    assert not uniq.passed and uniq.unexpected_count == 4 and uniq.policy == "quarantine"
+    assert report.passed, "quarantine policy: reported, set aside, the run goes on"
     assert sorted(report.quarantined) == [len(frame), len(frame) + 1], "only the extra copies"
-    assert report.to_dict()["quarantined"]["count"] == 2
-    strict = validate_records(dup, params.dataset, ValidationConfig(policy={"duplicates": "fail"}), "x", None)
-    assert not strict.success
+    assert report.to_record().quarantined["count"] == 2
+    rules = ValidationConfig(policy={"duplicates": "fail"}, max_quarantine_fraction=0.05)
+    strict = validate_records(dup, params.dataset, rules, "x", None)
+    assert not strict.passed
 
 
 def test_quarantine_stops_the_run_past_the_limit(setup):
@@ -88,27 +90,27 @@ def test_quarantine_stops_the_run_past_the_limit(setup):
     bad = frame.copy()
     bad.loc[:29, "pixel_5"] = 999  # 30 of 1,797 rows: 1.7%
     report = validate_records(bad, params.dataset, rules, "data/raw/digits.parquet", None)
-    assert not report.success and len(report.quarantined) == 30
+    assert not report.passed and len(report.quarantined) == 30
     assert "30 rows would be quarantined (1.7%), over validation.max_quarantine_fraction=0.01" in report.message()
     relaxed = validate_records(bad, params.dataset, rules.model_copy(update={"max_quarantine_fraction": 0.05}),
                                "x", None)
-    assert relaxed.success and set(relaxed.quarantined) == set(range(30))
+    assert relaxed.passed and set(relaxed.quarantined) == set(range(30))
     assert relaxed.quarantined[0].startswith("values: expect_column_values_to_be_between")
 
 
 def test_class_share_bound(setup):
     params, frame = setup
     skewed = pd.concat([frame] + [frame[frame["label"] == 1]] * 6, ignore_index=True)
-    report = validate_records(skewed, params.dataset, ValidationConfig(max_class_share=0.3,
-                                                                       policy={"duplicates": "quarantine"}), "x", None)
-    assert not report.success and "expect_column_values_to_be_between(share, ..0.3)" in report.message()
+    rules = ValidationConfig(max_class_share=0.3, max_quarantine_fraction=0.05, policy={"duplicates": "quarantine"})
+    report = validate_records(skewed, params.dataset, rules, "x", None)
+    assert not report.passed and "expect_column_values_to_be_between(share, ..0.3)" in report.message()
 
 
 def test_unlabelled_batches_skip_label_checks(setup):
     params, frame = setup
     report = validate_records(frame.drop(columns="label"), params.dataset, params.validation, "batch", None,
                               labelled=False)
-    assert report.success and {c.check for c in report.checks} == {"columns", "dtypes", "values"}
+    assert report.passed and {c.check for c in report.checks} == {"columns", "dtypes", "values"}
 
 
 def test_bad_files_give_a_clear_error(tmp_path: Path):
@@ -135,13 +137,12 @@ def test_leakage_check_names_the_splits_and_rows(setup):
 
     params, frame = setup
     splits = stratified_split(frame, 0.2, 0.2, seed=0)
-    features = [c for c in frame.columns if c != "label"]
-    assert validate_splits(splits, params.dataset, features, "data/interim/digits.parquet").success
+    assert validate_splits(splits, params.dataset, "data/interim/digits.parquet").passed
     leaked = {**splits, "test": pd.concat([splits["test"], splits["train"].iloc[[5]]], ignore_index=True)}
     relabelled = leaked["test"].copy()
     relabelled.loc[len(relabelled) - 1, "label"] = (relabelled["label"].iloc[-1] + 1) % 10  # same image
-    report = validate_splits({**leaked, "test": relabelled}, params.dataset, features, "data/interim/digits.parquet")
-    assert not report.success
+    report = validate_splits({**leaked, "test": relabelled}, params.dataset, "data/interim/digits.parquet")
+    assert not report.passed
     message = report.message()
     assert "2 rows fail expect_column_values_to_be_unique(image_hash)" in message
     assert "train: rows 5" in message and f"test: rows {len(relabelled) - 1}" in message

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from cleargate.config import load_project
 from cleargate.datasets import load
+from cleargate.params import load_project
 from cleargate.split import group_split
 from cleargate.validation import validate_records, validate_splits
 from tests.conftest import ROOT
@@ -29,7 +29,7 @@ def check(params, frame):
 def test_real_recordings_pass(rehab):
     params, frame = rehab
     report = check(params, frame)
-    assert report.success, report.message()
+    assert report.passed, report.message()
     assert {c.check for c in report.checks} >= {"columns", "labels", "values", "recordings", "class_balance"}
 
 
@@ -53,7 +53,7 @@ def test_broken_recordings_fail_a_named_check(rehab, corrupt, expected):
     bad = frame.copy()
     corrupt(bad)
     report = check(params, bad)
-    assert not report.success and expected in report.message(), report.message()
+    assert not report.passed and expected in report.message(), report.message()
 
 
 def test_a_sensor_fault_quarantines_its_whole_recording(rehab):
@@ -62,16 +62,16 @@ def test_a_sensor_fault_quarantines_its_whole_recording(rehab):
     bad.loc[bad.index[bad["recording"] == 4][20], "wx"] = 500.0
     rules = params.validation.model_copy(update={"policy": {**params.validation.policy, "values": "quarantine"}})
     report = validate_records(bad, params.dataset, rules, "rehab")
-    assert report.success, report.message()
+    assert report.passed, report.message()
     assert set(report.quarantined) == set(bad.index[bad["recording"] == 4]), "the recording, not one sample"
     strict = check(params, bad)
-    assert not strict.success and "(wx: rows" in strict.message()
+    assert not strict.passed and "(wx: rows" in strict.message()
 
 
 def test_real_covid_records_pass_with_impossible_ages_and_repeats_quarantined(covid):
     params, frame = covid
     report = check(params, frame)
-    assert report.success, report.message()
+    assert report.passed, report.message()
     reasons = pd.Series(list(report.quarantined.values()))
     assert reasons.str.startswith("values: expect_column_values_to_be_between(age, 0..120)").sum() == 1
     assert reasons.str.startswith("duplicates").sum() == 30, "extra copies of the same patient's same test"
@@ -93,22 +93,20 @@ def test_broken_records_fail_a_named_check(covid, corrupt, expected):
     bad = frame.copy()
     corrupt(bad)
     report = check(params, bad)
-    assert not report.success and expected in report.message(), report.message()
+    assert not report.passed and expected in report.message(), report.message()
 
 
 def test_split_checks_catch_a_patient_in_two_splits_and_an_identifier_column(covid):
     from cleargate.cleaning import clean
-    from cleargate.tabular import feature_columns
 
     params, frame = covid
     records, _ = clean(frame, pd.DataFrame({"row": [], "reason": []}), params.dataset)
     splits = group_split(records, 0.2, 0.1, seed=0)
-    features = feature_columns(params.dataset)
-    assert validate_splits(splits, params.dataset, features, "covid").success
+    assert validate_splits(splits, params.dataset, "covid").passed
     patient = splits["train"]["group"].iloc[0]
     moved = {**splits, "test": pd.concat([splits["test"], splits["train"].iloc[[0]]], ignore_index=True)}
-    leaked = validate_splits(moved, params.dataset, features, "covid")
-    assert not leaked.success and f"group {patient}" in leaked.message().replace("'", ""), leaked.message()
+    leaked = validate_splits(moved, params.dataset, "covid")
+    assert not leaked.passed and f"group {patient}" in leaked.message().replace("'", ""), leaked.message()
     named = {k: v.assign(fake_last_name="x") for k, v in splits.items()}
-    report = validate_splits(named, params.dataset, features, "covid")
-    assert not report.success and "fake_last_name" in report.message(), report.message()
+    report = validate_splits(named, params.dataset, "covid")
+    assert not report.passed and "fake_last_name" in report.message(), report.message()

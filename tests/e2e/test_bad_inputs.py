@@ -12,9 +12,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cleargate.datasets.schema import records_from_arrays
-from cleargate.stages import ingest, split, train, validate
+from cleargate.kinds.image import records_from_arrays
+from cleargate.stages.entry import main
 from tests.conftest import tiny_params, write_params
+
+
+def command(stage: str):  # noqa: ANN201 - `python -m cleargate.stages <stage> ARGS`, in process
+    return lambda argv: main([stage, *argv])
+
+
+ingest, validate, split, train = (command(s) for s in ("ingest", "validate", "split", "train"))
 
 
 def digits() -> pd.DataFrame:
@@ -92,9 +99,9 @@ def test_bad_file(kind: str, tmp_path: Path, capsys):
     elif make is not None:
         make(digits()).to_parquet(source)
     params = str(user_params(tmp_path, source))
-    if ingest.main(["--params", params]) == 0:
+    if ingest(["--params", params]) == 0:
         capsys.readouterr()
-        message = run_entry(validate.main, ["--params", params], capsys)
+        message = run_entry(validate, ["--params", params], capsys)
     else:
         message = capsys.readouterr().err.removeprefix("error: ").strip()
     assert expected in message, message
@@ -110,8 +117,8 @@ def test_duplicated_rows_with_fail_policy(tmp_path: Path, capsys):
     params["datasets"]["digits"]["data"].update({"source": "parquet", "source_path": str(source)})
     params["datasets"]["digits"]["validation"]["policy"]["duplicates"] = "fail"
     path = str(write_params(tmp_path / "params.yaml", params))
-    assert ingest.main(["--params", path]) == 0
-    message = run_entry(validate.main, ["--params", path], capsys)
+    assert ingest(["--params", path]) == 0
+    message = run_entry(validate, ["--params", path], capsys)
     assert "2 rows fail expect_compound_columns_to_be_unique" in message
     record("duplicated rows (policy fail)", message)
 
@@ -123,7 +130,7 @@ def test_train_test_leakage(tmp_path: Path, capsys):
     interim.mkdir(parents=True)
     frame = digits()
     pd.concat([frame, frame], ignore_index=True).to_parquet(interim / "digits.parquet")
-    message = run_entry(split.main, ["--params", path], capsys)
+    message = run_entry(split, ["--params", path], capsys)
     assert "data/interim/digits.parquet:" in message and "expect_column_values_to_be_unique(image_hash)" in message
     assert not (tmp_path / "data" / "processed").exists(), "no split is written when leakage is found"
     record("train/test leakage", message)
@@ -134,7 +141,7 @@ def test_wrong_image_shape(tmp_path: Path, capsys):
     np.savez(source, images=np.zeros((20, 10, 10)), labels=np.zeros(20))
     params = tiny_params()
     params["datasets"]["digits"]["data"].update({"source": "npz", "source_path": str(source)})
-    message = run_entry(ingest.main, ["--params", str(write_params(tmp_path / "params.yaml", params))], capsys)
+    message = run_entry(ingest, ["--params", str(write_params(tmp_path / "params.yaml", params))], capsys)
     assert "images have shape (10, 10), expected (8, 8)" in message
     record("wrong image shape", message)
 
@@ -147,13 +154,13 @@ def test_wrong_image_shape(tmp_path: Path, capsys):
 def test_bad_config(kind, mutate, expected, tmp_path: Path, capsys):
     params = tiny_params()
     mutate(params)
-    message = run_entry(ingest.main, ["--params", str(write_params(tmp_path / "params.yaml", params))], capsys)
+    message = run_entry(ingest, ["--params", str(write_params(tmp_path / "params.yaml", params))], capsys)
     assert expected in message and "params.yaml" in message
     record(kind, message)
 
 
 def test_unknown_model_name(tmp_path: Path, capsys):
     path = str(write_params(tmp_path / "params.yaml", tiny_params()))
-    message = run_entry(train.main, ["--params", path, "--model", "resnet"], capsys)
+    message = run_entry(train, ["--params", path, "--model", "resnet"], capsys)
     assert "unknown model 'resnet'" in message
     record("unknown model name", message)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from cleargate.evaluation.gates import Check, GateReport
-from cleargate.promotion import promote_candidate
+from cleargate.records import Check, GateReport
+from cleargate.release import register_judged
 
 
 def main() -> None:
@@ -17,7 +17,7 @@ def main() -> None:
 
     def judge(champion):
         time.sleep(pause)  # hold the lock long enough for a rival (or a kill) to arrive
-        return GateReport("m", (Check("accuracy", 0.5, 0.9, True),))
+        return GateReport(model="m", checks=(Check(name="accuracy", threshold=0.5, value=0.9, passed=True),))
 
     if len(sys.argv) > 6 and sys.argv[6] == "pause-before-history":
         from cleargate import registry
@@ -31,7 +31,7 @@ def main() -> None:
 
         registry._record = slow_record
     print("START", flush=True)
-    result = promote_candidate(client, name, source, None, {}, judge, digest, lock_wait_seconds=60)
+    result = register_judged(client, name, source, None, {}, judge, digest, lock_wait_seconds=60)
     print(f"DONE v{result.version} moved={result.moved}", flush=True)
 
 

@@ -9,8 +9,8 @@ import yaml
 from flows.pipeline import pipeline
 from mlflow.tracking import MlflowClient
 
-from cleargate.config import load_params
 from cleargate.errors import DataValidationError
+from cleargate.params import load_params
 from tests.conftest import make_project, run
 
 
@@ -56,7 +56,7 @@ def test_flow_stops_at_validation_on_a_corrupt_label(tmp_path: Path):
     source = tmp_path / "user_digits.parquet"
     from sklearn.datasets import load_digits
 
-    from cleargate.datasets.schema import records_from_arrays
+    from cleargate.kinds.image import records_from_arrays
 
     digits = load_digits()
     frame = records_from_arrays((digits.images * 15).astype("int64"), digits.target)
@@ -88,8 +88,8 @@ def test_flow_runs_two_kinds_in_parallel_fits_and_a_blocked_dataset_holds_back_n
     import numpy as np
     from flows.pipeline import main
 
-    from cleargate.config import load_project
-    from cleargate.predictors import load_predictor
+    from cleargate.models.bundle import load_predictor
+    from cleargate.params import load_project
     from cleargate.stages import train
     from tests.conftest import tiny_params
 
@@ -136,8 +136,8 @@ def _served_and_scored(rehab, cancer, tmp_path: Path) -> None:
     import mlflow
 
     from cleargate.errors import DataValidationError
+    from cleargate.kinds.windows import window_columns
     from cleargate.scoring import score_file
-    from cleargate.sequences import window_columns
     from cleargate.tracking import connect
 
     connect(cancer)
@@ -147,7 +147,7 @@ def _served_and_scored(rehab, cancer, tmp_path: Path) -> None:
     records = tmp_path / "patients.parquet"
     test.drop(columns="label").head(40).to_parquet(records)
     scored = score_file(cancer, records, "breast-cancer-classifier@champion", connect(cancer))
-    assert scored.validation.success and (scored.refused or len(scored.predictions) == 40)
+    assert scored.validation.passed and (scored.refused or len(scored.predictions) == 40)
 
     windows = pd.read_parquet(rehab.paths.processed / "rehab" / "test.parquet")[window_columns(rehab.dataset)]
     lstm_model = mlflow.pyfunc.load_model("models:/rehab-exercise-classifier/1")

@@ -1,9 +1,9 @@
 """The Prefect flow and dvc.yaml describe the same stages, commands and order."""
 
 from dvc.repo import Repo
-from flows.pipeline import plan
 
-from cleargate.config import load_project
+from cleargate.graph import plan
+from cleargate.params import load_project
 from tests.conftest import ROOT
 
 
@@ -16,8 +16,7 @@ def test_flow_plan_equals_dvc_stages():
     assert [c.dvc_name for c in calls] == list(stages), "same stages in the same order"
     assert {c.dataset for c in calls} == set(project.datasets)
     for call in calls:
-        expected = f"python -m {call.module}" + "".join(f" --{k} {v}" for k, v in call.cli_args.items())
-        assert stages[call.dvc_name].cmd == expected
+        assert stages[call.dvc_name].cmd == call.command
     position = {name: i for i, name in enumerate(c.dvc_name for c in calls)}
     for upstream, downstream in order:
         assert position[upstream] < position[downstream], f"flow runs {downstream} before {upstream}"
@@ -28,9 +27,7 @@ def test_each_dataset_depends_only_on_its_own_upstream():
     project = load_project(ROOT / "params.yaml")
     with Repo(str(ROOT)) as repo:
         edges = _topological(repo)
-    dataset_of = {f"{s}@{d}": d for d in project.datasets
-                  for s in ("ingest", "validate", "clean", "split", "gate", "promote")}
-    dataset_of |= {f"{s}@{m}": c.dataset for m, c in project.train.items() for s in ("train", "evaluate")}
+    dataset_of = {call.dvc_name: call.dataset for call in plan(project)}
     crossing = [(u, d) for u, d in edges if dataset_of[u] != dataset_of[d]]
     assert not crossing, crossing
     assert ("train@rehab_lstm", "evaluate@rehab_lstm") in edges and ("evaluate@covid_rf", "gate@covid") in edges

@@ -1,25 +1,32 @@
-"""Every file dvc.yaml declares is one the stage code writes (paths are derived once, from params.yaml)."""
+"""Every file dvc.yaml declares, as DVC itself resolves it from params.yaml, is a path of the typed layout."""
+
+from pathlib import Path
 
 from dvc.repo import Repo
 
-from cleargate.config import load_project
-from cleargate.stages.entry import model_paths, stage_paths
+from cleargate.layout import PLOT_IMAGES, PLOT_TABLES, DatasetLayout
+from cleargate.params import load_project
 from tests.conftest import ROOT
 
 
-def test_dvc_outputs_are_the_files_the_stages_write():
+def layout_paths(layout: DatasetLayout) -> set[Path]:
+    paths = {getattr(layout, name) for name, attr in vars(DatasetLayout).items() if isinstance(attr, property)}
+    return {p for p in paths if isinstance(p, Path)}
+
+
+def test_dvc_outputs_are_the_files_the_layout_names():
     project = load_project(ROOT / "params.yaml")
-    written, plots = set(), set()
+    written: set[Path] = set()
     for name in project.datasets:
         params = project.scope(name)
-        written |= {str(p) for p in stage_paths(params).values()}
-        written.add(str(stage_paths(params)["gate"].with_suffix(".md")))  # beside gate.json
+        written |= layout_paths(params.layout) | {params.layout.split(p) for p in ("train", "val", "test")}
         for model in params.train:
-            written |= {str(p) for p in model_paths(params, model).values()}
-            plots.add(str(model_paths(params, model)["plots"]))
+            m = params.layout.model(model)
+            written |= {m.dir, m.metrics, m.plots, m.predictions, *(m.plot(f) for f in PLOT_TABLES + PLOT_IMAGES)}
     with Repo(str(ROOT)) as repo:
-        declared = [(stage.addressing, str(out.fs_path)) for stage in repo.index.stages for out in stage.outs]
+        declared = [(stage.addressing, Path(out.fs_path)) for stage in repo.index.stages for out in stage.outs]
+        deps = [(stage.addressing, Path(dep.fs_path)) for stage in repo.index.stages for dep in stage.deps
+                if "src/cleargate" not in str(dep.fs_path)]
     assert len(declared) > 60, "every dataset and every model has its stages"
-    for stage, path in declared:
-        assert path in written or any(path.startswith(p + "/") for p in plots), \
-            f"dvc.yaml {stage} declares {path}, which no stage path names"
+    for stage, path in declared + deps:
+        assert path in written, f"dvc.yaml {stage} names {path}, which the layout does not"

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from cleargate import registry
 from cleargate.cli import app
 from cleargate.errors import CleargateError
-from cleargate.evaluation.gates import Check, GateReport
-from cleargate.promotion import promote_candidate
+from cleargate.records import Check, GateReport
+from cleargate.release import register_judged
 from tests.conftest import ROOT, tiny_params, write_params
 
 NAME = "digits-classifier"
@@ -30,8 +30,9 @@ def store(tmp_path: Path):
 
 
 def verdict(passed: bool) -> GateReport:
-    return GateReport("cnn", (Check("accuracy", 0.97, 0.99 if passed else 0.9, passed),
-                              Check("macro_f1", 0.97, 0.99, True)))
+    return GateReport(model="cnn", checks=(
+        Check(name="accuracy", threshold=0.97, value=0.99 if passed else 0.9, passed=passed),
+        Check(name="macro_f1", threshold=0.97, value=0.99, passed=True)))
 
 
 def promote(client, source, digest, passed=True, seen=None):
@@ -40,7 +41,7 @@ def promote(client, source, digest, passed=True, seen=None):
             seen.append(champion)
         return verdict(passed)
 
-    return promote_candidate(client, NAME, source.as_uri(), None, {"model": "cnn"}, judge, digest)
+    return register_judged(client, NAME, source.as_uri(), None, {"model": "cnn"}, judge, digest)
 
 
 def test_first_promotion_then_non_inferior_then_blocked_regression_then_identical(store):

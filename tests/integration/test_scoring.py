@@ -9,8 +9,8 @@ from flows.scoring import score
 from typer.testing import CliRunner
 
 from cleargate.cli import app
-from cleargate.config import load_params
 from cleargate.errors import DataValidationError
+from cleargate.params import load_params
 from tests.conftest import make_project
 
 

@@ -8,8 +8,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from cleargate import registry
-from cleargate.config import load_params
-from cleargate.errors import GateError
+from cleargate.errors import DataError
+from cleargate.models.bundle import load_predictor
+from cleargate.params import load_params
 from cleargate.stages import clean, evaluate, gate, ingest, promote, split, train, validate
 from tests.conftest import tiny_params, write_params
 
@@ -28,7 +29,7 @@ def run_all(params):
 def test_pipeline_registers_a_champion_that_serves_raw_rows(tmp_path: Path):
     params = load_params(write_params(tmp_path / "params.yaml", tiny_params()))
     result = run_all(params)
-    assert result["passed"] and result["champion"] == result["version"] == "1"
+    assert result.passed and result.champion == result.version == "1" and result.outcome == "promoted"
     reports = params.paths.reports / "digits"
     for path in ("validation/result.json", "validation/index.html", "cleaning.json", "split.json",
                  "metrics/cnn.json", "plots/cnn/confusion.png", "plots/cnn/roc.csv", "gate.json", "gate.md",
@@ -51,10 +52,10 @@ def test_pipeline_registers_a_champion_that_serves_raw_rows(tmp_path: Path):
     version = client.get_model_version("digits-classifier", "1")
     assert version.tags["gate.passed"] == "true" and version.tags["gate.accuracy"] == "pass"
     assert len(version.tags["lineage.raw_data_sha256"]) == 64
-    run = client.get_run(result["run_id"])
+    run = client.get_run(result.run_id)
     assert run.data.metrics["test_accuracy"] > 0.85
-    assert len(client.get_metric_history(result["run_id"], "val_loss")) >= 2, "per-epoch curves logged"
-    parent = client.get_run(result["pipeline_run_id"])
+    assert len(client.get_metric_history(result.run_id, "val_loss")) >= 2, "per-epoch curves logged"
+    parent = client.get_run(result.pipeline_run_id)
     assert parent.inputs.dataset_inputs, "dataset logged with mlflow.log_input"
 
     # A weakened model is registered as challenger, blocked, and champion stays at v1.
@@ -62,8 +63,9 @@ def test_pipeline_registers_a_champion_that_serves_raw_rows(tmp_path: Path):
     weak["datasets"]["digits"]["gates"]["minimum"]["accuracy"] = 0.999
     weak_params = load_params(write_params(tmp_path / "params.yaml", weak))
     gate.run(weak_params)
-    with pytest.raises(GateError, match="failed gate.*accuracy.*champion stays at v1"):
-        promote.run(weak_params)
+    blocked = promote.run(weak_params)  # a verdict, not an exception
+    assert blocked.outcome == "blocked" and not blocked.moved
+    assert "failed gate(s): accuracy" in blocked.message() and "champion is v1" in blocked.message()
     assert registry.alias_version(client, "digits-classifier", "champion") == "1"
     assert registry.alias_version(client, "digits-classifier", "challenger") == "2"
     assert client.get_model_version("digits-classifier", "2").tags["gate.accuracy"] == "fail"
@@ -71,18 +73,36 @@ def test_pipeline_registers_a_champion_that_serves_raw_rows(tmp_path: Path):
 
 @pytest.mark.slow
 def test_bad_raw_file_stops_at_validation_and_nothing_downstream_runs(tmp_path: Path):
-    params = load_params(write_params(tmp_path / "params.yaml", tiny_params()))
-    ingest.run(params)
-    raw = params.paths.raw / "digits.parquet"
-    frame = pd.read_parquet(raw)
-    frame.loc[7, "pixel_3"] = 300
-    frame.to_parquet(raw)
-    ingest.run(params)  # raw data is immutable: ingest keeps the (corrupt) file for validation to judge
+    from cleargate.datasets import load
     from cleargate.errors import DataValidationError
+
+    good = load_params(write_params(tmp_path / "params.yaml", tiny_params())).dataset
+    frame = load(good)
+    frame.loc[7, "pixel_3"] = 300
+    frame.to_parquet(tmp_path / "source.parquet")
+    raw = tiny_params()
+    raw["datasets"]["digits"]["data"].update(source="parquet", source_path=str(tmp_path / "source.parquet"))
+    params = load_params(write_params(tmp_path / "params.yaml", raw))
+    ingest.run(params)
+    ingest.run(params)  # raw data is immutable: ingest keeps the recorded file for validation to judge
 
     with pytest.raises(DataValidationError, match=r"digits.parquet: 1 values fail .*\(pixel_3: rows 7\)"):
         validate.run(params)
     assert not (params.paths.interim / "digits.parquet").exists() and not params.paths.models.exists()
+
+
+def test_a_damaged_raw_file_is_never_recorded_and_says_how_to_restore_it(tmp_path: Path):
+    params = load_params(write_params(tmp_path / "params.yaml", tiny_params()))
+    record = ingest.run(params)
+    layout = params.layout
+    layout.raw.write_bytes(layout.raw.read_bytes()[:-100])  # truncated after ingest
+    for stage in (ingest, validate):
+        with pytest.raises(DataError) as err:
+            stage.run(params)
+        message = str(err.value)
+        assert f"{layout.raw}: sha256" in message and f"dvc checkout {layout.raw}" in message
+        assert "dvc repro ingest@digits" in message
+    assert layout.raw_meta.read_text().count(record.sha256) == 1, "the recorded hash is never overwritten"
 
 
 @pytest.mark.slow
@@ -95,7 +115,5 @@ def test_a_resnet_is_one_params_entry(tmp_path: Path):
         stage.run(params)
     train.run(params, "res")
     metrics = evaluate.run(params, "res")
-    assert metrics["family"] == "resnet" and metrics["accuracy"] > 0.5
-    from cleargate.predictors import load_predictor
-
+    assert metrics.family == "resnet" and metrics.accuracy > 0.5
     assert type(load_predictor(params.paths.models / "digits" / "res").network).__name__ == "SmallResNet"

@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 
 from cleargate.cleaning import drop_quarantined, quarantine_frame
-from cleargate.datasets.schema import records_from_arrays
-from cleargate.split import group_split, row_hashes, split_digest, stratified_split
+from cleargate.io import row_hashes
+from cleargate.kinds.image import records_from_arrays
+from cleargate.split import group_split, split_digest, stratified_split
 
 
 def frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -56,9 +57,9 @@ def test_idx_files_as_debian_installs_fashion_mnist(tmp_path):
 
     import pytest
 
-    from cleargate.config import ImageData
     from cleargate.datasets import load
     from cleargate.errors import DataError
+    from cleargate.kinds.image import ImageData
 
     def write(path, array):
         header = bytes([0, 0, 8, array.ndim]) + np.asarray(array.shape, dtype=">i4").tobytes()

@@ -3,7 +3,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleargate.config import GateThresholds
+from cleargate.config.judging import ChampionGate, GateThresholds
 from cleargate.evaluation.bootstrap import Difference
 from cleargate.evaluation.gates import (
     ChampionComparison,
@@ -13,9 +13,11 @@ from cleargate.evaluation.gates import (
     select_candidate,
 )
 
+CHAMPION = ChampionGate(metric="macro_f1", margin=0.01, n_resamples=1000, confidence=0.95)
 GATES = GateThresholds(minimum={"accuracy": 0.97, "macro_f1": 0.97, "roc_auc": 0.99}, min_class_recall=0.9,
                        max_ece=0.05, must_beat_baselines=True, max_latency_p95_ms_single=50,
-                       max_latency_p95_ms_batch=500, max_model_size_mb=50)
+                       max_latency_p95_ms_batch=500, max_model_size_mb=50, latency_batch_size=256,
+                       latency_repeats=30, champion=CHAMPION)
 BASELINES = {"hgb": {"macro_f1": 0.93}, "rf": {"macro_f1": 0.95}}
 OPS = {"latency_p95_ms_single": 5.0, "latency_p95_ms_batch": 40.0, "model_size_mb": 2.0}
 
@@ -83,7 +85,8 @@ def test_missing_or_nan_metrics_fail_closed():
 
 def test_imbalance_gates_are_declared_per_dataset():
     """A binary medical task gates on recall of the positive class and PR AUC, from the same code."""
-    gates = GateThresholds(minimum={"positive_recall": 0.8, "pr_auc": 0.3}, must_beat_baselines=False)
+    gates = GATES.model_copy(update={"minimum": {"positive_recall": 0.8, "pr_auc": 0.3}, "min_class_recall": 0.0,
+                                     "max_ece": 1.0, "must_beat_baselines": False})
     passing = {"positive_recall": 0.85, "pr_auc": 0.4, "ece": 0.1, "per_class_recall": {"0": 0.9, "1": 0.85}}
     assert evaluate_gates("hgb", passing, {}, gates, "pr_auc").passed
     missed = evaluate_gates("hgb", {**passing, "positive_recall": 0.5}, {}, gates, "pr_auc")

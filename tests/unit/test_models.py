@@ -3,8 +3,9 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from cleargate.config import CNNConfig, HGBConfig, ImageData, RecurrentConfig, RFConfig, SequenceData
-from cleargate.models.augment import random_affine
+from cleargate.config.models import CNNConfig, HGBConfig, RecurrentConfig, RFConfig
+from cleargate.kinds.image import ImageData, random_affine
+from cleargate.kinds.sequence import SequenceData, random_amplitude
 from cleargate.models.backbones import BACKBONES, build_backbone
 from cleargate.models.classifier import Classifier
 from cleargate.models.cnn import ConvNet
@@ -26,14 +27,15 @@ def test_every_image_family_has_a_builder_and_the_right_output_shape():
                         classes=list(range(10)), min_class_count=1)
     for family in families:
         config = CNNConfig(dataset="d", family=family, role="candidate", channels=[8, 16], hidden=32, dropout=0.1,
-                           max_epochs=1, batch_size=8, learning_rate=0.01, patience=1)
+                           max_epochs=1, batch_size=8, learning_rate=0.01, patience=1, weight_decay=0)
         assert build_backbone(config, dataset)(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
     windows = SequenceData(name="s", kind="sequence", source="parquet", source_path="x.parquet", classes=["a", "b"],
                            channels=["x", "y"], sample_rate_hz=50, resample_hz=25, window=20, stride=10,
                            value_abs_max=10, min_class_count=1)
     for family in sequence_families:
         config = RecurrentConfig(dataset="s", family=family, role="candidate", hidden=8, dropout=0.0, max_epochs=1,
-                                 batch_size=8, learning_rate=0.01, patience=1)
+                                 batch_size=8, learning_rate=0.01, patience=1, weight_decay=0, layers=1,
+                                 bidirectional=False)
         assert build_backbone(config, windows)(torch.zeros(3, 20, 2)).shape == (3, 2)
 
 
@@ -65,8 +67,9 @@ def test_augmentation_keeps_shape_and_identity_when_off():
 
 def test_tree_factory_returns_unfitted_estimators():
     hgb = build_tree(HGBConfig(dataset="d", family="hist_gradient_boosting", role="baseline", max_iter=5,
-                               learning_rate=0.1, class_weight="balanced"), 0)
-    rf = build_tree(RFConfig(dataset="d", family="extra_trees", role="baseline", n_estimators=4), 0)
+                               learning_rate=0.1, max_leaf_nodes=31, class_weight="balanced"), 0)
+    rf = build_tree(RFConfig(dataset="d", family="extra_trees", role="baseline", n_estimators=4, max_features="sqrt",
+                             min_samples_leaf=1), 0)
     for est in (hgb, rf):
         assert not hasattr(est, "classes_")
         clone(est)  # a proper sklearn estimator
@@ -75,8 +78,6 @@ def test_tree_factory_returns_unfitted_estimators():
 
 
 def test_sequence_augmentation_is_identity_when_off_and_jitters_when_on():
-    from cleargate.models.augment import random_amplitude
-
     x = torch.randn(4, 30, 6)
     assert torch.equal(random_amplitude(x, 0, 0), x)
     jittered = random_amplitude(x, 0.2, 0.1)

@@ -12,11 +12,13 @@ import torch
 from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.pipeline import Pipeline
 
-from cleargate.config import SequenceData
 from cleargate.datasets.watch import load_seglearn_watch
 from cleargate.errors import DataError
+from cleargate.kinds.sequence import SequenceData
+from cleargate.kinds.sequence import to_tensor as windows_to_tensor
+from cleargate.kinds.window_stats import WindowStats
+from cleargate.kinds.windows import resample, window_columns, windows_from_recordings
 from cleargate.models.recurrent import RecurrentNet
-from cleargate.sequences import WindowStats, resample, window_columns, windows_from_recordings, windows_to_tensor
 
 WATCH_CLASSES = ["PEN", "ABD", "FEL", "IR", "ER", "TRAP", "ROW"]
 WATCH_CHANNELS = ["ax", "ay", "az", "wx", "wy", "wz"]
@@ -173,7 +175,7 @@ def test_stats_pipeline_round_trips_through_skops(model, tmp_path):
     path = tmp_path / "model.skops"
     sio.dump(pipeline, path)
     untrusted = sio.get_untrusted_types(file=path)
-    assert "cleargate.sequences.WindowStats" in untrusted
+    assert "cleargate.kinds.window_stats.WindowStats" in untrusted
     loaded = sio.load(path, trusted=untrusted)
     np.testing.assert_array_equal(loaded.predict(frame), pipeline.predict(frame))
     np.testing.assert_allclose(loaded.predict_proba(frame), pipeline.predict_proba(frame))

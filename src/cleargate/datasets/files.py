@@ -1,20 +1,22 @@
-"""A user's own images: a parquet table in the record layout, or an .npz with `images` and `labels`."""
+"""A user's own data: a parquet/CSV table in the kind's raw layout, or images in an .npz (`images`, `labels`)."""
 
 from __future__ import annotations
 
 import zipfile
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cleargate.config import ImageData
-from cleargate.datasets.schema import records_from_arrays
 from cleargate.errors import DataError
 from cleargate.io import read_table
+from cleargate.kinds.image import ImageData, records_from_arrays
 
 
-def load_parquet(config: ImageData) -> pd.DataFrame:
-    assert config.source_path is not None  # guaranteed by DatasetConfig
+def load_table(config: Any) -> pd.DataFrame:
+    """Any kind: the file named by `source_path`, in that kind's raw layout (params.yaml declares its columns)."""
+    if config.source_path is None:  # also refused by the data contract; kept for type checkers
+        raise DataError(f"dataset '{config.name}': source '{config.source}' needs data.source_path in params.yaml")
     return read_table(config.source_path)
 
 
@@ -22,7 +24,7 @@ def load_npz(config: ImageData) -> pd.DataFrame:
     path = config.source_path
     assert path is not None
     if not path.is_file():
-        raise DataError(f"{path}: file not found; set dataset.source_path in params.yaml")
+        raise DataError(f"{path}: file not found; set datasets.{config.name}.data.source_path in params.yaml")
     try:
         with np.load(path, allow_pickle=False) as arrays:
             missing = {"images", "labels"} - set(arrays.files)

@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cleargate.config import ImageData
-from cleargate.datasets.schema import records_from_arrays
 from cleargate.errors import DataError
+from cleargate.kinds.image import ImageData, records_from_arrays
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 PARTS = ("train", "t10k")

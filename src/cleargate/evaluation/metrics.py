@@ -26,8 +26,8 @@ from sklearn.preprocessing import label_binarize
 from torchmetrics.functional.classification import multiclass_calibration_error
 
 
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[int], positive: int | None = None,
-                           calibration_bins: int = 15) -> dict[str, Any]:
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[int], positive: int | None,
+                           calibration_bins: int) -> dict[str, Any]:
     """Scalar metrics plus per-class recall and the confusion matrix (rows: actual, cols: predicted).
 
     `positive`: the class index whose recall matters (binary medical tasks); None for multi-class."""
@@ -63,10 +63,3 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[
             "prevalence": float(np.mean(y_true == positive)),
         })
     return metrics
-
-
-def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    """The numbers MLflow and DVC compare: per-class recalls flattened as `recall_class_<c>`."""
-    flat = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    flat.update({f"recall_class_{c}": v for c, v in metrics.get("per_class_recall", {}).items()})
-    return flat

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-
-@dataclass(frozen=True)
-class Operational:
-    latency_p95_ms_single: float
-    latency_p95_ms_batch: float
-    batch_size: int
-    model_size_mb: float
-    load_seconds: float
+from cleargate.records import Operational
 
 
 def timings_ms(call: Callable[[], object], repeats: int) -> np.ndarray:

@@ -8,6 +8,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
+from cleargate.layout import PLOT_IMAGES, ModelLayout
+from cleargate.records import Predictions
+
 
 def confusion_rows(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
     """One row per sample: DVC's confusion template counts (actual, predicted) pairs."""
@@ -32,7 +35,7 @@ def save_pngs(out_dir: Path, title: str, confusion: list[list[int]], roc: pd.Dat
     from sklearn.calibration import calibration_curve
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "confusion.png", out_dir / "roc.png", out_dir / "reliability.png"]
+    paths = [out_dir / name for name in PLOT_IMAGES]  # confusion, roc, reliability
 
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.imshow(np.asarray(confusion), cmap="Blues")
@@ -62,3 +65,13 @@ def save_pngs(out_dir: Path, title: str, confusion: list[list[int]], roc: pd.Dat
     fig.savefig(paths[2], dpi=100, bbox_inches="tight")
     plt.close(fig)
     return paths
+
+
+def write_plots(layout: ModelLayout, predictions: Predictions, confusion: list[list[int]]) -> None:
+    """The DVC plot tables (confusion pairs, ROC points) and the PNGs, under the model's plots folder."""
+    y_true, proba, classes = predictions.y_true, predictions.proba, predictions.classes
+    roc = roc_rows(y_true, proba, classes)
+    layout.plots.mkdir(parents=True, exist_ok=True)
+    confusion_rows(y_true, predictions.labels()).to_csv(layout.plot("confusion.csv"), index=False)
+    roc.to_csv(layout.plot("roc.csv"), index=False)
+    save_pngs(layout.plots, layout.name, confusion, roc, y_true, proba, classes)

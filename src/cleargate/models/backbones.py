@@ -1,6 +1,7 @@
 """Backbone builders by `family`: the one place training and serving construct a network from config.
 
-Adding an architecture is one module and one entry here; params.yaml then selects it by `family`.
+Adding an architecture is one module and one entry here; params.yaml then selects it by `family`, and the
+kind's `deep_families` says which data it can train on.
 """
 
 from __future__ import annotations
@@ -10,25 +11,27 @@ from typing import Any
 
 from torch import nn
 
-from cleargate.config import CNNConfig, DeepConfig, ImageData, RecurrentConfig, SequenceData
+from cleargate.config.models import CNNConfig, DeepConfig, RecurrentConfig
+from cleargate.kinds.image import ImageData
+from cleargate.kinds.sequence import SequenceData
 
 
-def _convnet(config: CNNConfig, dataset: ImageData) -> nn.Module:
+def _convnet(config: CNNConfig, data: ImageData) -> nn.Module:
     from cleargate.models.cnn import ConvNet
 
-    return ConvNet(dataset.image_shape, len(dataset.classes), config.channels, config.hidden, config.dropout)
+    return ConvNet(data.image_shape, len(data.classes), config.channels, config.hidden, config.dropout)
 
 
-def _resnet(config: CNNConfig, dataset: ImageData) -> nn.Module:
+def _resnet(config: CNNConfig, data: ImageData) -> nn.Module:
     from cleargate.models.resnet import SmallResNet
 
-    return SmallResNet(len(dataset.classes), config.channels, config.dropout)
+    return SmallResNet(len(data.classes), config.channels, config.dropout)
 
 
-def _recurrent(config: RecurrentConfig, dataset: SequenceData) -> nn.Module:
+def _recurrent(config: RecurrentConfig, data: SequenceData) -> nn.Module:
     from cleargate.models.recurrent import RecurrentNet
 
-    return RecurrentNet(len(dataset.channels), len(dataset.classes), config.hidden, config.layers,
+    return RecurrentNet(len(data.channels), len(data.classes), config.hidden, config.layers,
                         config.bidirectional, config.dropout, cell=config.family)
 
 
@@ -40,5 +43,5 @@ BACKBONES: dict[str, Callable[[Any, Any], nn.Module]] = {
 }
 
 
-def build_backbone(config: DeepConfig, dataset: ImageData | SequenceData) -> nn.Module:
-    return BACKBONES[config.family](config, dataset)
+def build_backbone(config: DeepConfig, data: Any) -> nn.Module:
+    return BACKBONES[config.family](config, data)

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import lightning as L
 import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from cleargate.models.augment import random_affine, random_amplitude
+Augmentation = Callable[[torch.Tensor], torch.Tensor]
 
 
 class Classifier(L.LightningModule):
+    """`augment` is the kind's training-time jitter (`Kind.augmentation`), applied to training batches only."""
+
     def __init__(self, backbone: nn.Module, n_classes: int, learning_rate: float, weight_decay: float,
-                 augment: tuple[float, float, float] = (0.0, 0.0, 0.0),
-                 augment_sequence: tuple[float, float] = (0.0, 0.0)) -> None:
+                 augment: Augmentation | None = None) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["backbone"])
+        self.save_hyperparameters(ignore=["backbone", "augment"])
         self.backbone = backbone
+        self.augment = augment
         self.loss = nn.CrossEntropyLoss()
         self.train_acc = MulticlassAccuracy(num_classes=n_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes=n_classes, average="micro")
@@ -36,9 +40,9 @@ class Classifier(L.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
-        with torch.no_grad():
-            x = random_affine(x, *self.hparams.augment) if x.dim() == 4 else random_amplitude(
-                x, *self.hparams.augment_sequence)
+        if self.augment is not None:
+            with torch.no_grad():
+                x = self.augment(x)
         return self._step((x, y), "train")
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:

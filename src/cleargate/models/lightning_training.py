@@ -1,12 +1,11 @@
-"""Fit one deep model (any backbone in `models/backbones.py`) with Lightning; the results land where
-`cleargate.training` puts a tree's: weights, model.json, history.csv, train.json under models/<d>/<name>/."""
+"""Fit one deep model (any backbone in `models/backbones.py`) with Lightning and return its bundle."""
 
 from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import pandas as pd
@@ -15,13 +14,16 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, TensorDataset
 
-from cleargate.config import CNNConfig, DeepConfig, ImageData, SequenceData, TrainerConfig
-from cleargate.datasets.schema import LABEL
-from cleargate.io import write_json
+from cleargate.config.models import DeepConfig
+from cleargate.config.ops import TrainerConfig
+from cleargate.kinds import DataContract, kind_of
 from cleargate.models.backbones import build_backbone
+from cleargate.models.bundle import Manifest, ModelBundle
 from cleargate.models.classifier import Classifier
-from cleargate.models.preprocessing import records_to_tensor
-from cleargate.training import TrainResult
+from cleargate.records import TrainRecord
+from cleargate.schema import LABEL
+
+HISTORY_COLUMNS = ["train_loss", "train_accuracy", "val_loss", "val_accuracy"]
 
 
 def _loader(inputs: torch.Tensor, frame: pd.DataFrame, batch_size: int, shuffle: bool, workers: int,
@@ -36,26 +38,26 @@ def _loader(inputs: torch.Tensor, frame: pd.DataFrame, batch_size: int, shuffle:
 def _history(log_dir: Path) -> pd.DataFrame:
     """Lightning's CSVLogger writes train and val metrics on separate rows; one row per epoch here."""
     metrics = pd.read_csv(next(log_dir.rglob("metrics.csv")))
-    columns = ["train_loss", "train_accuracy", "val_loss", "val_accuracy"]
-    return metrics.groupby("epoch")[[c for c in columns if c in metrics]].first().reset_index()
+    return metrics.groupby("epoch")[[c for c in HISTORY_COLUMNS if c in metrics]].first().reset_index()
 
 
-def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, dataset: ImageData | SequenceData,
-             train: pd.DataFrame, val: pd.DataFrame, seed: int, out_dir: Path) -> TrainResult:
-    """Seeded, deterministic Lightning fit with early stopping; keeps the best-val-loss weights.
+def _fit_input_statistics(backbone: Any, inputs: torch.Tensor) -> None:
+    """Backbones that standardise their input inside (saved with the weights) learn it from training data only."""
+    fit = getattr(backbone, "fit_normaliser", None)
+    if callable(fit):
+        fit(inputs)
 
-    The same code trains on one CPU, one GPU or several (`trainer.strategy: ddp`, `devices`, `num_nodes`)."""
+
+def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, data: DataContract,
+             train: pd.DataFrame, val: pd.DataFrame, seed: int) -> ModelBundle:
+    """Seeded, deterministic Lightning fit with early stopping; keeps the best-val-loss weights."""
     L.seed_everything(seed, workers=True, verbose=False)
-    backbone = build_backbone(config, dataset)
-    train_x, val_x = records_to_tensor(train, dataset), records_to_tensor(val, dataset)
-    if isinstance(dataset, SequenceData):
-        backbone.fit_normaliser(train_x)  # type: ignore[operator]  # train statistics only, saved with the weights
-    if isinstance(config, CNNConfig):
-        augment = {"augment": (config.augment_degrees, config.augment_shift, config.augment_scale)}
-    else:
-        augment = {"augment_sequence": (config.augment_scale, config.augment_noise)}
-    module = Classifier(backbone, len(dataset.classes), config.learning_rate, config.weight_decay, **augment)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    kind = kind_of(data)
+    backbone = build_backbone(config, data)
+    train_x, val_x = kind.to_tensor(train, data), kind.to_tensor(val, data)
+    _fit_input_statistics(backbone, train_x)
+    module = Classifier(backbone, len(data.classes), config.learning_rate, config.weight_decay,
+                        augment=kind.augmentation(config))
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = ModelCheckpoint(dirpath=Path(scratch) / "checkpoints", monitor="val_loss", mode="min",
                                      save_top_k=1)
@@ -76,13 +78,9 @@ def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, datas
         fit_seconds = time.perf_counter() - started
         best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(best)
-        _history(Path(scratch) / "logs").to_csv(out_dir / "history.csv", index=False)
-    weights = out_dir / "model.pt"
-    torch.save(module.backbone.state_dict(), weights)
-    write_json({"family": config.family, "config": config.model_dump(mode="json"),
-                "dataset": dataset.model_dump(mode="json")}, out_dir / "model.json")
-    result = TrainResult(name, config.family, fit_seconds, trainer.current_epoch,
-                         sum(p.numel() for p in module.backbone.parameters()), weights.stat().st_size,
-                         str(trainer.strategy.root_device))
-    write_json(asdict(result), out_dir / "train.json")
-    return result
+        history = _history(Path(scratch) / "logs")
+    record = TrainRecord(model=name, family=config.family, flavour="torch", fit_seconds=fit_seconds,
+                         epochs=trainer.current_epoch, n_parameters=sum(p.numel() for p in backbone.parameters()),
+                         size_bytes=0, device=str(trainer.strategy.root_device))
+    manifest = Manifest(name=name, family=config.family, flavour="torch", config=config, dataset=data)
+    return ModelBundle(manifest, module.backbone, record, history)

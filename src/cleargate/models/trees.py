@@ -1,8 +1,8 @@
 """Factory of unfitted scikit-learn tree ensembles: the baselines every deep model must beat.
 
-`tree_pipeline` puts the kind's feature step in front of the tree, so the fitted object takes the
-same stored records as the deep models: pixels as they are, per-window statistics for sequences,
-imputation and ordinal codes for tabular records.
+`tree_pipeline` puts the kind's feature step (`Kind.tree_features`) in front of the tree, so the fitted
+object takes the same stored records as the deep models: pixels as they are, per-window statistics for
+sequences, imputation and ordinal codes for tabular records.
 """
 
 from __future__ import annotations
@@ -13,23 +13,8 @@ from sklearn.base import ClassifierMixin
 from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.pipeline import Pipeline
 
-from cleargate.config import DatasetConfig, HGBConfig, ImageData, RFConfig, SequenceData
-
-# skops refuses to load anything not on this list: what `load` trusts, and what MLflow is told to trust.
-TRUSTED_TYPES = [
-    "sklearn._loss.link.Interval",
-    "sklearn._loss.link.LogitLink",
-    "sklearn._loss.link.MultinomialLogit",
-    "sklearn._loss.loss.HalfMultinomialLoss",
-    "sklearn._loss.loss.HalfBinomialLoss",
-    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.ensemble._hist_gradient_boosting.common.PREDICTOR_RECORD_DTYPE",
-    "sklearn.tree._tree.Tree",
-    "collections.OrderedDict",
-    "numpy.dtype",
-    "cleargate.sequences.WindowStats",
-]
+from cleargate.config.models import HGBConfig, RFConfig, TreeConfig
+from cleargate.kinds import DataContract, kind_of
 
 
 def _hgb(config: HGBConfig, seed: int) -> ClassifierMixin:
@@ -52,21 +37,13 @@ BUILDERS: dict[str, Callable[..., ClassifierMixin]] = {
 }
 
 
-def build_tree(config: HGBConfig | RFConfig, seed: int) -> ClassifierMixin:
+def build_tree(config: TreeConfig, seed: int) -> ClassifierMixin:
     """An unfitted estimator for `config.family`; fitting is the caller's job."""
     return BUILDERS[config.family](config, seed)
 
 
-def tree_pipeline(config: HGBConfig | RFConfig, dataset: DatasetConfig, seed: int) -> ClassifierMixin:
+def tree_pipeline(config: TreeConfig, data: DataContract, seed: int) -> ClassifierMixin:
     """The tree behind its kind's feature step (none for images)."""
     tree = build_tree(config, seed)
-    if isinstance(dataset, ImageData):
-        return tree
-    if isinstance(dataset, SequenceData):
-        from cleargate.sequences import WindowStats
-
-        return Pipeline([("stats", WindowStats(channels=list(dataset.channels), window=dataset.window)),
-                         ("model", tree)])
-    from cleargate.tabular import build_preprocessor
-
-    return Pipeline([("prep", build_preprocessor(dataset)), ("model", tree)])
+    features = kind_of(data).tree_features(data)
+    return tree if features is None else Pipeline([("features", features), ("model", tree)])

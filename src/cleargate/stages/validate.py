@@ -1,7 +1,7 @@
-"""validate: the dataset's Great Expectations suites on the raw file; a blocking failure stops the run.
+"""validate: the kind's Great Expectations suite on the raw file; a blocking failure stops the dataset.
 
-Writes the JSON result, GE data docs and a Markdown summary under reports/validation/<name>/, and the
-quarantined rows (with reasons) to data/quarantine/<name>.parquet, before deciding. The raw file is only read.
+Writes reports/<d>/validation/ (result.json, GE data docs index.html, summary.md) and the quarantined rows,
+with their reasons, to data/quarantine/<d>.parquet, before deciding. The raw file is only read.
 """
 
 from __future__ import annotations
@@ -9,30 +9,22 @@ from __future__ import annotations
 import shutil
 
 from cleargate.cleaning import quarantine_frame
-from cleargate.config import Params
 from cleargate.errors import DataValidationError
-from cleargate.io import read_table, write_json, write_table
-from cleargate.stages.entry import stage_main, stage_paths
+from cleargate.io import write_table, write_text
+from cleargate.params import DatasetParams
+from cleargate.raw import read_raw
 from cleargate.validation import ValidationReport, validate_records
 
 
-def run(params: Params) -> ValidationReport:
-    paths = stage_paths(params)
-    frame = read_table(paths["raw"])
-    docs = paths["validation_dir"]
-    shutil.rmtree(docs, ignore_errors=True)  # a report of this run only
-    report = validate_records(frame, params.dataset, params.validation, str(paths["raw"]), docs_dir=docs)
-    write_json(report.to_dict(), paths["validation"])
-    (docs / "summary.md").write_text(report.markdown())
-    write_table(quarantine_frame(frame, report.quarantined), paths["quarantine"])
-    if not report.success:
+def run(params: DatasetParams) -> ValidationReport:
+    layout = params.layout
+    frame = read_raw(layout)
+    shutil.rmtree(layout.validation_dir, ignore_errors=True)  # a report of this run only
+    report = validate_records(frame, params.dataset, params.validation, str(layout.raw),
+                              docs_dir=layout.validation_dir)
+    report.to_record().save(layout.validation_result)
+    write_text(report.markdown(), layout.validation_summary)
+    write_table(quarantine_frame(frame, report.quarantined), layout.quarantine)
+    if not report.passed:
         raise DataValidationError(report.message())
     return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    return stage_main(__doc__ or "", run, argv=argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

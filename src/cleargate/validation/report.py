@@ -6,14 +6,16 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cleargate.records import ValidationRecord
+
 
 @dataclass(frozen=True)
-class CheckResult:
+class ValidationCheck:
     batch: str
     check: str                    # the named check in params.yaml validation.policy
     expectation: str
     kwargs: dict[str, Any]
-    success: bool
+    passed: bool
     unexpected_count: int | None = None
     examples: list[dict[str, Any]] = field(default_factory=list)
     observed: Any = None
@@ -42,16 +44,16 @@ class CheckResult:
 class ValidationReport:
     source: str
     n_rows: int
-    checks: list[CheckResult]
+    checks: list[ValidationCheck]
     data_docs: str | None = None
     quarantined: dict[int, str] = field(default_factory=dict)  # row -> reason
 
     @property
-    def blocking(self) -> list[CheckResult]:
-        return [c for c in self.checks if not c.success and c.policy == "fail"]
+    def blocking(self) -> list[ValidationCheck]:
+        return [c for c in self.checks if not c.passed and c.policy == "fail"]
 
     @property
-    def success(self) -> bool:
+    def passed(self) -> bool:
         return not self.blocking
 
     def message(self) -> str:
@@ -60,21 +62,21 @@ class ValidationReport:
             lines.append(f"see {self.data_docs}")
         return "\n".join(lines)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_record(self) -> ValidationRecord:
         reasons: dict[str, int] = {}
         for reason in self.quarantined.values():
             reasons[reason] = reasons.get(reason, 0) + 1
         checks = [{k: v for k, v in asdict(c).items() if k != "rows"} for c in self.checks]
-        return {"source": self.source, "n_rows": self.n_rows, "success": self.success, "data_docs": self.data_docs,
-                "quarantined": {"count": len(self.quarantined), "by_reason": reasons}, "checks": checks}
+        return ValidationRecord(source=self.source, n_rows=self.n_rows, passed=self.passed, data_docs=self.data_docs,
+                                quarantined={"count": len(self.quarantined), "by_reason": reasons}, checks=checks)
 
     def markdown(self) -> str:
         """A short table for the Prefect artifact."""
-        lines = [f"**{self.source}**: {self.n_rows} rows, {'PASSED' if self.success else 'FAILED'}, "
+        lines = [f"**{self.source}**: {self.n_rows} rows, {'PASSED' if self.passed else 'FAILED'}, "
                  f"{len(self.quarantined)} quarantined", "", "| check | expectation | policy | result |",
                  "|---|---|---|---|"]
         for c in self.checks:
-            result = "ok" if c.success else c.describe()
+            result = "ok" if c.passed else c.describe()
             lines.append(f"| {c.check} | {c.expectation} | {c.policy} | {result} |")
         return "\n".join(lines) + "\n"
 

@@ -1,4 +1,5 @@
-"""Run the suites through a Great Expectations 1.x ephemeral context and render data docs."""
+"""Run a kind's suite (`Batch`es of `Rule`s, see `cleargate.kinds.expectations`) through a Great Expectations
+1.x ephemeral context, and render data docs."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 
 import pandas as pd
 
-from cleargate.config import DatasetConfig, SequenceData, ValidationConfig
-from cleargate.validation.report import CheckResult, ValidationReport
-from cleargate.validation.suites import Batch, raw_batches, split_batches
+from cleargate.config.judging import ValidationConfig
+from cleargate.kinds import DataContract, kind_of
+from cleargate.kinds.expectations import Batch
+from cleargate.validation.report import ValidationCheck, ValidationReport
 
 MAX_EXAMPLES = 20
 
@@ -39,10 +41,8 @@ def _run_batch(context: Any, suite_name: str, batch: Batch, with_docs: bool) -> 
     source = context.data_sources.add_pandas(f"{suite_name}-{batch.name}")
     definition = source.add_dataframe_asset(batch.name).add_batch_definition_whole_dataframe("all")
     # GE may reorder a suite's expectations: each carries its check name in `meta` instead
-    for check, expectation in batch.expectations:  # built fresh for each run, so tagging in place is safe
-        expectation.meta = {**(expectation.meta or {}), "check": check}
-    suite = context.suites.add(gx.ExpectationSuite(name=f"{suite_name}.{batch.name}",
-                                                   expectations=[e for _, e in batch.expectations]))
+    expectations = [getattr(gx.expectations, r.expectation)(**r.kwargs, meta={"check": r.check}) for r in batch.rules]
+    suite = context.suites.add(gx.ExpectationSuite(name=f"{suite_name}.{batch.name}", expectations=expectations))
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{suite_name}.{batch.name}", data=definition, suite=suite))
     actions = [UpdateDataDocsAction(name="docs", site_names=["cleargate"])] if with_docs else []
@@ -54,7 +54,7 @@ def _run_batch(context: Any, suite_name: str, batch: Batch, with_docs: bool) -> 
     return [r for run in result.run_results.values() for r in run.results]
 
 
-def _check(batch: str, check: str, result: Any, policy: str) -> CheckResult:
+def _check(batch: str, check: str, result: Any, policy: str) -> ValidationCheck:
     info = result.result or {}
     index = [row for row in info.get("unexpected_index_list") or [] if isinstance(row, dict)]
     examples = [{k: _plain(v) for k, v in row.items()} for row in index[:MAX_EXAMPLES]]
@@ -66,12 +66,12 @@ def _check(batch: str, check: str, result: Any, policy: str) -> CheckResult:
         observed = {k: v for k, v in mismatched.items() if v}
     elif info.get("partial_missing_list"):
         observed = {"missing": info["partial_missing_list"]}
-    return CheckResult(
+    return ValidationCheck(
         batch=batch,
         check=check,
         expectation=result.expectation_config.type,
         kwargs={k: _plain(v) for k, v in result.expectation_config.kwargs.items() if k != "batch_id"},
-        success=bool(result.success),
+        passed=bool(result.success),
         unexpected_count=None if count is None else int(count),
         examples=examples,
         observed=_plain(observed),
@@ -80,11 +80,11 @@ def _check(batch: str, check: str, result: Any, policy: str) -> CheckResult:
     )
 
 
-def _quarantine(frame: pd.DataFrame, checks: list[CheckResult]) -> dict[int, str]:
+def _quarantine(frame: pd.DataFrame, checks: list[ValidationCheck]) -> dict[int, str]:
     """Row -> reason for failed quarantine-policy checks; of duplicates, only the extra copies."""
     rows: dict[int, str] = {}
     for c in checks:
-        if c.success or c.policy != "quarantine":
+        if c.passed or c.policy != "quarantine":
             continue
         first_copies: set[int] = set()
         if c.check == "duplicates":  # the same columns the check compared; the first copy stays
@@ -97,34 +97,26 @@ def _quarantine(frame: pd.DataFrame, checks: list[CheckResult]) -> dict[int, str
     return rows
 
 
-def _quarantine_limit(n_quarantined: int, n_rows: int, limit: float) -> CheckResult:
-    return CheckResult(batch="records", check="quarantine", expectation="quarantined_rows_within_limit",
-                       kwargs={"max_value": limit}, success=n_quarantined <= limit * n_rows,
+def _quarantine_limit(n_quarantined: int, n_rows: int, limit: float) -> ValidationCheck:
+    return ValidationCheck(batch="records", check="quarantine", expectation="quarantined_rows_within_limit",
+                       kwargs={"max_value": limit}, passed=n_quarantined <= limit * n_rows,
                        unexpected_count=n_quarantined, observed=n_quarantined / max(n_rows, 1))
 
 
-def _whole_recordings(frame: pd.DataFrame, rows: dict[int, str]) -> dict[int, str]:
-    """A sequence is not usable with samples cut out of it: quarantine the recordings the rows belong to."""
-    recordings = frame.loc[sorted(rows), "recording"]
-    reasons = {rec: rows[row] for row, rec in recordings.items()}
-    members = frame.index[frame["recording"].isin(reasons)]
-    return {int(r): rows.get(int(r), f"recording {frame.at[r, 'recording']}: {reasons[frame.at[r, 'recording']]}")
-            for r in members}
-
-
-def validate_records(frame: pd.DataFrame, config: DatasetConfig, rules: ValidationConfig, source: str,
+def validate_records(frame: pd.DataFrame, data: DataContract, rules: ValidationConfig, source: str,
                      docs_dir: Path | None = None, labelled: bool = True) -> ValidationReport:
-    """Check raw records against the dataset's suites; blocking failures are the caller's to raise."""
+    """Check records against the kind's suite: the raw labelled file, or (labelled=False) a batch to score.
+    Blocking failures are the caller's to raise."""
     frame = frame.reset_index(drop=True)
+    kind = kind_of(data)
     context = _context(docs_dir)
-    checks: list[CheckResult] = []
-    for batch in raw_batches(frame, config, rules, labelled):
-        for result in _run_batch(context, config.name, batch, docs_dir is not None):
+    checks: list[ValidationCheck] = []
+    suite = kind.raw_suite(frame, data, rules) if labelled else kind.scoring_suite(frame, data)
+    for batch in suite:
+        for result in _run_batch(context, data.name, batch, docs_dir is not None):
             check = result.expectation_config.meta["check"]
             checks.append(_check(batch.name, check, result, rules.policy_for(check)))
-    quarantined = _quarantine(frame, checks)
-    if quarantined and isinstance(config, SequenceData) and "recording" in frame.columns:
-        quarantined = _whole_recordings(frame, quarantined)
+    quarantined = kind.quarantine_scope(frame, _quarantine(frame, checks))
     if quarantined:
         checks.append(_quarantine_limit(len(quarantined), len(frame), rules.max_quarantine_fraction))
     report = ValidationReport(source=source, n_rows=len(frame), checks=checks, quarantined=quarantined)
@@ -145,12 +137,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def validate_splits(splits: dict[str, pd.DataFrame], config: DatasetConfig, features: list[str],
-                    source: str) -> ValidationReport:
-    """Leakage and identifier checks over train/val/test (always `fail`: a leaked test set cannot be
-    repaired later, and an identifier must never reach a model)."""
+def validate_splits(splits: dict[str, pd.DataFrame], data: DataContract, source: str) -> ValidationReport:
+    """The kind's leakage checks over train/val/test (always `fail`: a leaked test set cannot be repaired
+    later, and an identifier must never reach a model)."""
     context = _context(None)
     checks = [_check(batch.name, r.expectation_config.meta["check"], r, "fail")
-              for batch in split_batches(splits, config, features)
-              for r in _run_batch(context, config.name, batch, with_docs=False)]
+              for batch in kind_of(data).split_suite(splits, data)
+              for r in _run_batch(context, data.name, batch, with_docs=False)]
     return ValidationReport(source=source, n_rows=sum(len(p) for p in splits.values()), checks=checks)

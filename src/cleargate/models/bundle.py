@@ -1,0 +1,176 @@
+"""The model bundle: what a fit produces, what is saved under models/<dataset>/<model>/, what evaluation and
+serving load. Both fit functions return one; nothing else reads or writes the folder.
+
+The folder holds `model.json` (the manifest: name, family, flavour, the model's and the data's params),
+the weights (`model.pt` for torch, `model.skops` for scikit-learn: never a pickle), `train.json` (the
+TrainRecord) and, for deep models, `history.csv`. It is written to a temporary folder and renamed into
+place, so a killed fit never leaves a half-written model that a later run would accept.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from cleargate.config.models import ModelConfig
+from cleargate.errors import DataError
+from cleargate.io import read_json, write_json
+from cleargate.kinds import DatasetConfig, kind_of
+from cleargate.layout import BundleFiles
+from cleargate.records import TrainRecord
+
+# skops refuses to load anything not on this list: what `load` trusts, and what MLflow is told to trust.
+TRUSTED_TYPES = [
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.MultinomialLogit",
+    "sklearn._loss.loss.HalfMultinomialLoss",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.common.PREDICTOR_RECORD_DTYPE",
+    "sklearn.tree._tree.Tree",
+    "collections.OrderedDict",
+    "numpy.dtype",
+    "cleargate.kinds.window_stats.WindowStats",
+]
+
+
+class Manifest(BaseModel):
+    """model.json: enough to rebuild the model and to know what data it takes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    family: str
+    flavour: Literal["torch", "sklearn"]
+    config: ModelConfig
+    dataset: DatasetConfig
+
+
+class Predictor(Protocol):
+    classes: list[int]
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray: ...
+
+
+@dataclass
+class ModelBundle:
+    manifest: Manifest
+    model: Any                         # a torch backbone (nn.Module) or a fitted scikit-learn estimator
+    record: TrainRecord
+    history: pd.DataFrame | None = None
+
+    def save(self, folder: Path) -> Path:
+        """Write the whole folder beside its place, then swap it in; the record gets the saved weights' size."""
+        scratch = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+        shutil.rmtree(scratch, ignore_errors=True)
+        staged = BundleFiles(scratch)
+        try:
+            scratch.mkdir(parents=True)
+            weights = staged.weights(self.manifest.flavour)
+            _save_weights(self.manifest.flavour, self.model, weights)
+            self.record = self.record.model_copy(update={"size_bytes": weights.stat().st_size})
+            write_json(self.manifest.model_dump(mode="json"), staged.manifest)
+            if self.history is not None:
+                self.history.to_csv(staged.history, index=False)
+            self.record.save(staged.train_record)
+            shutil.rmtree(folder, ignore_errors=True)
+            os.replace(scratch, folder)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> ModelBundle:
+        files = BundleFiles(folder)
+        if not files.manifest.is_file():
+            raise DataError(f"{folder}: no trained model here; run `dvc repro train@{folder.name}`")
+        manifest = Manifest.model_validate(read_json(files.manifest))
+        model = _load_weights(manifest, files.weights(manifest.flavour))
+        history = pd.read_csv(files.history) if files.history.is_file() else None
+        return cls(manifest, model, TrainRecord.load(files.train_record), history)
+
+    def predictor(self) -> Predictor:
+        if self.manifest.flavour == "torch":
+            return TorchPredictor(self.model, self.manifest.dataset)
+        return SklearnPredictor(self.model, self.manifest.dataset)
+
+
+def _save_weights(flavour: str, model: Any, path: Path) -> None:
+    if flavour == "torch":
+        import torch
+
+        torch.save(model.state_dict(), path)
+    else:
+        import skops.io as sio
+
+        sio.dump(model, path)
+
+
+def _load_weights(manifest: Manifest, path: Path) -> Any:
+    if manifest.flavour == "sklearn":
+        return load_skops(path)
+    import torch  # only deep models import torch
+
+    from cleargate.models.backbones import build_backbone
+
+    network = build_backbone(manifest.config, manifest.dataset)  # type: ignore[arg-type]
+    network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return network
+
+
+def load_skops(path: Path) -> Any:
+    """Load only if every type in the file is on the trusted list; never unpickle blindly."""
+    import skops.io as sio
+
+    if not path.is_file():
+        raise DataError(f"{path}: not found; the model folder is incomplete, re-run its train stage")
+    found = set(sio.get_untrusted_types(file=path))
+    untrusted = found - set(TRUSTED_TYPES)
+    if untrusted:
+        raise DataError(f"{path}: holds types not on cleargate.models.bundle.TRUSTED_TYPES: {sorted(untrusted)}")
+    return sio.load(path, trusted=sorted(found))
+
+
+class TorchPredictor:
+    """Stored records in, class probabilities out, in batches, through the kind's tensor transform."""
+
+    def __init__(self, network: Any, data: DatasetConfig, batch_size: int = 1024) -> None:
+        self.network = network.eval()
+        self.data = data
+        self.classes = list(range(len(data.classes)))  # stored labels are class indices
+        self.batch_size = batch_size
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        import torch
+
+        inputs = kind_of(self.data).to_tensor(frame, self.data)
+        with torch.inference_mode():
+            chunks = [torch.softmax(self.network(inputs[i:i + self.batch_size]), dim=1)
+                      for i in range(0, len(inputs), self.batch_size)]
+        return torch.cat(chunks).numpy()
+
+
+class SklearnPredictor:
+    def __init__(self, estimator: Any, data: DatasetConfig) -> None:
+        self.estimator = estimator
+        self.columns = kind_of(data).feature_columns(data)
+        self.classes = [int(c) for c in estimator.classes_]
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.estimator.predict_proba(frame[self.columns]))
+
+
+def predict_labels(predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
+    return np.asarray(predictor.classes)[predictor.predict_proba(frame).argmax(axis=1)]
+
+
+def load_predictor(folder: Path) -> Predictor:
+    return ModelBundle.load(folder).predictor()
