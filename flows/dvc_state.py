@@ -1,25 +1,45 @@
-"""Ask DVC whether a stage is stale, and record a stage the flow ran in dvc.lock.
+"""Ask DVC what is stale, once per run, and record the stages the flow ran in dvc.lock.
 
 The flow and `dvc repro` then share one notion of "up to date": after the flow, `dvc status` is clean
-and `dvc repro` does nothing; a second flow run skips exactly what `dvc repro` would skip.
-DVC resolves stage names and its run cache against the working directory, so each call runs inside the
-repo (the stage functions themselves use absolute paths and do not care).
+and `dvc repro` does nothing; a second flow run skips exactly what `dvc repro` would skip. A stage runs
+when DVC finds it stale or when a stage it depends on runs in this flow run (DVC compares with dvc.lock,
+which the upstream stage has not changed yet). DVC resolves names against the working directory, so each
+call runs inside the repo (the stage functions themselves use absolute paths).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import chdir
+from dataclasses import dataclass
 from pathlib import Path
 
 from dvc.repo import Repo
 
 
-def is_up_to_date(root: Path, stage: str) -> bool:
-    with chdir(root), Repo(str(root)) as repo:
-        return not repo.status(targets=[stage])
+@dataclass(frozen=True)
+class Staleness:
+    stale: set[str]                     # stages DVC finds out of date with dvc.lock
+    upstream: dict[str, set[str]]       # stage -> the stages whose outputs it reads
+
+    def needs_run(self, stage: str, ran: Iterable[str]) -> bool:
+        return stage in self.stale or bool(self.upstream.get(stage, set()) & set(ran))
 
 
-def commit(root: Path, stage: str) -> None:
-    """Hash the stage's deps and outs into dvc.lock (and the local cache), as `dvc repro` would."""
+def staleness(root: Path) -> Staleness:
     with chdir(root), Repo(str(root)) as repo:
-        repo.commit(stage, force=True)
+        stale = set(repo.status())
+        upstream: dict[str, set[str]] = {}
+        for downstream, dependency in repo.index.graph.edges():
+            upstream.setdefault(downstream.addressing, set()).add(dependency.addressing)
+    return Staleness(stale, upstream)
+
+
+def commit(root: Path, stages: Iterable[str]) -> None:
+    """Hash the stages' deps and outs into dvc.lock (and the local cache), as `dvc repro` would."""
+    names = list(stages)
+    if not names:
+        return
+    with chdir(root), Repo(str(root)) as repo:
+        for stage in names:
+            repo.commit(stage, force=True)

@@ -1,17 +1,20 @@
 """The cleargate pipeline as a Prefect flow: the stages of `cleargate.graph`, in dvc.yaml's order.
 
-Run it: `python flows/pipeline.py` (what `make run` does). Uses Prefect's ephemeral API unless
-PREFECT_API_URL points at a server. Per dataset: ingest, validate, clean, split; then every
-(dataset, model) fit, `orchestration.fit_workers` at a time, each in its own process (seeded there, so
-results equal a sequential run); then evaluate, gate and promote. A dataset whose stage fails stops
-there; the other datasets go on, and the run exits non-zero naming every failure. The flow only wires:
-each task calls a stage's `run`, and DVC decides what is stale.
+Run it: `python flows/pipeline.py` (what `make run` does; `-v` shows third-party logs). Uses Prefect's
+ephemeral API unless PREFECT_API_URL points at a server. Per dataset: ingest, validate, clean, split; then
+every (dataset, model) fit, `orchestration.fit_workers` at a time, each in its own process (seeded there, so
+results equal a sequential run); then evaluate, gate and promote. A dataset whose stage fails stops there;
+the other datasets go on, and the run exits non-zero naming every failure. The flow only wires: each task
+calls a stage's `run`, and DVC decides what is stale.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
+import time
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -22,25 +25,34 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ProcessPoolTaskRunner
+from rich.console import Console
 
 if __package__ in (None, ""):  # `python flows/pipeline.py` from the project root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cleargate.errors import CleargateError  # noqa: E402
 from cleargate.graph import StageCall, plan  # noqa: E402
+from cleargate.io import write_json  # noqa: E402
+from cleargate.layout import run_timings  # noqa: E402
 from cleargate.params import ProjectParams, load_project  # noqa: E402
-from cleargate.records import ReleaseDecision  # noqa: E402
-from cleargate.reporting import summary_table  # noqa: E402
-from cleargate.runtime import apply_offline_env  # noqa: E402
+from cleargate.records import ReleaseDecision, RunTimings  # noqa: E402
+from cleargate.reporting import summary_markdown, summary_table, timings_line  # noqa: E402
+from cleargate.runtime import apply_offline_env, quiet_third_party  # noqa: E402
 from cleargate.stages.entry import run_stage  # noqa: E402
+from cleargate.tracking import check_store  # noqa: E402
 from flows import dvc_state  # noqa: E402
+from flows.console import quiet_prefect_console  # noqa: E402
+from flows.ledger import RunLedger  # noqa: E402
 
 
 @task(cache_policy=NO_CACHE)
-def execute(call: StageCall, project: ProjectParams) -> Any:
-    """The stage function itself; DVC bookkeeping stays in the flow's process (one writer of dvc.lock)."""
+def execute(call: StageCall, project: ProjectParams) -> tuple[Any, float]:
+    """The stage function itself, timed; DVC bookkeeping stays in the flow's process (one writer of dvc.lock)."""
+    quiet_third_party()  # a pool worker starts fresh: the same quiet output as the flow's process
     extra = {"flow_run_id": flow_run.get_id()} if call.stage.name == "promote" else {}
-    return run_stage(call.stage, project, call.dataset, call.model, **extra)
+    started = time.perf_counter()
+    result = run_stage(call.stage, project, call.dataset, call.model, **extra)
+    return result, time.perf_counter() - started
 
 
 REPORTS = {"validate": ("validation_summary", "validation-report", "Great Expectations checks"),
@@ -65,80 +77,36 @@ def publish_report(call: StageCall, project: ProjectParams) -> None:
                               description=f"{call.dataset}: every model ranked on the primary metric")
 
 
-class RunLedger:
-    """Bookkeeping of one flow run: what ran, what was skipped, which datasets failed or were blocked."""
-
-    def __init__(self, root: Path, rerun: set[str]) -> None:
-        self.root = root
-        self.rerun = rerun
-        self.outcomes: dict[str, str] = {}
-        self.failed: dict[str, CleargateError] = {}  # dataset -> the first error that stopped it
-        self.blocked: dict[str, str] = {}  # dataset -> why its candidate was not promoted
-
-    def stale(self, call: StageCall) -> bool:
-        if call.dvc_name in self.rerun or call.stage.name in self.rerun:
-            return True
-        if dvc_state.is_up_to_date(self.root, call.dvc_name):
-            self.outcomes[call.dvc_name] = "skipped"
-            return False
-        return True
-
-    def done(self, call: StageCall, result: Any) -> None:
-        dvc_state.commit(self.root, call.dvc_name)
-        outcome = "ran"
-        if isinstance(result, ReleaseDecision) and result.blocked:  # a verdict, recorded; not a failure
-            self.blocked[call.dataset] = result.message()
-            outcome = "blocked"
-        self.outcomes[call.dvc_name] = outcome
-
-    def fail(self, call: StageCall, exc: CleargateError) -> None:
-        self.failed.setdefault(call.dataset, exc)
-        self.outcomes[call.dvc_name] = "failed"
-
-    def skip_failed(self, call: StageCall) -> bool:
-        if call.dataset in self.failed:
-            self.outcomes[call.dvc_name] = "not run"
-            return True
-        return False
-
-    def raise_failures(self) -> None:
-        """One failure: re-raised as it is (same type). Several: one error naming each dataset."""
-        if len(self.failed) == 1:
-            dataset, error = next(iter(self.failed.items()))
-            raise type(error)(f"[{dataset}] {error}")
-        if self.failed:
-            raise CleargateError("; ".join(f"[{d}] {e}" for d, e in self.failed.items()))
-
-
 def _task(call: StageCall):  # noqa: ANN202 - a configured Prefect task
     return execute.with_options(name=call.dvc_name, retries=1 if call.stage.fit else 0, retry_delay_seconds=5)
 
 
-def _execute_one(call: StageCall, project: ProjectParams, ledger: RunLedger) -> None:
+def _execute_one(call: StageCall, project: ProjectParams, ledger: RunLedger, state: dvc_state.Staleness) -> None:
     if ledger.skip_failed(call):
         return
     try:
-        if ledger.stale(call):
-            ledger.done(call, _task(call)(call, project))
+        if ledger.stale(call, state):
+            ledger.done(call, *_task(call)(call, project))
     except CleargateError as exc:
         ledger.fail(call, exc)
     finally:
         publish_report(call, project)
 
 
-def _execute_fits(calls: list[StageCall], project: ProjectParams, ledger: RunLedger) -> None:
+def _execute_fits(calls: list[StageCall], project: ProjectParams, ledger: RunLedger,
+                  state: dvc_state.Staleness) -> None:
     """Submitted to the flow's process pool; dvc.lock is written here, as each finishes."""
     futures: list[tuple[StageCall, PrefectFuture]] = [
         (call, _task(call).submit(call, project)) for call in calls
-        if not ledger.skip_failed(call) and ledger.stale(call)]
+        if not ledger.skip_failed(call) and ledger.stale(call, state)]
     for call, future in futures:
         try:
-            ledger.done(call, future.result())
+            ledger.done(call, *future.result())
         except CleargateError as exc:
             ledger.fail(call, exc)
 
 
-@flow(name="cleargate-pipeline", log_prints=True, task_runner=ProcessPoolTaskRunner(max_workers=1))
+@flow(name="cleargate-pipeline", task_runner=ProcessPoolTaskRunner(max_workers=1))
 def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
              datasets: list[str] | None = None) -> dict[str, str]:
     """`rerun` names stages to run even when DVC finds them up to date (`promote` or `promote@mnist`);
@@ -148,23 +116,35 @@ def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
     unknown = set(rerun or []) - ({c.dvc_name for c in calls} | {c.stage.name for c in calls})
     if unknown:
         raise CleargateError(f"--rerun: unknown stage(s) {sorted(unknown)}; see dvc.yaml")
-    ledger = RunLedger(project.root, set(rerun or []))
-    logger = get_run_logger()
+    check_store(project.scope(calls[0].dataset))  # a stopped tracking server: one line now, not after training
+    ledger = RunLedger(project.root, set(rerun or []), logger=get_run_logger())
+    state = dvc_state.staleness(project.root)
     first_fit = next((i for i, c in enumerate(calls) if c.stage.fit), len(calls))
-    fits = [c for c in calls if c.stage.fit]
     for call in calls[:first_fit]:
-        _execute_one(call, project, ledger)
-        logger.info("%s: %s", call.dvc_name, ledger.outcomes.get(call.dvc_name))
-    _execute_fits(fits, project, ledger)
+        _execute_one(call, project, ledger, state)
+    _execute_fits([c for c in calls if c.stage.fit], project, ledger, state)
     for call in calls[first_fit:]:
         if not call.stage.fit:
-            _execute_one(call, project, ledger)
-        logger.info("%s: %s", call.dvc_name, ledger.outcomes.get(call.dvc_name))
+            _execute_one(call, project, ledger, state)
     for name in dict.fromkeys(c.dataset for c in calls):
         create_markdown_artifact(key=f"run-summary-{name.replace('_', '-')}",
-                                 markdown=summary_table(project.scope(name)), description=f"{name}: outcome")
+                                 markdown=summary_markdown(project.scope(name)), description=f"{name}: outcome")
+    _record_timings(project, ledger.timings())
     ledger.raise_failures()
     return ledger.outcomes
+
+
+def _record_timings(project: ProjectParams, timings: RunTimings) -> None:
+    """What the run cost: reports/run_timings.json, a Prefect artifact, and the parent runs it released."""
+    timings.save(run_timings(project.paths))
+    create_markdown_artifact(key="run-timings", markdown=timings_line(timings), description="what the run cost")
+    from cleargate.tracking.runs import log_run_timings
+
+    for name in project.datasets:
+        decision = project.scope(name).layout.promotion
+        if f"promote@{name}" in timings.stage_seconds and decision.is_file():
+            with suppress(CleargateError):
+                log_run_timings(project.scope(name), ReleaseDecision.load(decision).pipeline_run_id, timings)
 
 
 def pipeline_with_workers(params_path: str, rerun: list[str], datasets: list[str] | None = None) -> dict[str, str]:
@@ -174,14 +154,27 @@ def pipeline_with_workers(params_path: str, rerun: list[str], datasets: list[str
     return configured(params_path, rerun=rerun, datasets=datasets)
 
 
-def _summaries(project: ProjectParams, datasets: list[str] | None) -> str:
-    return "\n\n".join(summary_table(project.scope(d)) for d in (datasets or project.datasets))
-
-
 def _blocked(project: ProjectParams, datasets: list[str] | None) -> list[str]:
     """Datasets whose latest verdict (this run's or an earlier, unchanged one) blocked the candidate."""
     paths = {d: project.scope(d).layout.promotion for d in (datasets or project.datasets)}
     return [d for d, path in paths.items() if path.is_file() and ReleaseDecision.load(path).blocked]
+
+
+def _print_summaries(console: Console, params_path: str, datasets: list[str] | None) -> None:
+    project = load_project(Path(params_path))
+    for name in datasets or project.datasets:
+        console.print()
+        console.print(summary_table(project.scope(name)))
+    timings = run_timings(project.paths)
+    if timings.is_file():
+        console.print(f"\n{timings_line(RunTimings.load(timings))}")
+
+
+def _start_watchdog() -> None:
+    """Nothing outlives this process, even `kill -9`: see flows/watchdog.py."""
+    root = Path(__file__).resolve().parent.parent
+    subprocess.Popen([sys.executable, "-m", "flows.watchdog", str(os.getpid())], cwd=root, start_new_session=True,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,23 +186,27 @@ def main(argv: list[str] | None = None) -> int:
                         help="run only this dataset (repeatable); default: every dataset in params.yaml")
     parser.add_argument("--strict", action="store_true",
                         help="exit 3 when a candidate is blocked at its gates (CI, release schedules)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show every library's log lines and warnings")
     args = parser.parse_args(argv)
     apply_offline_env()
+    quiet_third_party(args.verbose)
+    quiet_prefect_console(args.verbose)
+    _start_watchdog()
+    console, errors = Console(highlight=False), Console(stderr=True, highlight=False)
     try:
         outcomes = pipeline_with_workers(args.params, args.rerun, args.dataset)
-        project = load_project(Path(args.params))
         ran = [name for name, outcome in outcomes.items() if outcome in ("ran", "blocked")]
-        print(f"stages ran: {len(ran)} ({', '.join(ran) or 'none'}); up to date, skipped: {len(outcomes) - len(ran)}")
-        print(_summaries(project, args.dataset))
-        blocked = _blocked(project, args.dataset)
+        console.print(f"stages ran: {len(ran)} ({', '.join(ran) or 'none'}); up to date, skipped: "
+                      f"{len(outcomes) - len(ran)}")
+        _print_summaries(console, args.params, args.dataset)
+        blocked = _blocked(load_project(Path(args.params)), args.dataset)
         if blocked:
-            print(f"\nblocked at the gate (champion unchanged): {', '.join(blocked)}; see the FAIL checks above",
-                  file=sys.stderr)
+            errors.print(f"\nblocked at the gate (champion unchanged): {', '.join(blocked)}; see the FAIL checks above")
             return 3 if args.strict else 0
     except CleargateError as exc:
         with suppress(CleargateError):  # e.g. params.yaml itself is invalid: the error below says so
-            print(_summaries(load_project(Path(args.params)), args.dataset))  # what did run, which check blocked
-        print(f"\ncleargate: run stopped: {exc}", file=sys.stderr)
+            _print_summaries(console, args.params, args.dataset)  # what did run, and which check blocked
+        errors.print(f"\ncleargate: run stopped: {exc}", markup=False)
         return 2
     return 0
 

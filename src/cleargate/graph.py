@@ -79,7 +79,7 @@ STAGES: tuple[Stage, ...] = (
           outs=lambda d, m: [Out(d.processed), _report(d.split_report)],
           params=lambda d, m: ["seed", f"datasets.{d}.data", f"datasets.{d}.split"]),
     Stage("train", "model", deps=lambda d, m: [d.processed],
-          outs=lambda d, m: [Out(m.dir)],
+          outs=lambda d, m: [Out(m.dir, persist=True)],   # kept until a new bundle replaces it whole
           params=lambda d, m: ["seed", "trainer", f"datasets.{d}.data", f"train.{m}"], fit=True),
     Stage("evaluate", "model", deps=lambda d, m: [m.dir, d.split("test")],
           outs=lambda d, m: [Out(m.predictions), _report(m.metrics, "metrics"), *_plots(m)],

@@ -20,6 +20,11 @@ PLOT_TABLES = ("confusion.csv", "roc.csv")                  # DVC plots (data)
 PLOT_IMAGES = ("confusion.png", "roc.png", "reliability.png")
 
 
+def run_timings(paths: Paths) -> Path:
+    """Where the last pipeline run says what its stages cost (project-wide, not per dataset)."""
+    return paths.reports / "run_timings.json"
+
+
 @dataclass(frozen=True)
 class BundleFiles:
     """Inside a model folder (`cleargate.models.bundle.ModelBundle` writes and reads it)."""

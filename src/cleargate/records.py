@@ -94,6 +94,7 @@ class TrainRecord(Record):
     n_parameters: int
     size_bytes: int
     device: str
+    run_id: str | None = None      # the MLflow run that watched the fit (curves, system metrics)
 
 
 class Evaluation(Record):
@@ -195,6 +196,27 @@ class Operational(Record):
     batch_size: int
     model_size_mb: float
     load_seconds: float
+
+
+class RunTimings(Record):
+    """reports/run_timings.json: what one pipeline run cost, stage by stage, against the fitting it did."""
+
+    wall_seconds: float
+    fit_seconds: float                 # sum of this run's fits (TrainRecord.fit_seconds)
+    stage_seconds: dict[str, float]    # dvc stage name -> wall time of the stage, as the flow saw it
+    skipped: int                       # stages DVC found up to date
+
+    @property
+    def overhead(self) -> float:
+        """(wall - fitting) / fitting: what the orchestration, I/O and judging cost per second of fitting."""
+        return (self.wall_seconds - self.fit_seconds) / self.fit_seconds if self.fit_seconds else float("nan")
+
+    def by_stage(self) -> dict[str, float]:
+        """Wall time summed per stage name (every dataset's validate together, ...), fits not counted."""
+        totals: dict[str, float] = {}
+        for name, seconds in self.stage_seconds.items():
+            totals[name.split("@")[0]] = totals.get(name.split("@")[0], 0.0) + seconds
+        return totals
 
 
 Outcome = Literal["promoted", "blocked", "unchanged"]

@@ -29,7 +29,7 @@ from cleargate.modelcard import model_card
 from cleargate.params import DatasetParams
 from cleargate.records import Evaluation, GateDecision, GateReport, Predictions, ReleaseDecision, SplitReport
 from cleargate.schema import LABEL
-from cleargate.tracking import DatasetRuns
+from cleargate.tracking.runs import LoggedModel
 
 
 @dataclass(frozen=True)
@@ -90,12 +90,12 @@ def compare_with_champion(params: DatasetParams, champion: str | None, test: pd.
     return ChampionComparison(champion, diff)
 
 
-def release(params: DatasetParams, client: MlflowClient, gate: GateDecision, runs: DatasetRuns,
+def release(params: DatasetParams, client: MlflowClient, gate: GateDecision, logged: LoggedModel, parent_id: str,
             test: pd.DataFrame, tags: dict[str, str]) -> ReleaseDecision:
     """Judge the selected candidate with the release evidence, register it, and say where `champion` stands."""
     layout = params.layout
     selected = gate.selected
-    logged, model = runs.models[selected], layout.model(selected)
+    model = layout.model(selected)
     metrics = Evaluation.load(model.metrics).dump()
     baselines = {n: Evaluation.load(layout.model(n).metrics).dump() for n, c in params.train.items()
                  if c.role == "baseline"}
@@ -110,13 +110,13 @@ def release(params: DatasetParams, client: MlflowClient, gate: GateDecision, run
                               evidence)
 
     name = params.registry.model_name
-    version_tags = {**tags, "mlflow.run_id": logged.run_id, "model": selected, "pipeline_run_id": runs.parent_id}
+    version_tags = {**tags, "mlflow.run_id": logged.run_id, "model": selected, "pipeline_run_id": parent_id}
     outcome = register_judged(client, name, logged.model_uri, logged.run_id, version_tags, judge,
                               model_digest(model.dir))
     return ReleaseDecision(model_name=name, version=outcome.version, selected=selected,
                            passed=outcome.report.passed, champion=outcome.champion,
                            previous_champion=outcome.previous_champion, moved=outcome.moved, reason=outcome.reason,
-                           run_id=logged.run_id, pipeline_run_id=runs.parent_id, operational=operational,
+                           run_id=logged.run_id, pipeline_run_id=parent_id, operational=operational,
                            gate=outcome.report)
 
 

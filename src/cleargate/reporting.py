@@ -1,11 +1,29 @@
-"""The end-of-run summary a person reads: each dataset's leaderboard, gates and registry outcome."""
+"""The end-of-run summary a person reads: each dataset's leaderboard, gates and registry outcome, and what the
+run cost. The same rows render as Markdown (Prefect artifacts, README) and as a rich table (the terminal:
+fits 80 columns, wider when the terminal is; colour only on a terminal)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
 from cleargate.params import DatasetParams
-from cleargate.records import GateDecision, GateReport, ReleaseDecision
+from cleargate.records import GateDecision, GateReport, ReleaseDecision, RunTimings
+
+HEADERS = ["#", "model", "role", "{primary}", "accuracy", "bal. acc.", "fit s", "MB", "gates", "registered"]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One dataset's leaderboard rows with verdicts, and where its champion stands."""
+
+    title: str
+    primary: str
+    rows: list[list[str]]
+    footer: str
+    passed: dict[str, bool | None]   # model -> gates passed (None: a baseline, not judged)
 
 
 def _verdict(report: GateReport | None) -> str:
@@ -14,27 +32,71 @@ def _verdict(report: GateReport | None) -> str:
     return "PASS" if report.passed else "FAIL: " + ", ".join(c.name for c in report.failed)
 
 
-def summary_table(params: DatasetParams) -> str:
-    """The leaderboard with each candidate's verdict (the full one for the model that was registered)."""
+def summarise(params: DatasetParams) -> Summary | None:
+    """None when the run stopped before the gate stage (no leaderboard yet)."""
     layout = params.layout
     if not layout.leaderboard_csv.is_file():
-        return f"{params.dataset.name}: no leaderboard (the run stopped before the gate stage)"
+        return None
     gate = GateDecision.load(layout.gate)
     release = ReleaseDecision.load(layout.promotion) if layout.promotion.is_file() else None
-    board = pd.read_csv(layout.leaderboard_csv)
-    primary = gate.primary_metric
-    rows = [f"### {params.dataset.name} ({params.dataset.kind}): ranked by test {primary}", "",
-            f"| # | model | role | {primary} | accuracy | balanced acc. | fit s | size MB | gates | registered |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in board.to_dict("records"):
+    primary, rows, passed = gate.primary_metric, [], {}
+    for r in pd.read_csv(layout.leaderboard_csv).to_dict("records"):
         name, registered, report = r["model"], "-", gate.candidates.get(r["model"])
         if release is not None and release.selected == name:
             report = release.gate  # the full verdict: offline and release checks
             alias = "champion" if release.champion == release.version else "challenger"
             registered = f"{release.model_name} v{release.version} ({alias})"
-        rows.append(f"| {r['rank']} | {name} | {r['role']} | {r[primary]:.4f} | {r['accuracy']:.4f} | "
-                    f"{r['balanced_accuracy']:.4f} | {r['fit_seconds']:.1f} | {r['size_mb']:.2f} | "
-                    f"{_verdict(report)} | {registered} |")
-    if release is not None:
-        rows.append(f"\n{release.model_name}: champion v{release.champion or '-'} ({release.reason})")
-    return "\n".join(rows)
+        passed[name] = None if report is None else report.passed
+        rows.append([str(r["rank"]), name, r["role"], f"{r[primary]:.4f}", f"{r['accuracy']:.4f}",
+                     f"{r['balanced_accuracy']:.4f}", f"{r['fit_seconds']:.1f}", f"{r['size_mb']:.2f}",
+                     _verdict(report), registered])
+    footer = "" if release is None else f"{release.model_name}: champion v{release.champion or '-'} ({release.reason})"
+    title = f"{params.dataset.name} ({params.dataset.kind}): ranked by test {primary}"
+    return Summary(title, primary, rows, footer, passed)
+
+
+def summary_markdown(params: DatasetParams) -> str:
+    summary = summarise(params)
+    if summary is None:
+        return f"{params.dataset.name}: no leaderboard (the run stopped before the gate stage)"
+    headers = [h.format(primary=summary.primary) for h in HEADERS]
+    lines = [f"### {summary.title}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(row) + " |" for row in summary.rows]
+    return "\n".join(lines + ([f"\n{summary.footer}"] if summary.footer else []))
+
+
+def summary_table(params: DatasetParams) -> Any:
+    """A rich renderable: the leaderboard (fits 80 columns; baselines dimmed; verdicts coloured on a terminal)
+    and the champion line."""
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    summary = summarise(params)
+    if summary is None:
+        return Text(f"{params.dataset.name}: no leaderboard (the run stopped before the gate stage)", style="yellow")
+    table = Table(title=summary.title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+                  pad_edge=False, padding=(0, 1))
+    for header, numeric in (("#", True), ("model", False), (summary.primary, True), ("acc.", True),
+                            ("fit s", True), ("MB", True), ("gates", False), ("registered", False)):
+        table.add_column(header, justify="right" if numeric else "left", no_wrap=numeric or header == "model",
+                         overflow="fold")
+    for rank, model, role, primary, accuracy, _, fit, size, verdict, registered in summary.rows:
+        ok = summary.passed.get(model)
+        name = Text(model, style="dim" if role == "baseline" else "")
+        if role == "baseline":
+            name.append(" (baseline)", style="dim")
+        table.add_row(rank, name, primary, accuracy, fit, size,
+                      Text(verdict, style={True: "green", False: "red"}.get(ok, "dim")),
+                      registered.replace(f"{params.registry.model_name} ", ""))
+    return Group(table, Text(summary.footer)) if summary.footer else table
+
+
+def timings_line(timings: RunTimings) -> str:
+    """`pipeline 268 s: fitting 135 s, overhead 0.98 (validate 7 s, promote 36 s, ...)`."""
+    stages = sorted(timings.by_stage().items(), key=lambda kv: -kv[1])
+    parts = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in stages)
+    overhead = "n/a (nothing was fitted)" if not timings.fit_seconds else f"{timings.overhead:.2f}"
+    return (f"pipeline {timings.wall_seconds:.0f} s: fitting {timings.fit_seconds:.0f} s, overhead {overhead}"
+            + (f" ({parts})" if parts else "") + (f"; {timings.skipped} stages up to date" if timings.skipped else ""))

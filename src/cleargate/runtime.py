@@ -1,8 +1,10 @@
-"""Process settings every entry point applies before work: offline, quiet, reproducible."""
+"""Process settings every entry point applies before work: offline, quiet, reproducible. Never at import."""
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 
 OFFLINE_ENV = {
     "GX_ANALYTICS_ENABLED": "false",
@@ -11,12 +13,58 @@ OFFLINE_ENV = {
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-    "TQDM_DISABLE": "1",
     "GIT_PYTHON_REFRESH": "quiet",
 }
 
+# Third-party loggers whose INFO lines a user would have to learn to ignore (banners, tips, "updating lock").
+CHATTY = ("mlflow", "lightning", "lightning.pytorch", "lightning.fabric", "dvc", "great_expectations", "alembic",
+          "py.warnings", "httpx", "urllib3")
+VERBOSE_ENV = "CLEARGATE_VERBOSE"
+
 
 def apply_offline_env() -> None:
-    """Called by entry points (never at import): no telemetry, no progress bars, no network calls."""
+    """Called by entry points (never at import): no telemetry, no network calls."""
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0", "false")
+
+
+def quiet_third_party(verbose_output: bool | None = None) -> None:
+    """A normal run shows cleargate's own lines only; `-v` (CLEARGATE_VERBOSE=1) shows everything.
+
+    Sets the environment too, so worker processes started afterwards (process pools, stage commands)
+    are quiet in the same way."""
+    loud = verbose() if verbose_output is None else verbose_output
+    os.environ[VERBOSE_ENV] = "1" if loud else "0"
+    _own_lines()
+    if loud:
+        return
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning,ignore::FutureWarning,ignore::DeprecationWarning")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow resets its logger from this on import
+    for category in (UserWarning, FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+    settle_library_logs()
+
+
+def settle_library_logs() -> None:
+    """Libraries such as Lightning set their loggers to INFO when imported: call after importing them."""
+    if verbose():
+        return
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _own_lines() -> None:
+    """cleargate's own log lines (e.g. one line per training epoch when no progress bar is shown) go to stderr
+    as plain text, whatever another library did to the root logger."""
+    logger = logging.getLogger("cleargate")
+    if not any(getattr(h, "cleargate", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.cleargate = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False

@@ -7,6 +7,7 @@ them, so a tree stage (and `dvc repro` of one) never pays for importing torch an
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -17,6 +18,8 @@ from cleargate.models.bundle import Manifest, ModelBundle
 from cleargate.models.trees import tree_pipeline
 from cleargate.records import TrainRecord
 from cleargate.schema import LABEL
+
+EpochReport = Callable[[int, dict[str, float]], None]
 
 
 def fit_tree(name: str, config: TreeConfig, data: DataContract, train: pd.DataFrame, seed: int) -> ModelBundle:
@@ -32,10 +35,10 @@ def fit_tree(name: str, config: TreeConfig, data: DataContract, train: pd.DataFr
 
 
 def fit_model(name: str, config: ModelConfig, trainer: TrainerConfig, data: DataContract, train: pd.DataFrame,
-              val: pd.DataFrame, seed: int) -> ModelBundle:
-    """Seeded fit of one model of any flavour."""
+              val: pd.DataFrame, seed: int, on_epoch: EpochReport | None = None) -> ModelBundle:
+    """Seeded fit of one model of any flavour; deep fits report each epoch's metrics to `on_epoch`."""
     if config.flavour == "torch":
         from cleargate.models.lightning_training import fit_deep
 
-        return fit_deep(name, config, trainer, data, train, val, seed)  # type: ignore[arg-type]
+        return fit_deep(name, config, trainer, data, train, val, seed, on_epoch)  # type: ignore[arg-type]
     return fit_tree(name, config, data, train, seed)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import lightning as L
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -19,8 +20,10 @@ from cleargate.config.ops import TrainerConfig
 from cleargate.kinds import DataContract, kind_of
 from cleargate.models.backbones import build_backbone
 from cleargate.models.bundle import Manifest, ModelBundle
+from cleargate.models.callbacks import EpochReport, EpochReporter
 from cleargate.models.classifier import Classifier
 from cleargate.records import TrainRecord
+from cleargate.runtime import settle_library_logs
 from cleargate.schema import LABEL
 
 HISTORY_COLUMNS = ["train_loss", "train_accuracy", "val_loss", "val_accuracy"]
@@ -48,9 +51,18 @@ def _fit_input_statistics(backbone: Any, inputs: torch.Tensor) -> None:
         fit(inputs)
 
 
+def _progress(name: str, report: EpochReport | None) -> list[L.Callback]:
+    """A rich progress bar on a terminal; plain per-epoch lines otherwise; the epoch report either way."""
+    terminal = sys.stderr.isatty()
+    bar = [RichProgressBar(leave=False)] if terminal else []
+    return [*bar, EpochReporter(name, HISTORY_COLUMNS, report, plain_lines=not terminal)]
+
+
 def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, data: DataContract,
-             train: pd.DataFrame, val: pd.DataFrame, seed: int) -> ModelBundle:
-    """Seeded, deterministic Lightning fit with early stopping; keeps the best-val-loss weights."""
+             train: pd.DataFrame, val: pd.DataFrame, seed: int, on_epoch: EpochReport | None = None) -> ModelBundle:
+    """Seeded, deterministic Lightning fit with early stopping; keeps the best-val-loss weights.
+    `on_epoch` receives each epoch's metrics as they come (the MLflow run of the fit)."""
+    settle_library_logs()  # Lightning set its loggers to INFO when it was imported
     L.seed_everything(seed, workers=True, verbose=False)
     kind = kind_of(data)
     backbone = build_backbone(config, data)
@@ -67,8 +79,9 @@ def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, data:
             precision=trainer_config.precision,
             deterministic=trainer_config.deterministic, max_epochs=config.max_epochs,
             limit_train_batches=config.limit_train_batches,
-            callbacks=[EarlyStopping(monitor="val_loss", mode="min", patience=config.patience), checkpoint],
-            logger=CSVLogger(scratch, name="logs"), log_every_n_steps=1, enable_progress_bar=False,
+            callbacks=[EarlyStopping(monitor="val_loss", mode="min", patience=config.patience), checkpoint,
+                       *_progress(name, on_epoch)],
+            logger=CSVLogger(scratch, name="logs"), log_every_n_steps=1, enable_progress_bar=sys.stderr.isatty(),
             enable_model_summary=False,
         )
         started = time.perf_counter()

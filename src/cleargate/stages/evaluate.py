@@ -1,4 +1,5 @@
-"""evaluate: one trained model on the test split -> metrics (a DVC metrics file), plots, test probabilities."""
+"""evaluate: one trained model on the test split -> metrics (a DVC metrics file), plots, test probabilities;
+the test metrics and plots also go to the model's MLflow run."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from cleargate.models.bundle import ModelBundle
 from cleargate.params import DatasetParams
 from cleargate.records import Evaluation, Predictions
 from cleargate.schema import LABEL
+from cleargate.tracking.runs import log_evaluation
 
 
 def run(params: DatasetParams, model: str) -> Evaluation:
@@ -25,4 +27,5 @@ def run(params: DatasetParams, model: str) -> Evaluation:
     evaluation.save(layout.metrics)
     write_plots(layout, predictions, evaluation.confusion_matrix)
     predictions.save(layout.predictions)  # gates compare against the champion on the same rows
+    log_evaluation(params, bundle.record, evaluation, layout.plots)  # on the model's training run
     return evaluation

@@ -1,6 +1,7 @@
-"""promote: track this dataset's models in MLflow, then release the selected candidate.
+"""promote: group this dataset's runs in MLflow, then release the selected candidate.
 
-Tracking: one parent run with the lineage and reports, one nested run per model with its logged model.
+Tracking: a parent run per dataset and pipeline run with the lineage and reports; the models' training runs
+(opened when they fit) are nested under it, and the selected candidate's bundle is logged into its run.
 Release: the release checks (latency and size of the logged model, non-inferiority against the champion)
 join the offline verdicts; the candidate becomes a version aliased `challenger`, and `champion` moves only
 when every gate passed. A blocked candidate is a decision recorded in promotion.json, the registry and the
@@ -14,21 +15,27 @@ import os
 from cleargate.io import read_table
 from cleargate.lineage import lineage_tags
 from cleargate.params import DatasetParams
-from cleargate.records import GateDecision, IngestRecord, ReleaseDecision, SplitReport
+from cleargate.records import GateDecision, IngestRecord, ReleaseDecision, SplitReport, TrainRecord
 from cleargate.release import publish, release
-from cleargate.tracking import connect, log_dataset_runs
+from cleargate.tracking import connect, store_errors
+from cleargate.tracking.runs import log_pipeline_run, log_release_model
 
 
 def run(params: DatasetParams, flow_run_id: str | None = None) -> ReleaseDecision:
     layout = params.layout
     gate = GateDecision.load(layout.gate)
     test = read_table(layout.split("test"))
+    trained = {m: TrainRecord.load(layout.model(m).bundle.train_record) for m in params.train}
     client = connect(params)
     lineage = lineage_tags(params, params.root, IngestRecord.load(layout.raw_meta).sha256,
                            SplitReport.load(layout.split_report).digest)
     flow_run_id = flow_run_id or os.environ.get("PREFECT__FLOW_RUN_ID") or "none"
-    runs = log_dataset_runs(params, test, lineage, flow_run_id)
-    decision = release(params, client, gate, runs, test, {**lineage, "prefect.flow_run_id": flow_run_id})
-    publish(params, client, decision, lineage)
+    parent_id = log_pipeline_run(params, test, lineage, flow_run_id,
+                                 {m: r.run_id for m, r in trained.items() if r.run_id})
+    logged = log_release_model(params, gate.selected, trained[gate.selected].run_id, test)
+    with store_errors(params):
+        decision = release(params, client, gate, logged, parent_id, test,
+                           {**lineage, "prefect.flow_run_id": flow_run_id})
+        publish(params, client, decision, lineage)
     decision.save(layout.promotion)
     return decision

@@ -1,16 +1,25 @@
-"""train: fit one model (`--model NAME`, a key of params.yaml `train`) -> its bundle in models/<d>/<m>/."""
+"""train: fit one model (`--model NAME`, a key of params.yaml `train`) -> its bundle in models/<d>/<m>/.
+
+The model's MLflow run is open while it fits: loss and accuracy per epoch and the machine's CPU, memory
+(and GPU) appear in the MLflow UI as it trains; the run id is kept in train.json for evaluate and release.
+"""
 
 from __future__ import annotations
 
 from cleargate.io import read_table
 from cleargate.params import DatasetParams
 from cleargate.records import TrainRecord
+from cleargate.tracking.runs import training_run
 from cleargate.training import fit_model
 
 
 def run(params: DatasetParams, model: str) -> TrainRecord:
     layout = params.layout
-    bundle = fit_model(model, params.model(model), params.trainer, params.dataset, read_table(layout.split("train")),
-                       read_table(layout.split("val")), params.seed)
-    bundle.save(layout.model(model).dir)
+    train, val = read_table(layout.split("train")), read_table(layout.split("val"))
+    with training_run(params, model) as tracked:
+        bundle = fit_model(model, params.model(model), params.trainer, params.dataset, train, val, params.seed,
+                           on_epoch=tracked.log_epoch)
+        bundle.record = bundle.record.model_copy(update={"run_id": tracked.id})
+        bundle.save(layout.model(model).dir)
+        tracked.log_fit(bundle.record)
     return bundle.record

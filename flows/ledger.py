@@ -1,0 +1,82 @@
+"""Bookkeeping of one pipeline flow run: what ran (and how long it took), what DVC found up to date, which
+datasets failed and which were blocked at their gates. Each outcome is one line on the console as it happens
+and one log line for the Prefect UI."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from cleargate.errors import CleargateError
+from cleargate.graph import StageCall
+from cleargate.records import ReleaseDecision, RunTimings, TrainRecord
+from flows import dvc_state
+
+STYLE = {"ran": "green", "skipped": "dim", "blocked": "yellow", "failed": "red", "not run": "dim"}
+
+
+@dataclass
+class RunLedger:
+    root: Path
+    rerun: set[str]
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+    logger: Any = None
+    started: float = field(default_factory=time.perf_counter)
+    outcomes: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    fit_seconds: float = 0.0
+    failed: dict[str, CleargateError] = field(default_factory=dict)   # dataset -> the first error that stopped it
+    blocked: dict[str, str] = field(default_factory=dict)             # dataset -> why its candidate was not promoted
+
+    def _say(self, call: StageCall, outcome: str, detail: str = "") -> None:
+        self.outcomes[call.dvc_name] = outcome
+        took = f"{self.seconds[call.dvc_name]:6.1f} s" if call.dvc_name in self.seconds else " " * 8
+        self.console.print(f"  {call.dvc_name:<28} {took}  [{STYLE[outcome]}]{outcome}[/]{detail}")
+        if self.logger is not None:
+            self.logger.info("%s: %s%s", call.dvc_name, outcome, detail)
+
+    def stale(self, call: StageCall, state: dvc_state.Staleness) -> bool:
+        """Run when asked to (`--rerun`), when DVC finds the stage stale, or when a stage it reads ran."""
+        ran = [name for name, outcome in self.outcomes.items() if outcome in ("ran", "blocked")]
+        if call.dvc_name in self.rerun or call.stage.name in self.rerun or state.needs_run(call.dvc_name, ran):
+            return True
+        self._say(call, "skipped")
+        return False
+
+    def done(self, call: StageCall, result: Any, seconds: float) -> None:
+        dvc_state.commit(self.root, [call.dvc_name])
+        self.seconds[call.dvc_name] = seconds
+        if isinstance(result, TrainRecord):
+            self.fit_seconds += result.fit_seconds
+        if isinstance(result, ReleaseDecision) and result.blocked:  # a verdict, recorded; not a failure
+            self.blocked[call.dataset] = result.message()
+            self._say(call, "blocked", f": {result.reason}")
+            return
+        self._say(call, "ran")
+
+    def fail(self, call: StageCall, exc: CleargateError) -> None:
+        self.failed.setdefault(call.dataset, exc)
+        self._say(call, "failed", f": {str(exc).splitlines()[0]}")
+
+    def skip_failed(self, call: StageCall) -> bool:
+        if call.dataset in self.failed:
+            self._say(call, "not run")
+            return True
+        return False
+
+    def timings(self) -> RunTimings:
+        return RunTimings(wall_seconds=time.perf_counter() - self.started, fit_seconds=self.fit_seconds,
+                          stage_seconds=dict(self.seconds),
+                          skipped=sum(1 for o in self.outcomes.values() if o == "skipped"))
+
+    def raise_failures(self) -> None:
+        """One failure: re-raised as it is (same type). Several: one error naming each dataset."""
+        if len(self.failed) == 1:
+            dataset, error = next(iter(self.failed.items()))
+            raise type(error)(f"[{dataset}] {error}")
+        if self.failed:
+            raise CleargateError("; ".join(f"[{d}] {e}" for d, e in self.failed.items()))

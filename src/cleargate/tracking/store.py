@@ -1,0 +1,150 @@
+"""The MLflow tracking store: which one, a quick check that it answers, and its failures as one line.
+
+`MLFLOW_TRACKING_URI` wins over params.yaml (a team server). A run checks the store before its first
+stage (`check_store`, a few seconds by default: `tracking.connect_budget_s`) instead of letting MLflow
+retry for minutes, and any store failure later is one `TrackingStoreError` naming the store and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from cleargate.errors import CleargateError
+
+HINT = "start it (`make stack-up`, or `mlflow server`) or point MLFLOW_TRACKING_URI at a running one"
+
+
+class TrackingStoreError(CleargateError):
+    """The tracking store cannot be reached or written."""
+
+
+def tracking_uri(params: Any) -> str:
+    """MLFLOW_TRACKING_URI wins (a team server); else the embedded SQLite store from params.yaml."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or params.tracking.uri
+
+
+def _shown(uri: str) -> str:
+    """The URI without a password (user:pass@host -> user:***@host)."""
+    scheme, sep, rest = uri.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return uri
+    return f"{scheme}{sep}{credentials.split(':')[0]}:***@{host}"
+
+
+def configure_requests(params: Any) -> None:
+    """MLflow's HTTP retries and timeout from params.yaml (its defaults retry for minutes)."""
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(params.tracking.request_retries)
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(params.tracking.request_timeout_s))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+
+
+def _check_http(uri: str, budget: float) -> None:
+    import requests
+
+    deadline, last = time.monotonic() + budget, "no answer"
+    while True:
+        try:
+            answer = requests.get(f"{uri.rstrip('/')}/health", timeout=max(0.5, min(3.0, budget)))
+            if answer.status_code == 200:
+                return
+            last = f"HTTP {answer.status_code} from /health"
+            if answer.status_code in (401, 403):
+                raise TrackingStoreError(f"{_shown(uri)}: MLflow tracking server refused the request ({last}); "
+                                         "set MLFLOW_TRACKING_USERNAME/PASSWORD (see .stack/env)")
+        except requests.RequestException as exc:
+            last = type(exc).__name__
+        if time.monotonic() > deadline:
+            raise TrackingStoreError(f"{_shown(uri)}: MLflow tracking server not reachable after {budget:g} s "
+                                     f"({last}); {HINT}")
+        time.sleep(0.5)
+
+
+def _check_writable(folder: Path, what: str) -> None:
+    probe = folder / f".cleargate-probe-{uuid.uuid4().hex[:8]}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise TrackingStoreError(f"{folder}: {what} is not writable ({type(exc).__name__}: {exc.strerror}); "
+                                 "fix its permissions or change tracking in params.yaml") from None
+
+
+def _check_database(uri: str, budget: float) -> None:
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(uri, connect_args={"connect_timeout": max(1, int(budget))}
+                                          if not uri.startswith("sqlite") else {})
+        with engine.connect():
+            pass
+    except Exception as exc:  # noqa: BLE001 - any failure to open the database is the same message
+        raise TrackingStoreError(f"{_shown(uri)}: tracking database not reachable ({type(exc).__name__}); "
+                                 f"{HINT}") from None
+
+
+def check_store(params: Any) -> str:
+    """Fail fast, in one line, when the store cannot be used; returns the URI checked."""
+    uri, budget = tracking_uri(params), params.tracking.connect_budget_s
+    if uri.startswith(("http://", "https://")):
+        _check_http(uri, budget)
+    elif uri.startswith("sqlite:///"):
+        _check_writable(Path(uri.removeprefix("sqlite:///")).parent, "the tracking database's folder")
+        _check_writable(params.tracking.artifact_root, "the MLflow artifact folder")
+    elif "://" in uri:
+        _check_database(uri, budget)
+    return uri
+
+
+@contextmanager
+def store_errors(params: Any) -> Iterator[None]:
+    """Connection failures and server errors while talking to the store become one TrackingStoreError."""
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except (requests.RequestException, ConnectionError) as exc:
+        raise TrackingStoreError(f"{_shown(tracking_uri(params))}: lost the MLflow tracking server "
+                                 f"({type(exc).__name__}); {HINT}, then run again") from None
+    except MlflowException as exc:
+        text = str(exc).splitlines()[0][:300]
+        if any(s in text for s in ("Max retries", "Connection", "API request", "timed out", "503", "502")):
+            raise TrackingStoreError(f"{_shown(tracking_uri(params))}: MLflow tracking server failed ({text}); "
+                                     f"{HINT}, then run again") from None
+        raise
+
+
+def connect(params: Any) -> Any:
+    """Point MLflow at the store and make sure the dataset's experiment exists; returns a client."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    configure_requests(params)
+    uri = tracking_uri(params)
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for key, value in saved.items():  # MLflow exports the URI; keep the user's variable the only override
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    with store_errors(params):
+        if mlflow.get_experiment_by_name(params.experiment) is None:
+            location = params.tracking.artifact_root.resolve().as_uri() if uri.startswith("sqlite") else None
+            try:
+                mlflow.create_experiment(params.experiment, artifact_location=location)
+            except MlflowException as exc:  # another process created it first
+                if mlflow.get_experiment_by_name(params.experiment) is None:
+                    raise exc from None
+        mlflow.set_experiment(params.experiment)
+    return MlflowClient(uri, uri)
