@@ -23,7 +23,7 @@ STYLE = {"ran": "green", "skipped": "dim", "blocked": "yellow", "failed": "red",
 class RunLedger:
     root: Path
     rerun: set[str]
-    console: Console = field(default_factory=lambda: Console(highlight=False))
+    console: Console = field(default_factory=lambda: Console(highlight=False, soft_wrap=True))
     logger: Any = None
     started: float = field(default_factory=time.perf_counter)
     outcomes: dict[str, str] = field(default_factory=dict)

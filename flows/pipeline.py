@@ -32,7 +32,6 @@ if __package__ in (None, ""):  # `python flows/pipeline.py` from the project roo
 
 from cleargate.errors import CleargateError  # noqa: E402
 from cleargate.graph import StageCall, plan  # noqa: E402
-from cleargate.io import write_json  # noqa: E402
 from cleargate.layout import run_timings  # noqa: E402
 from cleargate.params import ProjectParams, load_project  # noqa: E402
 from cleargate.records import ReleaseDecision, RunTimings  # noqa: E402
@@ -192,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_third_party(args.verbose)
     quiet_prefect_console(args.verbose)
     _start_watchdog()
-    console, errors = Console(highlight=False), Console(stderr=True, highlight=False)
+    console, errors = Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         outcomes = pipeline_with_workers(args.params, args.rerun, args.dataset)
         ran = [name for name, outcome in outcomes.items() if outcome in ("ran", "blocked")]

@@ -84,8 +84,10 @@ def params_file(tmp_path: Path) -> Path:
     return write_params(tmp_path / "params.yaml", tiny_params())
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True, **kw: Any) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{Path(os.sys.executable).parent}:{os.environ['PATH']}"}
+def run(cmd: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None,
+        **kw: Any) -> subprocess.CompletedProcess[str]:
+    base = env if env is not None else dict(os.environ)
+    env = {**base, "PATH": f"{Path(os.sys.executable).parent}:{base['PATH']}"}
     return subprocess.run(cmd, cwd=cwd, check=check, capture_output=True, text=True, env=env, **kw)
 
 

@@ -22,11 +22,12 @@ ParamsOpt = Annotated[Path, typer.Option("--params", help="params.yaml of the pr
 
 def _client(params_path: Path, model: str | None = None):  # noqa: ANN202 - MlflowClient, imported lazily
     """The dataset view that registers `model` (any, if None) and a client on the project's store."""
-    from cleargate.tracking import connect
+    from cleargate.tracking import check_store, connect
 
     apply_offline_env()
     project = load_project(params_path)
     params = project.scope_registered(model) if model else project.scope(next(iter(project.datasets)))
+    check_store(params)  # a stopped server: one line in seconds, not minutes of retries
     return params, connect(params)
 
 

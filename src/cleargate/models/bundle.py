@@ -69,8 +69,9 @@ class ModelBundle:
 
     def save(self, folder: Path) -> Path:
         """Write the whole folder beside its place, then swap it in; the record gets the saved weights' size."""
+        for stale in folder.parent.glob(f".{folder.name}.*.tmp"):  # left by a fit that was killed mid-save
+            shutil.rmtree(stale, ignore_errors=True)
         scratch = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
-        shutil.rmtree(scratch, ignore_errors=True)
         staged = BundleFiles(scratch)
         try:
             scratch.mkdir(parents=True)

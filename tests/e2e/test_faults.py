@@ -1,0 +1,161 @@
+"""Faults a user meets, on real components: each ends in one line and a non-zero exit, and loses nothing.
+
+A stopped MLflow server, a tracking server lost between stages, a truncated raw file, `kill -9` of the
+run's main process, an invalid params.yaml under `dvc repro`. Each runs the real entry points in a real
+git + DVC project on tiny data (trees on the breast-cancer records train in seconds).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from tests.conftest import make_project, run, tiny_params
+from tests.servers import MlflowServer, free_port
+
+PY = sys.executable
+
+
+def one_line_error(stderr: str) -> str:
+    """The error a user sees: no traceback, and the last non-empty line says what happened."""
+    assert "Traceback" not in stderr, stderr[-3000:]
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines, "no error was printed"
+    return lines[-1]
+
+
+def records_project(tmp_path: Path) -> Path:
+    return make_project(tmp_path, tiny_params("breast_cancer", digits=False))
+
+
+@pytest.mark.slow
+def test_an_unreachable_tracking_server_stops_the_run_in_seconds_with_one_line(tmp_path: Path):
+    project = records_project(tmp_path)
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    started = time.monotonic()
+    result = run([PY, "flows/pipeline.py"], project, check=False, env=env)
+    took = time.monotonic() - started
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    line = one_line_error(result.stderr)
+    assert f"{uri}: MLflow tracking server not reachable after 5 s" in line and "MLFLOW_TRACKING_URI" in line
+    assert not (project / "models").exists(), "nothing trained for nothing"
+    assert took < 60, f"{took:.0f} s"  # Prefect's ephemeral API start included; the check itself is 5 s
+    started = time.monotonic()
+    status = run(["cleargate", "status"], project, check=False, env=env)
+    assert status.returncode == 2 and time.monotonic() - started < 30
+    assert f"{uri}: MLflow tracking server not reachable" in one_line_error(status.stderr)
+
+
+@pytest.mark.slow
+def test_a_tracking_server_lost_before_release_loses_nothing_and_the_next_run_completes(tmp_path: Path):
+    project = records_project(tmp_path)
+    server = MlflowServer(tmp_path / "server").start()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri}
+    try:
+        first = run([PY, "flows/pipeline.py"], project, check=False, env=env)
+        assert first.returncode == 0, first.stderr[-3000:]
+        server.stop()
+        lost = run([PY, "-m", "cleargate.stages", "promote", "--dataset", "breast_cancer"], project, check=False,
+                   env=env)
+        assert lost.returncode == 2
+        line = one_line_error(lost.stderr)
+        assert server.uri in line and "MLflow tracking server" in line, line
+        assert "up to date" in run(["dvc", "status"], project).stdout, "the finished stages stay recorded"
+        server.start()
+        again = run([PY, "flows/pipeline.py", "--rerun", "promote"], project, check=False, env=env)
+        assert again.returncode == 0, again.stderr[-3000:]
+        from mlflow.tracking import MlflowClient
+
+        versions = MlflowClient(server.uri).search_model_versions("name='breast-cancer-classifier'")
+        assert sorted(int(v.version) for v in versions) == [1, 2], "no half-registered version from the lost run"
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_a_damaged_raw_file_stops_its_dataset_and_dvc_checkout_restores_it(tmp_path: Path):
+    project = records_project(tmp_path)
+    first = run([PY, "flows/pipeline.py"], project, check=False)
+    assert first.returncode == 0, first.stderr[-3000:]
+    raw = project / "data" / "raw" / "breast_cancer.parquet"
+    recorded = (project / "data" / "raw" / "breast_cancer.json").read_text()
+    raw.write_bytes(raw.read_bytes()[:-200])
+    broken = run([PY, "flows/pipeline.py", "--rerun", "validate"], project, check=False)
+    assert broken.returncode == 2
+    line = one_line_error(broken.stderr)
+    assert "breast_cancer.parquet: sha256" in line and "dvc checkout" in line, line
+    assert (project / "data" / "raw" / "breast_cancer.json").read_text() == recorded, "the record is never rewritten"
+    run(["dvc", "checkout", "data/raw/breast_cancer.parquet"], project)  # the restore the message gives
+    fixed = run([PY, "flows/pipeline.py", "--rerun", "validate"], project, check=False)
+    assert fixed.returncode == 0, fixed.stderr[-3000:]
+    assert "validate@breast_cancer" in fixed.stdout and "ran" in fixed.stdout
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_main_process_leaves_no_process_and_no_half_written_model(tmp_path: Path):
+    params = tiny_params()
+    params["train"] = {k: v for k, v in params["train"].items() if k in ("cnn", "hgb", "rf")}
+    params["train"]["cnn"].update(max_epochs=400, patience=400)  # long enough to be killed while it trains
+    project = make_project(tmp_path, params)
+    main = psutil.Popen([PY, "flows/pipeline.py"], cwd=project, stdout=(tmp_path / "out.txt").open("w"),
+                        stderr=(tmp_path / "err.txt").open("w"), env={**os.environ})
+    seen: dict[int, float] = {}
+    deadline = time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline:  # until a pool worker is training the CNN
+            for child in main.children(recursive=True):
+                try:
+                    seen[child.pid] = child.create_time()
+                except psutil.Error:
+                    continue
+            if any("spawn" in " ".join(psutil.Process(p).cmdline()) for p in seen if psutil.pid_exists(p)):
+                break
+            time.sleep(1)
+        else:
+            pytest.fail("the CNN fit never started: " + (tmp_path / "err.txt").read_text()[-2000:])
+        time.sleep(30)  # the worker imports torch and starts the CNN's fit
+        os.kill(main.pid, signal.SIGKILL)
+        main.wait(30)
+        alive: list[str] = []
+        for _ in range(30):
+            alive = [f"{pid} {psutil.Process(pid).cmdline()[:3]}" for pid, created in seen.items()
+                     if psutil.pid_exists(pid) and psutil.Process(pid).create_time() == created
+                     and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+            if not alive:
+                break
+            time.sleep(1)
+        assert not alive, f"left running after kill -9: {alive}"
+    finally:
+        for pid, created in seen.items():
+            if psutil.pid_exists(pid) and psutil.Process(pid).create_time() == created:
+                psutil.Process(pid).kill()
+    models = project / "models" / "digits"
+    assert not (models / "cnn").exists(), "a killed fit leaves no model folder a later run would accept"
+    params["train"]["cnn"].update(max_epochs=3, patience=3)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    again = run([PY, "flows/pipeline.py"], project, check=False)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (models / "cnn" / "model.pt").is_file() and not list(models.glob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_dvc_repro_with_an_invalid_params_file_keeps_the_models(tmp_path: Path):
+    project = records_project(tmp_path)
+    assert run([PY, "flows/pipeline.py"], project, check=False).returncode == 0
+    weights = sorted((project / "models").rglob("model.skops"))
+    assert weights
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"]["cancer_rf"]["n_estimatorz"] = 10  # a typo
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    repro = run(["dvc", "repro"], project, check=False)
+    assert repro.returncode != 0
+    assert "train.cancer_rf.n_estimatorz: unknown key" in repro.stdout + repro.stderr
+    assert all(path.is_file() for path in weights), "the previous models are still there"
