@@ -11,7 +11,7 @@ from cleargate.records import IngestRecord
 
 
 def restore_hint(layout: DatasetLayout) -> str:
-    return (f"restore it from the DVC cache with `dvc checkout {layout.raw}`, or delete {layout.raw} and "
+    return (f"restore it from the DVC cache with `dvc checkout --force {layout.raw}`, or delete {layout.raw} and "
             f"{layout.raw_meta} and re-ingest it from its source with `dvc repro ingest@{layout.name}`")
 
 

@@ -8,6 +8,7 @@ git + DVC project on tiny data (trees on the breast-cancer records train in seco
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import time
@@ -93,7 +94,9 @@ def test_a_damaged_raw_file_stops_its_dataset_and_dvc_checkout_restores_it(tmp_p
     line = one_line_error(broken.stderr)
     assert "breast_cancer.parquet: sha256" in line and "dvc checkout" in line, line
     assert (project / "data" / "raw" / "breast_cancer.json").read_text() == recorded, "the record is never rewritten"
-    run(["dvc", "checkout", "data/raw/breast_cancer.parquet"], project)  # the restore the message gives
+    restore = re.search(r"`(dvc checkout [^`]+)`", line)
+    assert restore, line
+    run(restore.group(1).split(), project)  # exactly the command the message gives
     fixed = run([PY, "flows/pipeline.py", "--rerun", "validate"], project, check=False)
     assert fixed.returncode == 0, fixed.stderr[-3000:]
     assert "validate@breast_cancer" in fixed.stdout and "ran" in fixed.stdout

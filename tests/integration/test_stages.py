@@ -100,7 +100,7 @@ def test_a_damaged_raw_file_is_never_recorded_and_says_how_to_restore_it(tmp_pat
         with pytest.raises(DataError) as err:
             stage.run(params)
         message = str(err.value)
-        assert f"{layout.raw}: sha256" in message and f"dvc checkout {layout.raw}" in message
+        assert f"{layout.raw}: sha256" in message and f"dvc checkout --force {layout.raw}" in message
         assert "dvc repro ingest@digits" in message
     assert layout.raw_meta.read_text().count(record.sha256) == 1, "the recorded hash is never overwritten"
 
