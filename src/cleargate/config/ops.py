@@ -43,7 +43,6 @@ class TrainerConfig(Strict):
     num_nodes: Annotated[int, Field(ge=1, le=1024)]
     precision: Literal["32-true", "16-mixed", "bf16-mixed"]
     deterministic: bool
-    num_workers: Annotated[int, Field(ge=0, le=64)] = 0
 
 
 class OrchestrationConfig(Strict):

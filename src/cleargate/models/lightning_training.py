@@ -13,12 +13,13 @@ import pandas as pd
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
 from cleargate.config.models import DeepConfig
 from cleargate.config.ops import TrainerConfig
 from cleargate.kinds import DataContract, kind_of
 from cleargate.models.backbones import build_backbone
+from cleargate.models.batches import batch_loader
 from cleargate.models.bundle import Manifest, ModelBundle
 from cleargate.models.callbacks import EpochReport, EpochReporter
 from cleargate.models.classifier import Classifier
@@ -29,13 +30,10 @@ from cleargate.schema import LABEL
 HISTORY_COLUMNS = ["train_loss", "train_accuracy", "val_loss", "val_accuracy"]
 
 
-def _loader(inputs: torch.Tensor, frame: pd.DataFrame, batch_size: int, shuffle: bool, workers: int,
-            seed: int) -> DataLoader:
-    """Stored labels are already class indices (cleaning encodes them)."""
-    labels = torch.tensor(frame[LABEL].to_numpy(dtype="int64"))
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(TensorDataset(inputs, labels), batch_size=batch_size, shuffle=shuffle,
-                      num_workers=workers, generator=generator)
+def _loader(inputs: torch.Tensor, frame: pd.DataFrame, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
+    """Stored labels are already class indices (cleaning encodes them); the data is in memory: whole-batch
+    indexing, no worker processes."""
+    return batch_loader(inputs, torch.tensor(frame[LABEL].to_numpy(dtype="int64")), batch_size, shuffle, seed)
 
 
 def _history(log_dir: Path) -> pd.DataFrame:
@@ -86,8 +84,8 @@ def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, data:
         )
         started = time.perf_counter()
         trainer.fit(module,
-                    _loader(train_x, train, config.batch_size, True, trainer_config.num_workers, seed),
-                    _loader(val_x, val, config.batch_size, False, trainer_config.num_workers, seed))
+                    _loader(train_x, train, config.batch_size, True, seed),
+                    _loader(val_x, val, config.batch_size, False, seed))
         fit_seconds = time.perf_counter() - started
         best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(best)
