@@ -2,8 +2,9 @@
 
 Run:  .venv/bin/python benchmarks/lightning_parity.py [--model mnist_cnn] [--epochs 3] [--rows N]
 Both sides train from the same seed on the same tensors in the same batch order with the same training-time
-augmentation, validate every epoch and keep per-epoch loss/accuracy; the Lightning side is `fit_deep` itself (early stopping, best-weights
-checkpoint, history). Prints each side's wall time and images/s and the ratio (goal: <= 1.05x).
+augmentation, validate every epoch and keep per-epoch loss/accuracy; the Lightning side is `fit_deep` itself
+(early stopping, best-weights checkpoint, history). Prints each side's wall time and images/s and the ratio
+(goal: <= 1.05x).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from cleargate.layout import run_timings  # noqa: E402
 from cleargate.params import ProjectParams, load_project  # noqa: E402
 from cleargate.records import ReleaseDecision, RunTimings  # noqa: E402
 from cleargate.reporting import summary_markdown, summary_table, timings_line  # noqa: E402
-from cleargate.runtime import apply_offline_env, quiet_third_party  # noqa: E402
+from cleargate.runtime import apply_offline_env, limit_threads, quiet_third_party  # noqa: E402
 from cleargate.stages.entry import run_stage  # noqa: E402
 from cleargate.tracking import check_store  # noqa: E402
 from flows import dvc_state  # noqa: E402
@@ -45,9 +45,12 @@ from flows.ledger import RunLedger  # noqa: E402
 
 
 @task(cache_policy=NO_CACHE)
-def execute(call: StageCall, project: ProjectParams) -> tuple[Any, float]:
-    """The stage function itself, timed; DVC bookkeeping stays in the flow's process (one writer of dvc.lock)."""
+def execute(call: StageCall, project: ProjectParams, threads: int | None = None) -> tuple[Any, float]:
+    """The stage function itself, timed; DVC bookkeeping stays in the flow's process (one writer of dvc.lock).
+    `threads`: the CPU threads a model stage may use (cores shared by the fits running side by side)."""
     quiet_third_party()  # a pool worker starts fresh: the same quiet output as the flow's process
+    if threads is not None:
+        limit_threads(threads)
     extra = {"flow_run_id": flow_run.get_id()} if call.stage.name == "promote" else {}
     started = time.perf_counter()
     result = run_stage(call.stage, project, call.dataset, call.model, **extra)
@@ -92,17 +95,31 @@ def _execute_one(call: StageCall, project: ProjectParams, ledger: RunLedger, sta
         publish_report(call, project)
 
 
-def _execute_fits(calls: list[StageCall], project: ProjectParams, ledger: RunLedger,
-                  state: dvc_state.Staleness) -> None:
-    """Submitted to the flow's process pool; dvc.lock is written here, as each finishes."""
-    futures: list[tuple[StageCall, PrefectFuture]] = [
-        (call, _task(call).submit(call, project)) for call in calls
-        if not ledger.skip_failed(call) and ledger.stale(call, state)]
-    for call, future in futures:
-        try:
-            ledger.done(call, *future.result())
-        except CleargateError as exc:
-            ledger.fail(call, exc)
+def _execute_models(calls: list[StageCall], project: ProjectParams, ledger: RunLedger,
+                    state: dvc_state.Staleness, threads: int) -> None:
+    """Every model's chain of per-model stages (train, then evaluate) through the flow's process pool, the
+    models side by side: a model is evaluated in a worker that has already imported torch and the model code,
+    right after its fit. dvc.lock is written here, in the flow's process, as each stage finishes."""
+    chains: dict[str, list[StageCall]] = {}
+    for call in calls:
+        chains.setdefault(call.model or "", []).append(call)
+
+    def submit(call: StageCall) -> PrefectFuture | None:
+        if ledger.skip_failed(call) or not ledger.stale(call, state):
+            return None
+        return _task(call).submit(call, project, threads)
+
+    running = [(chain, 0, submit(chain[0])) for chain in chains.values()]
+    while running:
+        chain, position, future = running.pop(0)
+        call = chain[position]
+        if future is not None:
+            try:
+                ledger.done(call, *future.result())
+            except CleargateError as exc:
+                ledger.fail(call, exc)
+        if position + 1 < len(chain):
+            running.append((chain, position + 1, submit(chain[position + 1])))
 
 
 @flow(name="cleargate-pipeline", task_runner=ProcessPoolTaskRunner(max_workers=1))
@@ -118,12 +135,14 @@ def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
     check_store(project.scope(calls[0].dataset))  # a stopped tracking server: one line now, not after training
     ledger = RunLedger(project.root, set(rerun or []), logger=get_run_logger())
     state = dvc_state.staleness(project.root)
-    first_fit = next((i for i, c in enumerate(calls) if c.stage.fit), len(calls))
-    for call in calls[:first_fit]:
+    threads = max(1, (os.cpu_count() or 1) // project.orchestration.fit_workers)
+    per_model = [c for c in calls if c.stage.per == "model"]
+    first = calls.index(per_model[0]) if per_model else len(calls)
+    for call in calls[:first]:
         _execute_one(call, project, ledger, state)
-    _execute_fits([c for c in calls if c.stage.fit], project, ledger, state)
-    for call in calls[first_fit:]:
-        if not call.stage.fit:
+    _execute_models(per_model, project, ledger, state, threads)
+    for call in calls[first:]:
+        if call.stage.per == "dataset":
             _execute_one(call, project, ledger, state)
     for name in dict.fromkeys(c.dataset for c in calls):
         create_markdown_artifact(key=f"run-summary-{name.replace('_', '-')}",

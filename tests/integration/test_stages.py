@@ -46,7 +46,9 @@ def test_pipeline_registers_a_champion_that_serves_raw_rows(tmp_path: Path):
     raw = pd.read_parquet(params.paths.raw / "digits.parquet")
     predicted = model.predict(raw.drop(columns="label").head(200))
     assert (predicted == raw["label"].head(200).to_numpy()).mean() > 0.9
-    assert model.metadata.get_input_schema().input_names()[:2] == ["pixel_0", "pixel_1"]
+    assert model.metadata.metadata["input_columns"][:2] == ["pixel_0", "pixel_1"]
+    with pytest.raises(Exception, match="input lacks 1 of the model's 64 columns: pixel_7"):
+        model.predict(raw.drop(columns=["label", "pixel_7"]).head(1))  # the model checks its own columns
 
     client = MlflowClient(params.tracking.uri)
     version = client.get_model_version("digits-classifier", "1")

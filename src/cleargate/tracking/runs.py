@@ -17,7 +17,7 @@ import pandas as pd
 from cleargate.params import DatasetParams
 from cleargate.records import Evaluation, TrainRecord
 from cleargate.schema import LABEL
-from cleargate.tracking.logged import log_model_artifact, signature_example
+from cleargate.tracking.logged import input_example, log_model_artifact
 from cleargate.tracking.store import connect, store_errors
 
 PARENT_TAG = "mlflow.parentRunId"
@@ -90,9 +90,9 @@ def log_release_model(params: DatasetParams, model: str, run_id: str | None, tes
     """The selected candidate's bundle logged into its own training run (a new run if it has none)."""
     import mlflow
 
-    example = signature_example(test)
+    example = input_example(test)
     with store_errors(params), mlflow.start_run(run_id=run_id, run_name=model) as run:
-        uri = log_model_artifact(params.layout.model(model).dir, example[params.features], example[LABEL].to_numpy())
+        uri = log_model_artifact(params.layout.model(model).dir, example[params.features])
         return LoggedModel(run.info.run_id, uri)
 
 
