@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from cleargate.config.ops import Paths
-from cleargate.layout import PLOT_IMAGES, PLOT_TABLES, DatasetLayout, ModelLayout
+from cleargate.layout import PLOT_IMAGES, PLOT_TABLES, DatasetLayout, ModelLayout, curves_dir
 
 if TYPE_CHECKING:
     from cleargate.params import ProjectParams
 
 Per = Literal["dataset", "model"]
+CURVE_FIELDS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")   # per epoch, per deep model
 Section = Literal["outs", "metrics", "plots"]
 SRC = Path(__file__).resolve().parent.parent          # src/
 PACKAGE = "cleargate"
@@ -79,7 +80,8 @@ STAGES: tuple[Stage, ...] = (
           outs=lambda d, m: [Out(d.processed), _report(d.split_report)],
           params=lambda d, m: ["seed", f"datasets.{d}.data", f"datasets.{d}.split"]),
     Stage("train", "model", deps=lambda d, m: [d.processed],
-          outs=lambda d, m: [Out(m.dir, persist=True)],   # kept until a new bundle replaces it whole
+          outs=lambda d, m: [Out(m.dir, persist=True),   # kept until a new bundle replaces it whole
+                             Out(m.curves, cache=False)],
           params=lambda d, m: ["seed", "trainer", f"datasets.{d}.data", f"train.{m}"], fit=True),
     Stage("evaluate", "model", deps=lambda d, m: [m.dir, d.split("test")],
           outs=lambda d, m: [Out(m.predictions), _report(m.metrics, "metrics"), *_plots(m)],
@@ -203,7 +205,8 @@ def render_dvc_yaml() -> str:
     import yaml
 
     stages = {s.name: dvc_stage(s) for s in STAGES}
-    return HEADER + yaml.safe_dump({"stages": stages}, sort_keys=False, width=120)
+    curves = {str(curves_dir(TEMPLATE_ROOTS)): {"x": "epoch", "y": list(CURVE_FIELDS), "template": "linear"}}
+    return HEADER + yaml.safe_dump({"stages": stages, "plots": [curves]}, sort_keys=False, width=120)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,11 @@ PLOT_TABLES = ("confusion.csv", "roc.csv")                  # DVC plots (data)
 PLOT_IMAGES = ("confusion.png", "roc.png", "reliability.png")
 
 
+def curves_dir(paths: Paths) -> Path:
+    """Every model's training curves, one CSV per model: one DVC plot definition covers the folder."""
+    return paths.reports / "curves"
+
+
 def run_timings(paths: Paths) -> Path:
     """Where the last pipeline run says what its stages cost (project-wide, not per dataset)."""
     return paths.reports / "run_timings.json"
@@ -40,11 +45,6 @@ class BundleFiles:
         return self.dir / WEIGHTS[flavour]
 
     @property
-    def history(self) -> Path:
-        """Per-epoch curves of a deep model (a DVC plot)."""
-        return self.dir / "history.csv"
-
-    @property
     def train_record(self) -> Path:
         return self.dir / "train.json"
 
@@ -58,6 +58,7 @@ class ModelLayout:
     metrics: Path        # reports/<dataset>/metrics/<model>.json (a DVC metrics file)
     plots: Path          # reports/<dataset>/plots/<model>/
     predictions: Path    # reports/<dataset>/predictions/<model>.parquet (test-set probabilities)
+    curves: Path         # reports/curves/<dataset>/<model>.csv: loss and accuracy per epoch (a DVC plot)
 
     @property
     def bundle(self) -> BundleFiles:
@@ -168,7 +169,8 @@ class DatasetLayout:
 
     def model(self, name: str) -> ModelLayout:
         return ModelLayout(name=name, dir=self.models / name, metrics=self.metrics_dir / f"{name}.json",
-                           plots=self.plots_dir / name, predictions=self.predictions_dir / f"{name}.parquet")
+                           plots=self.plots_dir / name, predictions=self.predictions_dir / f"{name}.parquet",
+                           curves=curves_dir(self.paths) / self.name / f"{name}.csv")
 
     def scores(self, input_stem: str, key: str) -> Path:
         """Outputs of scoring one input with one model version (cleargate score)."""

@@ -22,7 +22,8 @@ def test_dvc_outputs_are_the_files_the_layout_names():
         written |= layout_paths(params.layout) | {params.layout.split(p) for p in ("train", "val", "test")}
         for model in params.train:
             m = params.layout.model(model)
-            written |= {m.dir, m.metrics, m.plots, m.predictions, *(m.plot(f) for f in PLOT_TABLES + PLOT_IMAGES)}
+            written |= {m.dir, m.metrics, m.plots, m.predictions, m.curves,
+                        *(m.plot(f) for f in PLOT_TABLES + PLOT_IMAGES)}
     with Repo(str(ROOT)) as repo:
         declared = [(stage.addressing, Path(out.fs_path)) for stage in repo.index.stages for out in stage.outs]
         deps = [(stage.addressing, Path(dep.fs_path)) for stage in repo.index.stages for dep in stage.deps

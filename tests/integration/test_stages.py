@@ -35,7 +35,9 @@ def test_pipeline_registers_a_champion_that_serves_raw_rows(tmp_path: Path):
                  "metrics/cnn.json", "plots/cnn/confusion.png", "plots/cnn/roc.csv", "gate.json", "gate.md",
                  "leaderboard.md", "leaderboard.csv", "leaderboard.json"):
         assert (reports / path).is_file(), path
-    assert (params.paths.models / "digits" / "cnn" / "history.csv").is_file()
+    curves = pd.read_csv(params.layout.model("cnn").curves)
+    assert len(curves) >= 2 and {"epoch", "train_loss", "val_loss", "val_accuracy"} <= set(curves.columns)
+    assert pd.read_csv(params.layout.model("rf").curves).empty, "a tree has no epochs: header only"
     board = pd.read_csv(reports / "leaderboard.csv")
     assert list(board["model"])[0] == "cnn" and board["macro_f1"].is_monotonic_decreasing
 

@@ -3,7 +3,7 @@ serving load. Both fit functions return one; nothing else reads or writes the fo
 
 The folder holds `model.json` (the manifest: name, family, flavour, the model's and the data's params),
 the weights (`model.pt` for torch, `model.skops` for scikit-learn: never a pickle), `train.json` (the
-TrainRecord) and, for deep models, `history.csv`. It is written to a temporary folder and renamed into
+TrainRecord). It is written to a temporary folder and renamed into
 place, so a killed fit never leaves a half-written model that a later run would accept.
 """
 
@@ -65,7 +65,7 @@ class ModelBundle:
     manifest: Manifest
     model: Any                         # a torch backbone (nn.Module) or a fitted scikit-learn estimator
     record: TrainRecord
-    history: pd.DataFrame | None = None
+    history: pd.DataFrame | None = None   # per-epoch curves of a deep fit (the train stage writes them out)
 
     def save(self, folder: Path) -> Path:
         """Write the whole folder beside its place, then swap it in; the record gets the saved weights' size."""
@@ -79,8 +79,6 @@ class ModelBundle:
             _save_weights(self.manifest.flavour, self.model, weights)
             self.record = self.record.model_copy(update={"size_bytes": weights.stat().st_size})
             write_json(self.manifest.model_dump(mode="json"), staged.manifest)
-            if self.history is not None:
-                self.history.to_csv(staged.history, index=False)
             self.record.save(staged.train_record)
             shutil.rmtree(folder, ignore_errors=True)
             os.replace(scratch, folder)
@@ -95,8 +93,7 @@ class ModelBundle:
             raise DataError(f"{folder}: no trained model here; run `dvc repro train@{folder.name}`")
         manifest = Manifest.model_validate(read_json(files.manifest))
         model = _load_weights(manifest, files.weights(manifest.flavour))
-        history = pd.read_csv(files.history) if files.history.is_file() else None
-        return cls(manifest, model, TrainRecord.load(files.train_record), history)
+        return cls(manifest, model, TrainRecord.load(files.train_record))
 
     def predictor(self) -> Predictor:
         if self.manifest.flavour == "torch":

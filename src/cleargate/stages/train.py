@@ -6,11 +6,23 @@ The model's MLflow run is open while it fits: loss and accuracy per epoch and th
 
 from __future__ import annotations
 
-from cleargate.io import read_table
+from pathlib import Path
+
+import pandas as pd
+
+from cleargate.io import read_table, write_text
 from cleargate.params import DatasetParams
 from cleargate.records import TrainRecord
 from cleargate.tracking.runs import training_run
 from cleargate.training import fit_model
+
+CURVES = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
+
+
+def write_curves(history: pd.DataFrame | None, path: Path) -> None:
+    """Loss and accuracy per epoch for `dvc plots show`; a tree has no epochs (header only)."""
+    frame = history if history is not None else pd.DataFrame(columns=CURVES)
+    write_text(frame.to_csv(index=False), path)
 
 
 def run(params: DatasetParams, model: str) -> TrainRecord:
@@ -22,4 +34,5 @@ def run(params: DatasetParams, model: str) -> TrainRecord:
         bundle.record = bundle.record.model_copy(update={"run_id": tracked.id})
         bundle.save(layout.model(model).dir)
         tracked.log_fit(bundle.record)
+    write_curves(bundle.history, layout.model(model).curves)
     return bundle.record
