@@ -14,7 +14,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: help setup run test lint ui repro status clean-outputs dvc.yaml
+.PHONY: help setup run test lint ui repro status clean-outputs dvc.yaml bench
 
 help: ## list the targets
 	@grep -E '^[a-z.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ test: setup ## run the test suite (unit, data, integration, end to end)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup ## ruff over the code, import-linter over the architecture, dvc.yaml up to date
-	$(VENV)/bin/ruff check src flows tests benchmarks
+	$(VENV)/bin/ruff check src flows tests benchmarks scripts
 	$(VENV)/bin/lint-imports
 	$(PY) -m cleargate.graph --check
 
@@ -51,3 +51,6 @@ repro: setup ## reproduce the pipeline with DVC (runs only stale stages)
 status: setup ## DVC status and the registry's aliases
 	$(VENV)/bin/dvc status
 	$(VENV)/bin/cleargate status
+
+bench: setup ## run benchmarks/: one table of ratios, each against a baseline measured in the same run
+	$(PY) benchmarks/bench.py

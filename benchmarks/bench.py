@@ -1,0 +1,113 @@
+"""`make bench`: every performance figure of the pipeline as a ratio measured side by side in this run.
+
+Run:  .venv/bin/python benchmarks/bench.py [--tiny] [--out benchmarks/results.json]
+Each row's baseline is measured in the same run, on the same machine (never against a number from another
+day): the pipeline's overhead against its own fitting, a no-op rerun against the first run, cleargate's
+Lightning fit against a hand-written loop, the served pyfunc against the bare model, the flow against DVC's
+own driver. `--tiny` runs every row on a tiny configuration (the test suite does, so the benchmarks never
+rot); its figures are not the goals'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from common import ROOT
+
+STAGES = ["ingest", "validate", "clean", "split", "train", "evaluate", "gate", "promote"]
+
+
+def _params(tiny: bool, images: bool = False) -> dict[str, Any]:
+    """The project's params.yaml; tiny: the test suite's shrunk config (trees on the breast-cancer records, or
+    the small CNN on 8x8 digits for the Lightning row)."""
+    if not tiny:
+        return yaml.safe_load((ROOT / "params.yaml").read_text())
+    sys.path.insert(0, str(ROOT))
+    from tests.conftest import tiny_params
+
+    return tiny_params() if images else tiny_params("breast_cancer", digits=False)
+
+
+def _rows(results: dict[str, Any], tiny: bool) -> list[tuple[str, str, str, bool | None]]:
+    """(figure, measured, goal, met) for the table."""
+    pipe, rows = results["pipeline"], []
+    rows.append(("pipeline overhead: (wall - fitting) / fitting", f"{pipe['overhead']:.2f}", "<= 0.30",
+                 pipe["overhead"] <= 0.30))
+    rows.append(("no-op rerun, share of the first run", f"{pipe['noop_share']:.1%}", "<= 5 %",
+                 pipe["noop_share"] <= 0.05))
+    for name, parity in results["lightning"].items():
+        rows.append((f"Lightning fit / hand loop, {name}", f"{parity['ratio']:.3f}x", "<= 1.05x",
+                     parity["ratio"] <= 1.05))
+    for name, serving in results["serving"].items():
+        one = serving["1_row"]
+        rows.append((f"pyfunc / bare model, 1 row, {serving['flavour']} ({name})",
+                     f"{one['ratio_p50']:.2f}x (p50 {one['pyfunc_p50_ms']:.1f} ms)", "<= 3x",
+                     one["ratio_p50"] <= 3))
+    drivers = results["drivers"]
+    rows.append((f"dvc repro --force / flow, {drivers['dataset']} stages", f"{drivers['flow_vs_dvc']:.2f}x",
+                 "> 1 (flow ahead)", drivers["flow_vs_dvc"] > 1))
+    return [(f, v, g, None if tiny else ok) for f, v, g, ok in rows]
+
+
+def measure(tiny: bool) -> dict[str, Any]:
+    from cleargate.params import load_project
+    from lightning_parity import measure as lightning
+    from pipeline_overhead import measure_drivers, measure_overhead, scratch_project
+    from serving_overhead import measure as serving
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = scratch_project(Path(tmp), _params(tiny))
+        results: dict[str, Any] = {"pipeline": measure_overhead(root)}
+        project = load_project(root / "params.yaml")
+        if tiny:
+            images = Path(tmp) / "images.yaml"
+            images.write_text(yaml.safe_dump(_params(tiny, images=True), sort_keys=False))
+            results["lightning"] = {"cnn": lightning("cnn", 1, 256, str(images))}
+        else:
+            results["lightning"] = {m: lightning(m, 3, None, str(root / "params.yaml"))
+                                    for m in ("mnist_cnn", "rehab_lstm")}
+        served = ["breast_cancer"] if tiny else ["mnist", "breast_cancer"]
+        results["serving"] = {d: serving(project.scope(d), 20 if tiny else 200) for d in served}
+        results["drivers"] = measure_drivers(root, "breast_cancer", STAGES)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"))
+    args = parser.parse_args()
+    from rich.console import Console
+    from rich.table import Table
+
+    from cleargate.runtime import apply_offline_env, quiet_third_party
+
+    apply_offline_env()
+    quiet_third_party(False)
+    results = measure(args.tiny)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    table = Table(title=f"cleargate benchmarks ({'tiny' if args.tiny else 'default'} config; {machine})")
+    for column in ("figure", "measured", "goal", "met"):
+        table.add_column(column)
+    rows = _rows(results, args.tiny)
+    for figure, value, goal, met in rows:
+        table.add_row(figure, value, goal, {True: "yes", False: "NO", None: "-"}[met])
+    Console(soft_wrap=True).print(table)
+    payload = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine,
+               "tiny": args.tiny, "rows": [dict(zip(("figure", "measured", "goal", "met"), r, strict=True))
+                                           for r in rows], "raw": results}
+    Path(args.out).write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

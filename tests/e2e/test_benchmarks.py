@@ -1,0 +1,28 @@
+"""`make bench` on a tiny configuration, so the benchmarks never rot: every row is measured and written."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.mark.slow
+def test_bench_measures_every_row_side_by_side(tmp_path: Path):
+    out = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "bench.py", "--tiny", "--out", str(out)], cwd=ROOT / "benchmarks",
+                          capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    figures = [row["figure"] for row in results["rows"]]
+    assert any(f.startswith("pipeline overhead") for f in figures) and any("no-op" in f for f in figures)
+    assert any(f.startswith("Lightning fit / hand loop") for f in figures)
+    assert any(f.startswith("pyfunc / bare model") for f in figures) and any("dvc repro" in f for f in figures)
+    raw = results["raw"]
+    assert raw["pipeline"]["fit_s"] > 0 and 0 < raw["pipeline"]["noop_share"] < 1, "a no-op rerun is cheaper"
+    assert raw["lightning"]["cnn"]["plain_s"] > 0 and raw["lightning"]["cnn"]["cleargate_s"] > 0
+    assert raw["drivers"]["dvc_repro_force_s"] > 0 and raw["drivers"]["flow_s"] > 0
+    assert "cleargate benchmarks (tiny config" in done.stdout
