@@ -14,7 +14,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: help setup run test lint ui repro status clean-outputs dvc.yaml bench
+.PHONY: help setup run test lint ui repro status clean-outputs dvc.yaml bench exp-show plots
 
 help: ## list the targets
 	@grep -E '^[a-z.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -54,3 +54,9 @@ status: setup ## DVC status and the registry's aliases
 
 bench: setup ## run benchmarks/: one table of ratios, each against a baseline measured in the same run
 	$(PY) benchmarks/bench.py
+
+exp-show: setup ## DVC experiments side by side: changed params and each dataset's best candidate (fits 120 columns)
+	$(PY) scripts/exp_show.py 120
+
+plots: setup ## dvc plots show: training curves per model, confusion matrices, ROC curves (opens dvc_plots/index.html)
+	$(VENV)/bin/dvc plots show

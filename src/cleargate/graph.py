@@ -55,13 +55,15 @@ class Stage:
 
 
 def _report(path: Path, section: Section = "outs") -> Out:
-    return Out(path, cache=False, section=section)
+    """A small report. Metrics and plots data are cached by DVC, so experiments and commits keep them for
+    `dvc exp show` / `dvc plots diff`; the other reports are rewritten by every run and not cached."""
+    return Out(path, cache=section != "outs", section=section)
 
 
 def _plots(m: ModelLayout) -> list[Out]:
-    tables = [Out(m.plot("confusion.csv"), cache=False, section="plots",
+    tables = [Out(m.plot("confusion.csv"), section="plots",
                   plot={"template": "confusion", "x": "predicted", "y": "actual"}),
-              Out(m.plot("roc.csv"), cache=False, section="plots", plot={"x": "fpr", "y": "tpr"})]
+              Out(m.plot("roc.csv"), section="plots", plot={"x": "fpr", "y": "tpr"})]
     assert [o.path.name for o in tables] == list(PLOT_TABLES)
     return tables + [Out(m.plot(name), cache=False, section="plots") for name in PLOT_IMAGES]
 
@@ -81,13 +83,13 @@ STAGES: tuple[Stage, ...] = (
           params=lambda d, m: ["seed", f"datasets.{d}.data", f"datasets.{d}.split"]),
     Stage("train", "model", deps=lambda d, m: [d.processed],
           outs=lambda d, m: [Out(m.dir, persist=True),   # kept until a new bundle replaces it whole
-                             Out(m.curves, cache=False)],
+                             Out(m.curves)],
           params=lambda d, m: ["seed", "trainer", f"datasets.{d}.data", f"train.{m}"], fit=True),
     Stage("evaluate", "model", deps=lambda d, m: [m.dir, d.split("test")],
-          outs=lambda d, m: [Out(m.predictions), _report(m.metrics, "metrics"), *_plots(m)],
+          outs=lambda d, m: [Out(m.predictions), _report(m.metrics), *_plots(m)],
           params=lambda d, m: [f"datasets.{d}.data", f"datasets.{d}.evaluate", f"train.{m}.role"]),
     Stage("gate", "dataset", deps=lambda d, m: [d.metrics_dir],
-          outs=lambda d, m: [_report(d.gate, "metrics"), _report(d.leaderboard_json, "metrics"), _report(d.gate_md),
+          outs=lambda d, m: [_report(d.gate), _report(d.leaderboard_json, "metrics"), _report(d.gate_md),
                              _report(d.leaderboard_md), _report(d.leaderboard_csv)],
           params=lambda d, m: [f"datasets.{d}.gates", f"datasets.{d}.evaluate"]),
     Stage("promote", "dataset",

@@ -32,6 +32,11 @@ def test_readme_run_command_end_to_end(project: Path):
     assert re.search(r"\| 1 \| cnn \| candidate \| 0\.9\d+ \| 0\.9\d+ \| 0\.9\d+ \| [\d.]+ \| [\d.]+ \| PASS \| "
                      r"digits-classifier v1 \(champion\) \|", output), output[-3000:]
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
+    assert "\x1b[" not in output, "piped to a file: plain lines, no colour codes"
+    for noise in ("Traceback", "UserWarning", "FutureWarning", "Tip:", "Starting temporary server", "INFO"):
+        assert noise not in output, f"third-party noise in a normal run: {noise}"
+    plots = run(["dvc", "plots", "show", "--json"], project).stdout
+    assert "reports/curves/digits/cnn.csv" in plots and "val_loss" in plots, "training curves are DVC plots"
 
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
 

@@ -3,12 +3,13 @@ two models), then does nothing; a change to one model's params makes only that m
 (The image pipeline's DVC round trip is checked by the README test: flow, then `dvc status` and `dvc repro`.)"""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import make_project, run, tiny_params
+from tests.conftest import ROOT, make_project, run, tiny_params
 
 
 @pytest.mark.slow
@@ -33,3 +34,13 @@ def test_dvc_repro_from_scratch_then_noop_then_only_the_changed_model(tmp_path: 
     stale_stages = {line.rstrip(":") for line in stale.splitlines() if line and not line.startswith((" ", "\t"))}
     assert stale_stages == {"train@cancer_hgb"}, stale
     # what follows it stays inside breast_cancer: tests/integration/test_flow_matches_dvc.py checks the graph
+
+    # the change as a DVC experiment, compared in a table that fits 120 columns (make exp-show)
+    experiment = run(["dvc", "exp", "run", "-n", "more-hgb"], project, check=False)
+    assert experiment.returncode == 0, experiment.stderr[-3000:]
+    shown = run([sys.executable, str(ROOT / "scripts" / "exp_show.py"), "120"], project).stdout
+    lines = shown.splitlines()
+    assert max(len(line) for line in lines) <= 120, shown
+    assert "cancer_hgb.max_iter" in shown and "breast_cancer" in shown
+    more = next(line for line in lines if "more-hgb" in line)
+    assert str(params["train"]["cancer_hgb"]["max_iter"]) in more and "cancer_" in more, more
