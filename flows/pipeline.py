@@ -214,8 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcomes = pipeline_with_workers(args.params, args.rerun, args.dataset)
         ran = [name for name, outcome in outcomes.items() if outcome in ("ran", "blocked")]
-        console.print(f"stages ran: {len(ran)} ({', '.join(ran) or 'none'}); up to date, skipped: "
-                      f"{len(outcomes) - len(ran)}")
+        console.print(f"stages ran: {len(ran)}; up to date, skipped: {len(outcomes) - len(ran)}")
         _print_summaries(console, args.params, args.dataset)
         blocked = _blocked(load_project(Path(args.params)), args.dataset)
         if blocked:
