@@ -29,6 +29,7 @@ class RunLedger:
     outcomes: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     fit_seconds: float = 0.0
+    pending: list[str] = field(default_factory=list)                  # ran, not yet recorded in dvc.lock
     failed: dict[str, CleargateError] = field(default_factory=dict)   # dataset -> the first error that stopped it
     blocked: dict[str, str] = field(default_factory=dict)             # dataset -> why its candidate was not promoted
 
@@ -48,7 +49,7 @@ class RunLedger:
         return False
 
     def done(self, call: StageCall, result: Any, seconds: float) -> None:
-        dvc_state.commit(self.root, [call.dvc_name])
+        self.pending.append(call.dvc_name)
         self.seconds[call.dvc_name] = seconds
         if isinstance(result, TrainRecord):
             self.fit_seconds += result.fit_seconds
@@ -57,6 +58,12 @@ class RunLedger:
             self._say(call, "blocked", f": {result.reason}")
             return
         self._say(call, "ran")
+
+    def record(self) -> None:
+        """What ran since the last call goes into dvc.lock, in one write (called after each phase, and always at
+        the end: a stage recorded there is never re-run by the next run or by `dvc repro`)."""
+        names, self.pending = self.pending, []
+        dvc_state.commit(self.root, names)
 
     def fail(self, call: StageCall, exc: CleargateError) -> None:
         self.failed.setdefault(call.dataset, exc)

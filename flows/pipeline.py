@@ -138,12 +138,17 @@ def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
     threads = max(1, (os.cpu_count() or 1) // project.orchestration.fit_workers)
     per_model = [c for c in calls if c.stage.per == "model"]
     first = calls.index(per_model[0]) if per_model else len(calls)
-    for call in calls[:first]:
-        _execute_one(call, project, ledger, state)
-    _execute_models(per_model, project, ledger, state, threads)
-    for call in calls[first:]:
-        if call.stage.per == "dataset":
+    try:
+        for call in calls[:first]:
             _execute_one(call, project, ledger, state)
+        ledger.record()
+        _execute_models(per_model, project, ledger, state, threads)
+        ledger.record()
+        for call in calls[first:]:
+            if call.stage.per == "dataset":
+                _execute_one(call, project, ledger, state)
+    finally:
+        ledger.record()
     for name in dict.fromkeys(c.dataset for c in calls):
         create_markdown_artifact(key=f"run-summary-{name.replace('_', '-')}",
                                  markdown=summary_markdown(project.scope(name)), description=f"{name}: outcome")

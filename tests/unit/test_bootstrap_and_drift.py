@@ -48,3 +48,23 @@ def test_a_feature_constant_in_training_still_shows_drift():
     assert max(psi(profile, sample).values()) < 0.05
     inverted = 255 - sample
     assert psi(profile, inverted)["border"] > 5
+
+
+def test_vectorised_metrics_equal_scikit_learn_on_every_resample():
+    """The bootstrap scores all resamples at once; each one equals scikit-learn's metric on that resample,
+    classes missing from a resample included."""
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+    from cleargate.evaluation.bootstrap import METRICS
+
+    rng = np.random.default_rng(0)
+    y, p = labels(60, 0.7, 1)
+    classes = np.unique(np.concatenate([y, p]))
+    rows = rng.integers(0, 60, size=(200, 60))
+    rows[:20] = rng.integers(0, 10, size=(20, 60))  # resamples that miss most classes
+    reference = {"accuracy": accuracy_score, "balanced_accuracy": balanced_accuracy_score,
+                 "macro_f1": lambda a, b: f1_score(a, b, average="macro", zero_division=0)}
+    for name, metric in METRICS.items():
+        fast = metric(y[rows], p[rows], classes)
+        slow = np.array([reference[name](y[r], p[r]) for r in rows])
+        np.testing.assert_allclose(fast, slow, atol=1e-12, err_msg=name)

@@ -7,6 +7,7 @@ as they are; training jitters each image with a small random rotation, shift and
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
@@ -62,6 +63,11 @@ deep_families = frozenset({"cnn", "resnet"})
 
 def pixel_columns(n_pixels: int) -> list[str]:
     return [f"pixel_{i}" for i in range(n_pixels)]
+
+
+@lru_cache(maxsize=8)
+def _pixel_index(n_pixels: int) -> pd.Index:
+    return pd.Index(pixel_columns(n_pixels))
 
 
 def records_from_arrays(images: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
@@ -127,7 +133,8 @@ def to_tensor(frame: pd.DataFrame, data: ImageData) -> torch.Tensor:
     """Named pixel columns (0..pixel_max) -> float tensor (n, 1, h, w) in [0, 1]."""
     import torch
 
-    pixels = frame[feature_columns(data)].to_numpy(dtype=np.float32)
+    columns = _pixel_index(data.n_pixels)  # a frame already in that order is not copied column by column
+    pixels = (frame if frame.columns.equals(columns) else frame[columns]).to_numpy(dtype=np.float32)
     return torch.from_numpy(pixels / np.float32(data.pixel_max)).reshape(-1, 1, *data.image_shape)
 
 

@@ -86,12 +86,18 @@ class ModelBundle:
             shutil.rmtree(scratch, ignore_errors=True)
         return folder
 
-    @classmethod
-    def load(cls, folder: Path) -> ModelBundle:
+    @staticmethod
+    def read_manifest(folder: Path) -> Manifest:
+        """What the bundle holds, without loading the weights (or importing torch)."""
         files = BundleFiles(folder)
         if not files.manifest.is_file():
             raise DataError(f"{folder}: no trained model here; run `dvc repro train@{folder.name}`")
-        manifest = Manifest.model_validate(read_json(files.manifest))
+        return Manifest.model_validate(read_json(files.manifest))
+
+    @classmethod
+    def load(cls, folder: Path) -> ModelBundle:
+        files = BundleFiles(folder)
+        manifest = cls.read_manifest(folder)
         model = _load_weights(manifest, files.weights(manifest.flavour))
         return cls(manifest, model, TrainRecord.load(files.train_record))
 

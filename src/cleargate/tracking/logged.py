@@ -32,7 +32,7 @@ def log_model_artifact(folder: Path, example: pd.DataFrame) -> str:
     more than the prediction (the model checks its own columns, see cleargate.serving)."""
     import mlflow
 
-    data = ModelBundle.load(folder).manifest.dataset
+    data = ModelBundle.read_manifest(folder).dataset
     package = Path(__file__).resolve().parent.parent
     info = mlflow.pyfunc.log_model(
         name="model", python_model=str(package / "serving_model.py"), artifacts={"model_dir": str(folder)},
