@@ -58,7 +58,7 @@ def register_judged(client: MlflowClient, name: str, model_uri: str, run_id: str
                     lock_wait_seconds: float = 300) -> Registration:
     """Register the candidate and move `champion` only on a full pass; all under the promotion lock."""
     registry.ensure_registered_model(client, name)
-    with promotion_lock(client, name, wait_seconds=lock_wait_seconds):
+    with promotion_lock(client, name, wait_seconds=lock_wait_seconds) as lock:
         champion = registry.alias_version(client, name, registry.CHAMPION)
         report = judge(champion)
         version = registry.register_version(
@@ -70,6 +70,7 @@ def register_judged(client: MlflowClient, name: str, model_uri: str, run_id: str
         if champion is not None and \
                 client.get_model_version(name, champion).tags.get("lineage.model_sha256") == digest:
             return Registration(number, champion, champion, False, report, f"identical to champion v{champion}")
+        lock.check()  # the judge may have outlived the lease (a stalled process): then another holds it
         previous = registry.set_champion(client, name, number, "gate", "passed every gate")
         return Registration(number, number, previous, True, report, "passed every gate")
 
