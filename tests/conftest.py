@@ -39,13 +39,13 @@ def tiny_params(*extra: str, digits: bool = True) -> dict[str, Any]:
     `digits=False` leaves the images out (tests about the other kinds need not train a CNN)."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     full, models = params["datasets"], params["train"]
-    digits = full["mnist"]
-    digits["data"].update({"source": "sklearn_digits", "image_shape": [8, 8], "min_class_count": 100})
-    digits["gates"].update({"minimum": {"accuracy": 0.85, "macro_f1": 0.85, "roc_auc": 0.95},
+    images = full["mnist"]
+    images["data"].update({"source": "sklearn_digits", "image_shape": [8, 8], "min_class_count": 100})
+    images["gates"].update({"minimum": {"accuracy": 0.85, "macro_f1": 0.85, "roc_auc": 0.95},
                             "min_class_recall": 0.6})  # latency: the real repeats (a p95 of 5 calls is a max)
-    digits["registry"]["model_name"] = "digits-classifier"
+    images["registry"]["model_name"] = "digits-classifier"
     params["tracking"]["experiment"] = "cleargate-test"
-    params["datasets"] = {"digits": digits}
+    params["datasets"] = {"digits": images}
     params["train"] = {
         "cnn": {**models["mnist_cnn"], "dataset": "digits", "channels": [16, 32], "hidden": 64, "max_epochs": 12,
                 "patience": 3, "batch_size": 64, "learning_rate": 0.005, "augment_degrees": 0, "augment_shift": 0,

@@ -15,3 +15,7 @@ class DataError(CleargateError):
 
 class DataValidationError(CleargateError):
     """Data failed its Great Expectations suite; the run stops before training."""
+
+
+class TrackingServerError(CleargateError):
+    """The MLflow tracking server did not answer (down, or stopped midway); names its URI and the fix."""

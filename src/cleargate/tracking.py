@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+from cleargate.errors import TrackingServerError
 from cleargate.layout import ModelLayout
 from cleargate.models.bundle import TRUSTED_TYPES, ModelBundle
 from cleargate.params import DatasetParams
@@ -51,11 +54,45 @@ def connect(params: DatasetParams) -> MlflowClient:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    if mlflow.get_experiment_by_name(params.experiment) is None:
-        location = params.tracking.artifact_root.resolve().as_uri() if uri.startswith("sqlite") else None
-        mlflow.create_experiment(params.experiment, artifact_location=location)
+    client = MlflowClient(uri, uri)
+    ensure_experiment(params, client, params.experiment)
     mlflow.set_experiment(params.experiment)
-    return MlflowClient(uri, uri)
+    return client
+
+
+def ensure_experiment(params: DatasetParams, client: MlflowClient, name: str) -> str:
+    """The experiment's id, created if missing (artifacts under `tracking.artifact_root` for a local store; a
+    tracking server puts them where it serves them)."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    uri = tracking_uri(params)
+    location = params.tracking.artifact_root.resolve().as_uri() if uri.startswith("sqlite") else None
+    return client.create_experiment(name, artifact_location=location)
+
+
+def _answers(uri: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(f"{uri.rstrip('/')}/health", timeout=3).ok
+    except requests.RequestException:
+        return False
+
+
+@contextmanager
+def server_errors(params: Any, doing: str) -> Iterator[None]:
+    """A tracking server that stops answering midway becomes one line naming it (and what to do), instead of
+    a client traceback. Any other failure, or a store that still answers, is raised as it is."""
+    try:
+        yield
+    except Exception as exc:
+        uri = tracking_uri(params)
+        if uri.startswith(("http://", "https://")) and not _answers(uri):
+            raise TrackingServerError(f"MLflow tracking server {uri}: not answering during {doing} "
+                                      f"({type(exc).__name__}); start it (`make stack-up`, or check "
+                                      "MLFLOW_TRACKING_URI) and run again: the run resumes there") from None
+        raise
 
 
 def requirements() -> list[str]:

@@ -16,19 +16,20 @@ from cleargate.lineage import lineage_tags
 from cleargate.params import DatasetParams
 from cleargate.records import GateDecision, IngestRecord, ReleaseDecision, SplitReport
 from cleargate.release import publish, release
-from cleargate.tracking import connect, log_dataset_runs
+from cleargate.tracking import connect, log_dataset_runs, server_errors
 
 
 def run(params: DatasetParams, flow_run_id: str | None = None) -> ReleaseDecision:
     layout = params.layout
     gate = GateDecision.load(layout.gate)
     test = read_table(layout.split("test"))
-    client = connect(params)
     lineage = lineage_tags(params, params.root, IngestRecord.load(layout.raw_meta).sha256,
                            SplitReport.load(layout.split_report).digest)
     flow_run_id = flow_run_id or os.environ.get("PREFECT__FLOW_RUN_ID") or "none"
-    runs = log_dataset_runs(params, test, lineage, flow_run_id)
-    decision = release(params, client, gate, runs, test, {**lineage, "prefect.flow_run_id": flow_run_id})
-    publish(params, client, decision, lineage)
+    with server_errors(params, f"promote@{params.dataset.name}"):
+        client = connect(params)
+        runs = log_dataset_runs(params, test, lineage, flow_run_id)
+        decision = release(params, client, gate, runs, test, {**lineage, "prefect.flow_run_id": flow_run_id})
+        publish(params, client, decision, lineage)
     decision.save(layout.promotion)
     return decision
