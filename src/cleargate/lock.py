@@ -12,6 +12,7 @@ was lost; the new holder deletes the generations below its own, the top one alwa
 from __future__ import annotations
 
 import os
+import random
 import socket
 import threading
 import time
@@ -88,14 +89,16 @@ class PromotionLock:
                 self.client.delete_registered_model(self._name(old))
         return True
 
-    def acquire(self, wait_seconds: float, poll: float = 0.2) -> None:
-        deadline = time.monotonic() + wait_seconds
+    def acquire(self, wait_seconds: float, poll: float = 0.1) -> None:
+        """Waiters back off (up to a second, with jitter) so that they do not crowd the tracking server."""
+        deadline, delay = time.monotonic() + wait_seconds, poll
         while not self.try_acquire():
             if time.monotonic() > deadline:
                 raise CleargateError(f"{self.name}: another promotion holds '{self.prefix}*' for over "
                                      f"{wait_seconds:.0f}s; its lease renews while its pipeline runs, so wait "
                                      "for it or stop that pipeline")
-            time.sleep(poll)
+            time.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 1.0)
         self._renewer = threading.Thread(target=self._renew, name=f"lease-{self.name}", daemon=True)
         self._renewer.start()
 

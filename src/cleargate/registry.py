@@ -35,9 +35,11 @@ def ensure_registered_model(client: MlflowClient, name: str) -> None:
 
 def register_version(client: MlflowClient, name: str, model_uri: str, run_id: str,
                      tags: dict[str, str]) -> ModelVersion:
-    """A new version from a logged model, tagged, and aliased `challenger`."""
+    """A new version from a logged model, tagged, and aliased `challenger`. A tracking server accepts a
+    `models:/<id>` source only with the logged model's id (a local store does not check)."""
     ensure_registered_model(client, name)
-    version = client.create_model_version(name, model_uri, run_id=run_id, tags=tags)
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+    version = client.create_model_version(name, model_uri, run_id=run_id, tags=tags, model_id=model_id)
     client.set_registered_model_alias(name, CHALLENGER, version.version)
     return version
 
