@@ -1,4 +1,8 @@
-"""`python -m infra.stack up|down|status` from the project root (what make stack-up / stack-down / stack-status run)."""
+"""`python -m infra.stack up|down|status|deploy` from the project root.
+
+up, down, status: the stack on this host (make stack-up / stack-down / stack-status). deploy: only register
+the two deployments on the Prefect API that PREFECT_API_URL names (a team's server, from CI or a worker host).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.stack", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser = argparse.ArgumentParser(prog="python -m infra.stack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "down", "status", "deploy"])
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the project root (default: here)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(args.root.resolve()))  # flows/ of this project
@@ -26,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
             stack.up(config)
         elif args.command == "down":
             stack.down(config)
+        elif args.command == "deploy":
+            stack.deploy(config)
         else:
             return stack.status(config)
     except (StackError, CleargateError) as exc:

@@ -95,6 +95,21 @@ def up(config: StackConfig) -> None:
                       f"{masked(creds.admin_password)} in {_shown(env_file)}")
 
 
+def deploy(config: StackConfig) -> None:
+    """Both deployments on the Prefect API this environment names (PREFECT_API_URL: a team's server, CI),
+    assigned to `schedules.work_pool`, to be run from `config.root` by a worker started there."""
+    from flows import deployments
+
+    from cleargate.params import load_project
+
+    project = load_project(config.root / "params.yaml")
+    deployments.ensure_work_pool(project.schedules.work_pool)
+    names = deployments.register(project, config.root)
+    crons = deployments.schedules_of(names)
+    say("deploy", "registered", "; ".join(f"{n} ({', '.join(crons.get(n, []))})" for n in names)
+        + f" -> pool '{project.schedules.work_pool}' (run from {config.root})")
+
+
 def _shown(path: Path) -> str:
     try:
         return str(path.relative_to(Path.cwd()))

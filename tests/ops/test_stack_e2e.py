@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -179,7 +180,7 @@ def test_a_monitoring_run_killed_midway_loses_no_batch_and_scores_none_twice(sta
     test = split_of(stack, DATASET)
     names = [f"batch{i}.parquet" for i in range(4)]
     for i, name in enumerate(names):
-        drop_batch(stack, DATASET, name, test.iloc[20 * i: 20 * i + 40])
+        drop_batch(stack, DATASET, name, test.sample(100, random_state=i))
     command = [sys.executable, "flows/monitor.py", "--dataset", DATASET, "--no-retrain"]
     proc = subprocess.Popen(command, cwd=stack.project, env=stack.client_env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
@@ -196,8 +197,10 @@ def test_a_monitoring_run_killed_midway_loses_no_batch_and_scores_none_twice(sta
     again = subprocess.run(command, cwd=stack.project, env=stack.client_env, capture_output=True, text=True,
                            timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert all(where == ["done"] for where in locations(stack, names).values()), locations(stack, names)
-    finished = {p.name: json.loads(p.read_text()) for p in inbox(stack, DATASET, "done").glob("*batch*.report.json")}
+    where = locations(stack, names)  # scored or refused (small samples may drift): finished, each once
+    assert all(w in (["done"], ["refused"]) for w in where.values()), where
+    finished = {p.name: json.loads(p.read_text()) for folder in ("done", "refused")
+                for p in inbox(stack, DATASET, folder).glob("*batch*.report.json")}
     assert len(finished) == 4
     for name, at in decided.items():
         assert finished[name]["decided_at"] == at, f"{name} was scored again after the kill"
@@ -246,6 +249,8 @@ def test_mlflow_server_killed_during_a_pipeline_run(stack):
 
 
 def test_both_uis_in_a_headless_browser(stack):
+    if not shutil.which("chromium") and not os.environ.get("CLEARGATE_REQUIRE_BROWSER"):
+        pytest.skip("no chromium here (`apt-get install chromium`); CI installs it and requires it (.ci/run)")
     prefect_ui = stack.prefect_api.removesuffix("/api")
     page = rendered_text(f"{prefect_ui}/deployments")
     for text in ("cleargate-pipeline", "nightly", "At 02:00 AM", "cleargate-monitor", "hourly", "Every hour"):

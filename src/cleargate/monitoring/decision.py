@@ -13,12 +13,11 @@ from cleargate.errors import DataError
 
 def label_codes(labels: pd.Series, classes: Sequence[object], source: str) -> np.ndarray:
     """A batch's labels as the class indices the model predicts; class names are accepted too."""
-    names = {str(c): i for i, c in enumerate(classes)}
-    as_text = labels.astype(str)
-    if as_text.isin(list(names)).all() and not all(str(c).isdigit() for c in classes):
-        return as_text.map(names).to_numpy(dtype="int64")
-    codes = pd.to_numeric(labels, errors="coerce")
-    bad = labels[codes.isna() | ~codes.isin(range(len(classes)))]
+    index = pd.to_numeric(labels, errors="coerce")
+    codes = index.where(index.isin(range(len(classes))))
+    if not all(str(c).isdigit() for c in classes):  # named classes: a name or its index
+        codes = labels.astype(str).map({str(c): i for i, c in enumerate(classes)}).fillna(codes)
+    bad = labels[codes.isna()]
     if len(bad):
         raise DataError(f"{source}: label column holds {len(bad)} value(s) that are not classes "
                         f"{list(classes)} (e.g. {bad.iloc[0]!r}); fix the labels or drop the column")
