@@ -89,13 +89,14 @@ def ensure_work_pool(name: str) -> None:
         client.create_work_pool(WorkPoolCreate(name=name, type="process"))
 
 
-def pool_ready(name: str) -> bool:
-    """A worker polls the pool (Prefect marks the pool READY while one does)."""
+def worker_online(pool: str, worker: str, since: float) -> bool:
+    """The named worker polls the pool and has sent a heartbeat after `since` (a Unix time): the pool's own
+    READY status would still count the heartbeats of a worker stopped a moment ago."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.objects import WorkPoolStatus
 
     with get_client(sync_client=True) as client:
-        return client.read_work_pool(name).status == WorkPoolStatus.READY
+        return any(w.name == worker and w.last_heartbeat_time is not None
+                   and w.last_heartbeat_time.timestamp() >= since for w in client.read_workers_for_work_pool(pool))
 
 
 def schedules_of(names: list[str]) -> dict[str, list[str]]:
@@ -113,3 +114,33 @@ def schedules_of(names: list[str]) -> dict[str, list[str]]:
             found[name] = [getattr(s.schedule, "cron", str(s.schedule)) for s in deployment.schedules
                            if s.active]
     return found
+
+
+def active_runs(pool: str) -> list[str]:
+    """Flow runs the pool's workers have taken and not finished (pending, running, cancelling)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        WorkPoolFilter,
+        WorkPoolFilterName,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    states = FlowRunFilterStateType(any_=[StateType.PENDING, StateType.RUNNING, StateType.CANCELLING])
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=states)),
+                                     work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[pool])))
+    return [str(r.id) for r in runs]
+
+
+def mark_crashed(run_ids: list[str], why: str) -> None:
+    """Runs whose process was stopped: CRASHED, so that their deployment's concurrency slot is given back
+    (a run left RUNNING would hold it, and every later run of the deployment would wait or be skipped)."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed
+
+    with get_client(sync_client=True) as client:
+        for run_id in run_ids:
+            client.set_flow_run_state(run_id, Crashed(message=why), force=True)

@@ -20,6 +20,7 @@ if __package__ in (None, ""):
 
 from infra.stack.config import StackError  # noqa: E402
 from infra.stack.processes import http_ok, spawn, stop, wait_until  # noqa: E402
+from infra.stack.services import LEASES  # noqa: E402
 
 from cleargate.errors import CleargateError  # noqa: E402
 from cleargate.params import load_project  # noqa: E402
@@ -41,7 +42,7 @@ def local_server(root: Path) -> Iterator[str]:
     api = f"http://127.0.0.1:{port}/api"
     state = root / ".prefect"
     env = {**os.environ, "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{state / 'server.db'}",
-           "PREFECT_UI_API_URL": api, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+           "PREFECT_UI_API_URL": api, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **LEASES}
     env.pop("PREFECT_API_URL", None)
     server = spawn([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                    env, state / "server.log", root)

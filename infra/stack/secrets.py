@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from infra.stack.config import StackConfig
@@ -25,6 +25,7 @@ CLIENT_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_
 class Credentials:
     pg_password: str
     admin_password: str
+    session_key: str      # MLflow's auth app signs its CSRF tokens with it (MLFLOW_FLASK_SERVER_SECRET_KEY)
 
     @property
     def prefect_auth_string(self) -> str:
@@ -42,12 +43,12 @@ def write_private(path: Path, text: str) -> None:
 
 
 def credentials(config: StackConfig) -> Credentials:
-    """The stack's credentials: read back after the first start, generated before it."""
-    if config.secrets_file.is_file():
-        return Credentials(**json.loads(config.secrets_file.read_text()))
-    created = Credentials(pg_password=secrets.token_urlsafe(24), admin_password=secrets.token_urlsafe(24))
-    write_private(config.secrets_file, json.dumps(asdict(created), indent=2) + "\n")
-    return created
+    """The stack's credentials: generated on the first start, read back (and completed if need be) later."""
+    known = json.loads(config.secrets_file.read_text()) if config.secrets_file.is_file() else {}
+    values = {name: known.get(name) or secrets.token_urlsafe(24) for name in Credentials.__dataclass_fields__}
+    if values != known:
+        write_private(config.secrets_file, json.dumps(values, indent=2) + "\n")
+    return Credentials(**values)
 
 
 def masked(secret: str) -> str:

@@ -59,7 +59,8 @@ def mlflow(config: StackConfig, creds: Credentials) -> Service:
                            f"database_uri = sqlite:///{config.dir / 'mlflow' / 'basic_auth.db'}\n"
                            f"admin_username = {ADMIN}\n"
                            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
-        env.update(MLFLOW_AUTH_CONFIG_PATH=str(ini), MLFLOW_AUTH_ADMIN_PASSWORD=creds.admin_password)
+        env.update(MLFLOW_AUTH_CONFIG_PATH=str(ini), MLFLOW_AUTH_ADMIN_PASSWORD=creds.admin_password,
+                   MLFLOW_FLASK_SERVER_SECRET_KEY=creds.session_key)
         argv += ["--app-name", "basic-auth"]
         headers = _basic(ADMIN, creds.admin_password)
     if config.public_host != "127.0.0.1":  # MLflow answers only the Host names it is told about
@@ -69,12 +70,18 @@ def mlflow(config: StackConfig, creds: Credentials) -> Service:
     return Service("mlflow", argv, env, lambda: http_ok(probe, headers), 180, config.mlflow_url)
 
 
+# Concurrency-slot leases on disk (under PREFECT_HOME) instead of in the server's memory: a server restarted
+# while a run held its deployment's slot would otherwise never give the slot back (the next runs would wait
+# or be cancelled for ever); kept on disk, the lease expires and Prefect's repossessor frees the slot.
+LEASES = {"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"}
+
+
 def prefect_server(config: StackConfig, creds: Credentials) -> Service:
     """Prefect's API, scheduler and UI on PostgreSQL (asyncpg). The UI is told where the API is: without
     PREFECT_UI_API_URL it calls :4200 whatever the port."""
     env = {**_base_env(config), "PREFECT_HOME": str(config.dir / "prefect"),
            "PREFECT_API_DATABASE_CONNECTION_URL": postgres.url(config, creds.pg_password, "prefect", "asyncpg"),
-           "PREFECT_UI_API_URL": config.prefect_api}
+           "PREFECT_UI_API_URL": config.prefect_api, **LEASES}
     headers: dict[str, str] = {}
     if config.auth:
         env["PREFECT_SERVER_API_AUTH_STRING"] = creds.prefect_auth_string
@@ -85,11 +92,15 @@ def prefect_server(config: StackConfig, creds: Credentials) -> Service:
     return Service("prefect", argv, env, lambda: http_ok(probe, headers), 240, config.prefect_url)
 
 
+def worker_name(config: StackConfig) -> str:
+    return f"cleargate-{Path(config.root).name}"
+
+
 def worker(config: StackConfig, creds: Credentials, pool: str, ready: Callable[[], bool]) -> Service:
     """A `process` worker on the pool; flow runs inherit its environment: they use the stack's servers."""
     env = {**_base_env(config), **client_env(config, creds), "PREFECT_HOME": str(config.dir / "worker"),
            "PREFECT_API_URL": _local(config, config.prefect_port, "/api"),
            "MLFLOW_TRACKING_URI": _local(config, config.mlflow_port, "")}
     argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process",
-            "--name", f"cleargate-{Path(config.root).name}"]
+            "--name", worker_name(config)]
     return Service("worker", argv, env, ready, 120, f"pool '{pool}'")

@@ -86,7 +86,11 @@ def up(config: StackConfig) -> None:
         crons = deployments.schedules_of(names)
         say("deploy", "registered", "; ".join(f"{n} ({', '.join(crons.get(n, []))})" for n in names)
             + f" -> pool '{pool}'")
-        _ensure(services.worker(config, creds, pool, lambda: deployments.pool_ready(pool)), state, config)
+        current = state.get("worker")  # a heartbeat after the worker's own start (or after now, for a new one)
+        since = current.started if current is not None and current.alive() else time.time() - 1
+        name = services.worker_name(config)
+        _ensure(services.worker(config, creds, pool, lambda: deployments.worker_online(pool, name, since)), state,
+                config)
     env_file = write_env_file(config, creds)
     console.print(f"\nMLflow UI:  {config.mlflow_url}\nPrefect UI: {config.prefect_url}  (the new UI: "
                   f"{config.prefect_url}/v2/)\nclients:    source {_shown(env_file)}   (mode 600)")
@@ -117,9 +121,29 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def _interrupted_runs(config: StackConfig, state: dict[str, Running]) -> list[str]:
+    """The flow runs the worker is running now (asked while the Prefect server still answers)."""
+    from flows import deployments
+
+    from cleargate.params import load_project
+
+    if not (state.get("worker") and state["worker"].alive() and state.get("prefect") and state["prefect"].alive()):
+        return []
+    creds = credentials(config)
+    with prefect_client(config, creds):
+        return deployments.active_runs(load_project(config.root / "params.yaml").schedules.work_pool)
+
+
 def down(config: StackConfig) -> None:
     state = load_state(config.state_file)
+    interrupted = _interrupted_runs(config, state)
     for name in reversed(ORDER[1:]):
+        if name == "prefect" and interrupted:  # the worker and its runs are stopped; the server still answers
+            from flows import deployments
+
+            with prefect_client(config, credentials(config)):
+                deployments.mark_crashed(interrupted, "stopped by `make stack-down` while it ran")
+            say("worker", "interrupted", f"{len(interrupted)} flow run(s) marked CRASHED: {', '.join(interrupted)}")
         running = state.pop(name, None)
         if running is not None and running.alive():
             stop(running)

@@ -276,7 +276,17 @@ def refused(url: str) -> int:
 def test_a_restart_keeps_the_data_and_authentication_refuses_strangers(stack, monkeypatch):
     client = mlflow_client(stack)
     champion = client.get_model_version_by_alias(MODEL, "champion").version
-    down = stack.stack("down").stdout
+    drop_batch(stack, DATASET, "during-down.parquet", split_of(stack, DATASET).head(100))
+    with prefect_api(stack):
+        from prefect.deployments import run_deployment as start
+
+        busy = start("cleargate-monitor/hourly", parameters={"datasets": [DATASET]}, timeout=0, as_subflow=False)
+    deadline = time.monotonic() + 300
+    while not read_flow_run(stack, str(busy.id)).state.is_running():
+        assert time.monotonic() < deadline, "the worker never started the monitoring run"
+        time.sleep(0.5)
+    down = stack.stack("down").stdout  # while that run runs
+    assert f"1 flow run(s) marked CRASHED: {busy.id}" in down, down
     assert "postgres  stopped" in down and not [p for p in stack.processes() if p.is_running()]
 
     stack.env["STACK_AUTH"] = "1"  # as STACK_HOST=0.0.0.0 would, without leaving loopback in a test
@@ -298,4 +308,10 @@ def test_a_restart_keeps_the_data_and_authentication_refuses_strangers(stack, mo
     from prefect.client.orchestration import get_client
 
     with prefect_api(stack), get_client(sync_client=True) as prefect:
-        assert prefect.read_deployment_by_name("cleargate-monitor/hourly").schedules, "deployments kept"
+        monitor = prefect.read_deployment_by_name("cleargate-monitor/hourly")
+        assert monitor.schedules, "deployments kept"
+        assert monitor.global_concurrency_limit.active_slots == 0, "the interrupted run gave its slot back"
+        assert prefect.read_flow_run(busy.id).state.is_crashed()
+    again = run_deployment(stack, "cleargate-monitor/hourly", {"datasets": [DATASET]})  # with the auth string
+    assert again.state.is_completed(), again.state.message
+    assert [w for w in locations(stack, ["during-down.parquet"])["during-down.parquet"] if w in ("done", "refused")]
