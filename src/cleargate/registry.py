@@ -35,11 +35,12 @@ def ensure_registered_model(client: MlflowClient, name: str) -> None:
 
 def register_version(client: MlflowClient, name: str, model_uri: str, run_id: str,
                      tags: dict[str, str]) -> ModelVersion:
-    """A new version from a logged model, tagged, and aliased `challenger`. A tracking server accepts a
-    `models:/<id>` source only with the logged model's id (a local store does not check)."""
-    ensure_registered_model(client, name)
+    """A new version from a logged model, tagged, and aliased `challenger` (the registered model exists:
+    `ensure_registered_model`). A tracking server accepts a `models:/<id>` source only with the logged
+    model's id (a local store does not check). Registration is synchronous in both: no polling for READY."""
     model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
-    version = client.create_model_version(name, model_uri, run_id=run_id, tags=tags, model_id=model_id)
+    version = client.create_model_version(name, model_uri, run_id=run_id, tags=tags, model_id=model_id,
+                                          await_creation_for=0)
     client.set_registered_model_alias(name, CHALLENGER, version.version)
     return version
 
