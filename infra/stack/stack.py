@@ -136,7 +136,7 @@ def _interrupted_runs(config: StackConfig, state: dict[str, Running]) -> list[st
 
 def down(config: StackConfig) -> None:
     state = load_state(config.state_file)
-    interrupted = _interrupted_runs(config, state)
+    interrupted, stopped = _interrupted_runs(config, state), 0
     for name in reversed(ORDER[1:]):
         if name == "prefect" and interrupted:  # the worker and its runs are stopped; the server still answers
             from flows import deployments
@@ -148,12 +148,18 @@ def down(config: StackConfig) -> None:
         if running is not None and running.alive():
             stop(running)
             say(name, "stopped", f"pid {running.pid}")
-        save_state(config.state_file, state)
+            stopped += 1
+        if config.state_file.is_file():
+            save_state(config.state_file, state)
     pg = postgres.running(config)
     if pg is not None:
         postgres.stop(config)
         say("postgres", "stopped", f"pid {pg.pid}")
-    console.print(f"data kept in {_shown(config.dir)} (`make stack-up` starts the stack on it again)")
+        stopped += 1
+    if stopped:
+        console.print(f"data kept in {_shown(config.dir)} (`make stack-up` starts the stack on it again)")
+    else:
+        console.print(f"nothing of the stack ({_shown(config.dir)}) was running")
 
 
 def status(config: StackConfig) -> int:
