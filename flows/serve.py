@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args(argv)
     apply_offline_env()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops it even if started from a script
     try:
         root = load_project(args.params).root
         configured = os.environ.get("PREFECT_API_URL")

@@ -145,14 +145,20 @@ def test_monitoring_scores_a_clean_batch_and_a_drifted_one_starts_a_retraining(s
     test = split_of(stack, DATASET)
     drop_batch(stack, DATASET, "clean.parquet", test.head(100))             # with labels
     drop_batch(stack, DATASET, "drifted.parquet", drifted(test.head(100)))  # no labels, shifted population
+    wrong = test.head(100).assign(label=1 - test.head(100)["label"])         # labels that came back different
+    drop_batch(stack, DATASET, "mislabelled.parquet", wrong)
     flow_run = run_deployment(stack, "cleargate-monitor/hourly", {"datasets": [DATASET]})
     assert flow_run.state.is_completed(), flow_run.state.message
     done, refused = reports(stack, "done"), reports(stack, "refused")
     assert done["clean.parquet"]["outcome"] == "scored" and not done["clean.parquet"]["degraded"]
     assert set(done["clean.parquet"]["live"]) == {"accuracy", "balanced_accuracy", "macro_f1"}
     assert done["clean.parquet"]["retrain_run"] is None
+    worse = done["mislabelled.parquet"]
+    assert worse["degraded"] == ["accuracy", "balanced_accuracy", "macro_f1"] and worse["live"]["accuracy"] < 0.2
+    assert worse["retrain_reasons"] == ["degradation"]
     drift = refused["drifted.parquet"]
     assert drift["outcome"] == "refused: drift" and drift["retrain_reasons"] == ["drift"] and drift["retrain_run"]
+    assert worse["retrain_run"] == drift["retrain_run"], "one training run for the pass, recorded in both"
     assert not list(inbox(stack, DATASET).glob("*.parquet")) and not list(inbox(stack, DATASET, "processing").iterdir())
 
     retrain = wait_final(stack, drift["retrain_run"])
@@ -164,8 +170,9 @@ def test_monitoring_scores_a_clean_batch_and_a_drifted_one_starts_a_retraining(s
     experiment = client.get_experiment_by_name(f"{EXPERIMENT}-monitoring")
     runs = client.search_runs([experiment.experiment_id])
     outcomes = {r.data.tags["batch"]: r.data.tags["outcome"] for r in runs}
-    assert outcomes == {"clean.parquet": "scored", "drifted.parquet": "refused: drift"}
+    assert outcomes == {"clean.parquet": "scored", "drifted.parquet": "refused: drift", "mislabelled.parquet": "scored"}
     assert {r.data.tags["retrain_run"] for r in runs} == {"none", drift["retrain_run"]}
+    assert {r.data.tags["batch"]: r.data.metrics.get("degraded") for r in runs}["mislabelled.parquet"] == 1.0
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
