@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pandas as pd
+from mlflow.tracking import MlflowClient
 
-from tests.ops.conftest import Stack
+from tests.ops.conftest import DATASET, Stack
 
 
 @contextmanager
@@ -87,3 +93,45 @@ def rendered_text(url: str, budget_ms: int = 30000) -> str:
         shutil.rmtree(profile, ignore_errors=True)
     text = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S)
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text)))
+
+
+EXPERIMENT = "cleargate-test-breast_cancer"
+
+
+def mlflow_client(stack) -> MlflowClient:
+    mlflow.set_tracking_uri(stack.mlflow_uri)
+    mlflow.set_registry_uri(stack.mlflow_uri)
+    return MlflowClient(stack.mlflow_uri, stack.mlflow_uri)
+
+
+def wait_final(stack, run_id: str, timeout: float = 900):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        flow_run = read_flow_run(stack, run_id)
+        if flow_run.state.is_final():
+            return flow_run
+        time.sleep(3)
+    raise AssertionError(f"flow run {run_id} still {flow_run.state.type} after {timeout:.0f}s")
+
+
+def reports(stack, folder: str) -> dict[str, dict]:
+    return {json.loads(p.read_text())["batch"]: json.loads(p.read_text())
+            for p in inbox(stack, DATASET, folder).glob("*.report.json")}
+
+
+def locations(stack, names: list[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {n: [] for n in names}
+    for folder in ("", "processing", "done", "refused"):
+        for path in inbox(stack, DATASET, folder).glob("*.parquet"):
+            for name in names:
+                if path.name == name or path.name.endswith(f"-{name}"):
+                    found[name].append(folder or "inbox")
+    return found
+
+
+def refused(url: str) -> int:
+    try:
+        urllib.request.urlopen(url, timeout=10)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    return 200
