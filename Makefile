@@ -14,7 +14,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: help setup run test lint ui repro status clean-outputs dvc.yaml bench exp-show plots
+.PHONY: help setup run test lint ui repro status clean-outputs dvc.yaml bench exp-show plots serve stack-up stack-down stack-status
 
 help: ## list the targets
 	@grep -E '^[a-z.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ test: setup ## run the test suite (unit, data, integration, end to end)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup ## ruff over the code, import-linter over the architecture, dvc.yaml up to date
-	$(VENV)/bin/ruff check src flows tests benchmarks scripts
+	$(VENV)/bin/ruff check src flows tests benchmarks scripts infra
 	$(VENV)/bin/lint-imports
 	$(PY) -m cleargate.graph --check
 
@@ -60,3 +60,15 @@ exp-show: setup ## DVC experiments side by side: changed params and each dataset
 
 plots: setup ## dvc plots show: training curves per model, confusion matrices, ROC curves (opens dvc_plots/index.html)
 	$(VENV)/bin/dvc plots show
+
+serve: setup ## schedule both deployments and run them here (local Prefect server unless PREFECT_API_URL); Ctrl-C stops
+	$(PY) flows/serve.py
+
+stack-up: setup ## start PostgreSQL, MLflow, Prefect server and a worker under .stack/; writes .stack/env
+	$(PY) -m infra.stack up
+
+stack-down: setup ## stop every process of the stack (data kept in .stack/)
+	$(PY) -m infra.stack down
+
+stack-status: setup ## what of the stack runs, where, and the deployments' schedules
+	$(PY) -m infra.stack status

@@ -15,3 +15,4 @@ class DataError(CleargateError):
 
 class DataValidationError(CleargateError):
     """Data failed its Great Expectations suite; the run stops before training."""
+

@@ -172,6 +172,24 @@ class DatasetLayout:
                            plots=self.plots_dir / name, predictions=self.predictions_dir / f"{name}.parquet",
                            curves=curves_dir(self.paths) / self.name / f"{name}.csv")
 
+    @property
+    def inbox(self) -> Path:
+        """New batches to monitor (parquet or csv); each is claimed into `inbox_processing`, then moved with
+        its report to `inbox_done` or `inbox_refused`."""
+        return self.paths.inbox / self.name
+
+    @property
+    def inbox_processing(self) -> Path:
+        return self.inbox / "processing"
+
+    @property
+    def inbox_done(self) -> Path:
+        return self.inbox / "done"
+
+    @property
+    def inbox_refused(self) -> Path:
+        return self.inbox / "refused"
+
     def scores(self, input_stem: str, key: str) -> Path:
         """Outputs of scoring one input with one model version (cleargate score)."""
         return self.paths.scores / f"{input_stem}-{key}"

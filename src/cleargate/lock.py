@@ -1,13 +1,20 @@
-"""The promotion lock: a mutex held in the tracking store itself, so pipelines on any host take turns.
+"""The promotion lock: a lease held in the tracking store itself, so pipelines on any host take turns.
 
-Registered-model names are unique, so only one `create_registered_model` of the lock's name succeeds.
-A lock held by a dead process on this host, or for longer than any promotion takes, is taken over.
+The lock is a sequence of generations, each a registered model `<name>.promotion-lock.<n>`. Registered-model
+names are unique, so of all the processes that see generation n free (released, its lease run out, or its
+owner dead on this host) exactly one creates generation n + 1: that is the compare-and-swap MLflow offers.
+Nothing is ever deleted to take a lock over, so a waiter acting on an old reading cannot remove a fresh lock.
+The holder renews its lease from a background thread while it works (a judge may take longer than any
+lease), and `check()` before the alias switch says whether a later generation exists, i.e. whether the lease
+was lost; the new holder deletes the generations below its own, the top one always stays.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +24,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from cleargate.errors import CleargateError
+
+LEASE_SECONDS = 60.0
 
 
 def _pid_alive(pid: int) -> bool:
@@ -29,41 +38,108 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _stale(tags: dict[str, str], stale_after: float) -> bool:
-    """Held by a dead process on this host, or for longer than any promotion takes."""
-    host, _, pid = tags.get("owner", "::").partition(":")
-    pid = pid.split(":")[0]
+def _free(tags: dict[str, str], now: float) -> bool:
+    """Released, its lease run out, or held by a dead process on this host."""
+    if tags.get("released") == "true":
+        return True
+    host, _, rest = tags.get("owner", "::").partition(":")
+    pid = rest.split(":")[0]
     if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
         return True
-    return time.time() - float(tags.get("acquired_at", "0")) > stale_after
+    return now > float(tags.get("lease_until", "0"))
 
 
-@contextmanager
-def promotion_lock(client: MlflowClient, name: str, wait_seconds: float = 300, stale_after: float = 900,
-                   poll: float = 0.2) -> Iterator[None]:
-    lock = f"{name}.promotion-lock"
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    deadline = time.monotonic() + wait_seconds
-    while True:
+class PromotionLock:
+    """One holder at a time per registered model; see the module docstring."""
+
+    def __init__(self, client: MlflowClient, name: str, lease_seconds: float = LEASE_SECONDS) -> None:
+        self.client, self.name, self.lease = client, name, lease_seconds
+        self.prefix = f"{name}.promotion-lock."
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.generation: int | None = None
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def _name(self, generation: int) -> str:
+        return f"{self.prefix}{generation:08d}"
+
+    def generations(self) -> dict[int, dict[str, str]]:
+        found = self.client.search_registered_models(f"name LIKE '{self.prefix}%'", max_results=1000)
+        suffixes = {m.name.removeprefix(self.prefix): m.tags for m in found if m.name.startswith(self.prefix)}
+        return {int(s): tags for s, tags in suffixes.items() if s.isdigit()}
+
+    def try_acquire(self) -> bool:
+        """One attempt: create the generation after the top one if the top one is free."""
+        generations = self.generations()
+        top = max(generations, default=0)
+        if top and not _free(generations[top], time.time()):
+            return False
+        tags = {"owner": self.owner, "lease_until": f"{time.time() + self.lease:.3f}", "released": "false"}
         try:
-            client.create_registered_model(lock, tags={"owner": owner, "acquired_at": f"{time.time():.3f}"},
-                                           description="held by cleargate while it moves aliases")
-            break
+            self.client.create_registered_model(self._name(top + 1), tags=tags,
+                                                description="held by cleargate while it moves aliases")
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-        with suppress(MlflowException):
-            held = client.get_registered_model(lock).tags
-            if _stale(held, stale_after):
-                client.delete_registered_model(lock)
-                continue
-        if time.monotonic() > deadline:
-            raise CleargateError(f"{name}: another promotion holds '{lock}' for over {wait_seconds:.0f}s; "
-                                 f"if no pipeline is running, delete that registered model")
-        time.sleep(poll)
+            return False  # another waiter took generation top + 1 first
+        self.generation = top + 1
+        for old in (g for g in generations if g < self.generation):  # released or expired: tidy up
+            with suppress(MlflowException):
+                self.client.delete_registered_model(self._name(old))
+        return True
+
+    def acquire(self, wait_seconds: float, poll: float = 0.1) -> None:
+        """Waiters back off (up to a second, with jitter) so that they do not crowd the tracking server."""
+        deadline, delay = time.monotonic() + wait_seconds, poll
+        while not self.try_acquire():
+            if time.monotonic() > deadline:
+                raise CleargateError(f"{self.name}: another promotion holds '{self.prefix}*' for over "
+                                     f"{wait_seconds:.0f}s; its lease renews while its pipeline runs, so wait "
+                                     "for it or stop that pipeline")
+            time.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 1.0)
+        self._renewer = threading.Thread(target=self._renew, name=f"lease-{self.name}", daemon=True)
+        self._renewer.start()
+
+    def _renew(self) -> None:
+        expires = time.time() + self.lease
+        while not self._stop.wait(self.lease / 4):
+            try:
+                if max(self.generations(), default=0) > self.generation:  # type: ignore[operator]
+                    self.lost.set()
+                    return
+                until = time.time() + self.lease
+                self.client.set_registered_model_tag(self._name(self.generation), "lease_until", f"{until:.3f}")
+                expires = until
+            except MlflowException:
+                if time.time() > expires:
+                    self.lost.set()
+                    return
+
+    def check(self) -> None:
+        """Raise if the lease was lost (a later generation exists): the caller must not move any alias."""
+        if self.lost.is_set() or max(self.generations(), default=0) != self.generation:
+            self.lost.set()
+            raise CleargateError(f"{self.name}: the promotion lock's lease ran out before the alias switch "
+                                 "(the tracking server was unreachable or this process stalled); nothing "
+                                 "was moved, run the promotion again")
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=5)
+        if self.generation is not None and not self.lost.is_set():
+            with suppress(MlflowException):
+                self.client.set_registered_model_tag(self._name(self.generation), "released", "true")
+
+
+@contextmanager
+def promotion_lock(client: MlflowClient, name: str, wait_seconds: float = 300,
+                   lease_seconds: float = LEASE_SECONDS) -> Iterator[PromotionLock]:
+    lock = PromotionLock(client, name, lease_seconds)
+    lock.acquire(wait_seconds)
     try:
-        yield
+        yield lock
     finally:
-        with suppress(MlflowException):
-            if client.get_registered_model(lock).tags.get("owner") == owner:
-                client.delete_registered_model(lock)
+        lock.release()

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 from cleargate.config.base import DatasetName, ModelName, Strict
 from cleargate.config.judging import EvaluateConfig, GateThresholds, RegistryConfig, SplitConfig, ValidationConfig
 from cleargate.config.models import ModelConfig
+from cleargate.config.operations import MonitoringConfig, Schedules
 from cleargate.config.ops import DriftConfig, OrchestrationConfig, Paths, Tracking, TrainerConfig
 from cleargate.errors import ConfigError
 from cleargate.kinds import KINDS, DatasetConfig, Kind, kind_of
@@ -54,6 +55,7 @@ class DatasetParams(_Anchored):
     tracking: Tracking
     trainer: TrainerConfig
     drift: DriftConfig
+    monitoring: MonitoringConfig
     dataset: DatasetConfig
     validation: ValidationConfig
     split: SplitConfig
@@ -99,6 +101,8 @@ class ProjectParams(_Anchored):
     trainer: TrainerConfig
     orchestration: OrchestrationConfig = OrchestrationConfig()
     drift: DriftConfig
+    monitoring: MonitoringConfig
+    schedules: Schedules
     datasets: Annotated[dict[DatasetName, DatasetEntry], Field(min_length=1)]
     train: dict[ModelName, ModelConfig]
 
@@ -131,6 +135,11 @@ class ProjectParams(_Anchored):
             if entry.gates.must_beat_baselines and "baseline" not in roles:
                 raise ValueError(f"datasets.{name}.gates.must_beat_baselines is true but no model in train "
                                  "has role 'baseline' for it")
+        for key, deployment in (("pipeline", self.schedules.pipeline), ("monitor", self.schedules.monitor)):
+            unknown = sorted(set(deployment.datasets or []) - set(self.datasets))
+            if unknown:
+                raise ValueError(f"schedules.{key}.datasets: unknown dataset(s) {unknown} "
+                                 f"(datasets: {', '.join(self.datasets)})")
         registered = self.registered_models()
         if len(set(registered)) != len(registered):
             raise ValueError("datasets: two datasets register the same registry.model_name")
@@ -146,8 +155,9 @@ class ProjectParams(_Anchored):
                               f"{', '.join(self.datasets)}")
         entry = self.datasets[dataset]
         return DatasetParams(seed=self.seed, paths=self.paths, tracking=self.tracking, trainer=self.trainer,
-                             drift=self.drift, dataset=entry.data, validation=entry.validation, split=entry.split,
-                             evaluate=entry.evaluate, gates=entry.gates, registry=entry.registry,
+                             drift=self.drift, monitoring=self.monitoring, dataset=entry.data,
+                             validation=entry.validation, split=entry.split, evaluate=entry.evaluate,
+                             gates=entry.gates, registry=entry.registry,
                              train={n: m for n, m in self.train.items() if m.dataset == dataset}, root=self.root)
 
     def scope_registered(self, model_name: str | None) -> DatasetParams:

@@ -1,7 +1,9 @@
 """MLflow Model Registry: versions, the `challenger`/`champion` aliases, and their recorded history.
 
-MLflow keeps no alias history, so every champion move is appended to a registered-model tag; rollback
-reads it back. The alias is set before the history is written: a crash in between leaves `champion`
+MLflow keeps no alias history, so every champion move is recorded as its own registered-model tag
+(`cleargate.champion_move.<seq>`, a few hundred characters), never one growing value: PostgreSQL stores a
+registered-model tag in varchar(5000). Moves happen under the promotion lock, so the sequence numbers are
+dense and ordered. The alias is set before the history is written: a crash in between leaves `champion`
 on a valid version (old or new), never missing.
 """
 
@@ -19,8 +21,8 @@ from cleargate.errors import CleargateError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-HISTORY_TAG = "cleargate.champion_history"
-HISTORY_KEEP = 40
+MOVE_TAG = "cleargate.champion_move."     # + zero-padded sequence number: one tag per move
+LEGACY_HISTORY_TAG = "cleargate.champion_history"   # before one tag per move: a JSON list, read only
 
 
 def ensure_registered_model(client: MlflowClient, name: str) -> None:
@@ -33,10 +35,12 @@ def ensure_registered_model(client: MlflowClient, name: str) -> None:
 
 def register_version(client: MlflowClient, name: str, model_uri: str, run_id: str,
                      tags: dict[str, str]) -> ModelVersion:
-    """A new version from a logged model, tagged, and aliased `challenger`."""
-    ensure_registered_model(client, name)
+    """A new version from a logged model, tagged, and aliased `challenger` (the registered model exists:
+    `ensure_registered_model`). A tracking server accepts a `models:/<id>` source only with the logged
+    model's id (a local store does not check). Registration is synchronous in both: no polling for READY."""
     model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
-    version = client.create_model_version(name, model_uri, run_id=run_id, tags=tags, model_id=model_id)
+    version = client.create_model_version(name, model_uri, run_id=run_id, tags=tags, model_id=model_id,
+                                          await_creation_for=0)
     client.set_registered_model_alias(name, CHALLENGER, version.version)
     return version
 
@@ -48,17 +52,25 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
         return None
 
 
+def _moves(tags: dict[str, str]) -> list[tuple[int, dict[str, Any]]]:
+    return sorted((int(k.removeprefix(MOVE_TAG)), json.loads(v)) for k, v in tags.items()
+                  if k.startswith(MOVE_TAG) and k.removeprefix(MOVE_TAG).isdigit())
+
+
 def history(client: MlflowClient, name: str) -> list[dict[str, Any]]:
+    """Every champion move, oldest first (moves recorded by older releases in one JSON tag come first)."""
     try:
         tags = client.get_registered_model(name).tags
     except MlflowException:
         return []
-    return json.loads(tags.get(HISTORY_TAG, "[]"))
+    return [*json.loads(tags.get(LEGACY_HISTORY_TAG, "[]")), *(entry for _, entry in _moves(tags))]
 
 
 def _record(client: MlflowClient, name: str, entry: dict[str, Any]) -> None:
-    events = [*history(client, name), entry][-HISTORY_KEEP:]
-    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(events, separators=(",", ":")))
+    """One tag per move, numbered after the last one (callers hold the promotion lock)."""
+    moves = _moves(client.get_registered_model(name).tags)
+    seq = moves[-1][0] + 1 if moves else 1
+    client.set_registered_model_tag(name, f"{MOVE_TAG}{seq:06d}", json.dumps(entry, separators=(",", ":")))
 
 
 def set_champion(client: MlflowClient, name: str, version: str, action: str, reason: str = "") -> str | None:

@@ -58,7 +58,7 @@ def register_judged(client: MlflowClient, name: str, model_uri: str, run_id: str
                     lock_wait_seconds: float = 300) -> Registration:
     """Register the candidate and move `champion` only on a full pass; all under the promotion lock."""
     registry.ensure_registered_model(client, name)
-    with promotion_lock(client, name, wait_seconds=lock_wait_seconds):
+    with promotion_lock(client, name, wait_seconds=lock_wait_seconds) as lock:
         champion = registry.alias_version(client, name, registry.CHAMPION)
         report = judge(champion)
         version = registry.register_version(
@@ -70,6 +70,7 @@ def register_judged(client: MlflowClient, name: str, model_uri: str, run_id: str
         if champion is not None and \
                 client.get_model_version(name, champion).tags.get("lineage.model_sha256") == digest:
             return Registration(number, champion, champion, False, report, f"identical to champion v{champion}")
+        lock.check()  # the judge may have outlived the lease (a stalled process): then another holds it
         previous = registry.set_champion(client, name, number, "gate", "passed every gate")
         return Registration(number, number, previous, True, report, "passed every gate")
 
@@ -109,6 +110,12 @@ def release(params: DatasetParams, client: MlflowClient, gate: GateDecision, log
         return evaluate_gates(selected, metrics, baselines, params.gates, params.evaluate.primary_metric,
                               evidence)
 
+    # Everything a version needs to be served and scored is on its run before it is registered: a tracking
+    # server lost after this point leaves either no version or a complete one.
+    train = read_table(layout.split("train"))
+    numeric = [c for c in params.features if pd.api.types.is_numeric_dtype(train[c])]
+    client.log_dict(logged.run_id, reference_profile(train, numeric, params.drift.bins), PROFILE_ARTIFACT)
+    client.log_dict(logged.run_id, operational.dump(), "operational.json")
     name = params.registry.model_name
     version_tags = {**tags, "mlflow.run_id": logged.run_id, "model": selected, "pipeline_run_id": parent_id}
     outcome = register_judged(client, name, logged.model_uri, logged.run_id, version_tags, judge,
@@ -121,8 +128,8 @@ def release(params: DatasetParams, client: MlflowClient, gate: GateDecision, log
 
 
 def publish(params: DatasetParams, client: MlflowClient, decision: ReleaseDecision, lineage: dict[str, str]) -> None:
-    """The full gate report and the model card in reports/, on the runs and on the version; the training
-    data's profile with the version, so batch scoring measures drift against it."""
+    """The full gate report and the model card in reports/, on the runs and on the version (the training data's
+    profile, which batch scoring measures drift against, was logged before registration)."""
     layout = params.layout
     table = gate_markdown({decision.selected: decision.gate}, decision.selected)
     write_text(table, layout.release_gate)
@@ -132,8 +139,4 @@ def publish(params: DatasetParams, client: MlflowClient, decision: ReleaseDecisi
     for run_id in (decision.run_id, decision.pipeline_run_id):
         client.log_text(run_id, table, "reports/release_gate.md")
     client.log_text(decision.run_id, card, "model_card.md")
-    train = read_table(layout.split("train"))
-    numeric = [c for c in params.features if pd.api.types.is_numeric_dtype(train[c])]
-    client.log_dict(decision.run_id, reference_profile(train, numeric, params.drift.bins), PROFILE_ARTIFACT)
-    client.log_dict(decision.run_id, decision.operational.dump(), "operational.json")
     client.update_model_version(params.registry.model_name, decision.version, description=card)

@@ -1,8 +1,10 @@
 """Promotion, rollback and the champion history on a real SQLite MLflow store."""
 
+import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from typer.testing import CliRunner
 from cleargate import registry
 from cleargate.cli import app
 from cleargate.errors import CleargateError
+from cleargate.lock import PromotionLock, promotion_lock
 from cleargate.records import Check, GateReport
 from cleargate.release import register_judged
 from tests.conftest import ROOT, tiny_params, write_params
@@ -116,7 +119,8 @@ def test_two_processes_promoting_at_once_leave_one_champion_and_a_chained_histor
     assert len(events) == 3
     assert events[1]["previous"] == events[0]["version"] and events[2]["previous"] == events[1]["version"]
     assert registry.alias_version(client, NAME, "champion") == events[2]["version"]
-    assert not [m for m in client.search_registered_models() if m.name.endswith(".promotion-lock")]
+    locks = [m for m in client.search_registered_models() if ".promotion-lock." in m.name]
+    assert len(locks) == 1 and locks[0].tags["released"] == "true", "the last generation stays, released"
 
 
 @pytest.mark.slow
@@ -152,3 +156,60 @@ def test_killed_between_alias_switch_and_history_write(store):
     assert registry.rollback(client, NAME) == "1"
     assert registry.alias_version(client, NAME, "champion") == "1"
     assert promote(client, source, "after").moved, "the dead process's lock does not block the next promotion"
+
+
+def test_history_is_one_small_record_per_move_and_reads_the_legacy_tag(store):
+    _, client, source = store
+    registry.ensure_registered_model(client, NAME)
+    legacy = [{"version": "7", "previous": None, "action": "gate", "reason": "", "at": "2025-01-01T00:00:00+00:00"}]
+    client.set_registered_model_tag(NAME, registry.LEGACY_HISTORY_TAG, json.dumps(legacy))
+    for digest in ("a", "b"):
+        promote(client, source, digest)
+    registry.set_champion(client, NAME, "1", "forced", "x" * 10_000)  # a long reason: the record stays small
+    assert [e["version"] for e in registry.history(client, NAME)] == ["7", "1", "2", "1"]
+    moves = {k: v for k, v in client.get_registered_model(NAME).tags.items() if k.startswith(registry.MOVE_TAG)}
+    assert sorted(moves) == [f"{registry.MOVE_TAG}{i:06d}" for i in (1, 2, 3)]
+    assert max(len(v) for v in moves.values()) < 500
+
+
+def test_the_lease_is_renewed_while_a_slow_judge_holds_the_lock(store):
+    """A holder working three times longer than its lease keeps the lock; the rival gets it after release."""
+    _, client, _ = store
+    registry.ensure_registered_model(client, NAME)
+    released_at: list[float] = []
+    acquired_at: list[float] = []
+
+    def holder():
+        with promotion_lock(client, NAME, lease_seconds=1.0):
+            time.sleep(3.0)
+            released_at.append(time.monotonic())
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    time.sleep(0.5)
+    with promotion_lock(client, NAME, wait_seconds=30, lease_seconds=1.0):
+        acquired_at.append(time.monotonic())
+    thread.join()
+    assert acquired_at[0] >= released_at[0], "the rival took over a lock whose holder was still working"
+
+
+def test_a_lost_lease_is_detected_before_the_alias_switch(store):
+    """A holder that stalled past its lease (no renewal) has been replaced: check() refuses to go on, and a
+    waiter acting on its old reading cannot take the new holder's lock from it."""
+    _, client, _ = store
+    registry.ensure_registered_model(client, NAME)
+    stalled = PromotionLock(client, NAME, lease_seconds=0.5)
+    stalled.acquire(wait_seconds=5)
+    stalled._stop.set()  # the renewal thread stops, as in a process frozen by the OS
+    stalled._renewer.join()
+    time.sleep(1.0)
+    fresh = PromotionLock(client, NAME, lease_seconds=30)
+    fresh.acquire(wait_seconds=5)
+    with pytest.raises(CleargateError, match="lease ran out"):
+        stalled.check()
+    late = PromotionLock(client, NAME, lease_seconds=30)
+    assert not late.try_acquire(), "the fresh holder's generation is not free"
+    fresh.check()  # still the holder
+    fresh.release()
+    assert late.try_acquire()
+    late.release()

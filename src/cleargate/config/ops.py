@@ -20,6 +20,7 @@ class Paths(Strict):
     models: Path
     reports: Path
     scores: Path
+    inbox: Path          # new batches per dataset, watched by the monitoring flow
 
 
 class Tracking(Strict):

@@ -17,7 +17,7 @@ from cleargate.lineage import lineage_tags
 from cleargate.params import DatasetParams
 from cleargate.records import GateDecision, IngestRecord, ReleaseDecision, SplitReport, TrainRecord
 from cleargate.release import publish, release
-from cleargate.tracking import connect, store_errors
+from cleargate.tracking import connect, server_errors
 from cleargate.tracking.runs import log_pipeline_run, log_release_model
 
 
@@ -26,14 +26,14 @@ def run(params: DatasetParams, flow_run_id: str | None = None) -> ReleaseDecisio
     gate = GateDecision.load(layout.gate)
     test = read_table(layout.split("test"))
     trained = {m: TrainRecord.load(layout.model(m).bundle.train_record) for m in params.train}
-    client = connect(params)
     lineage = lineage_tags(params, params.root, IngestRecord.load(layout.raw_meta).sha256,
                            SplitReport.load(layout.split_report).digest)
     flow_run_id = flow_run_id or os.environ.get("PREFECT__FLOW_RUN_ID") or "none"
-    parent_id = log_pipeline_run(params, test, lineage, flow_run_id,
-                                 {m: r.run_id for m, r in trained.items() if r.run_id})
-    logged = log_release_model(params, gate.selected, trained[gate.selected].run_id, test)
-    with store_errors(params):
+    with server_errors(params, f"promote@{params.dataset.name}"):
+        client = connect(params)
+        parent_id = log_pipeline_run(params, test, lineage, flow_run_id,
+                                     {m: r.run_id for m, r in trained.items() if r.run_id})
+        logged = log_release_model(params, gate.selected, trained[gate.selected].run_id, test)
         decision = release(params, client, gate, logged, parent_id, test,
                            {**lineage, "prefect.flow_run_id": flow_run_id})
         publish(params, client, decision, lineage)

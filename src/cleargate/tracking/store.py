@@ -125,7 +125,6 @@ def store_errors(params: Any) -> Iterator[None]:
 def connect(params: Any) -> Any:
     """Point MLflow at the store and make sure the dataset's experiment exists; returns a client."""
     import mlflow
-    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     configure_requests(params)
@@ -138,13 +137,54 @@ def connect(params: Any) -> Any:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+    client = MlflowClient(uri, uri)
     with store_errors(params):
-        if mlflow.get_experiment_by_name(params.experiment) is None:
-            location = params.tracking.artifact_root.resolve().as_uri() if uri.startswith("sqlite") else None
-            try:
-                mlflow.create_experiment(params.experiment, artifact_location=location)
-            except MlflowException as exc:  # another process created it first
-                if mlflow.get_experiment_by_name(params.experiment) is None:
-                    raise exc from None
+        ensure_experiment(params, client, params.experiment)
         mlflow.set_experiment(params.experiment)
-    return MlflowClient(uri, uri)
+    return client
+
+
+def ensure_experiment(params: Any, client: Any, name: str) -> str:
+    """The experiment's id, created if missing (artifacts under `tracking.artifact_root` for a local store; a
+    tracking server puts them where it serves them). Another process creating it first is not an error."""
+    from mlflow.exceptions import MlflowException
+
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    uri = tracking_uri(params)
+    location = params.tracking.artifact_root.resolve().as_uri() if uri.startswith("sqlite") else None
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except MlflowException:
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
+
+
+@contextmanager
+def server_errors(params: Any, doing: str) -> Iterator[None]:
+    """`store_errors`, and a tracking server that stopped answering midway (whatever the client raised) named
+    with what was being done; any other failure, or a store that still answers, is raised as it is."""
+    try:
+        with store_errors(params):
+            yield
+    except TrackingStoreError:
+        raise
+    except Exception as exc:
+        uri = tracking_uri(params)
+        if uri.startswith(("http://", "https://")) and not _answers(uri):
+            raise TrackingStoreError(f"{_shown(uri)}: MLflow tracking server not answering during {doing} "
+                                     f"({type(exc).__name__}); {HINT}, then run again: the run resumes there"
+                                     ) from None
+        raise
+
+
+def _answers(uri: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(f"{uri.rstrip('/')}/health", timeout=3).ok
+    except requests.RequestException:
+        return False

@@ -1,0 +1,106 @@
+"""How each server of the stack is started (command, environment) and how it is known to be up."""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.stack import postgres
+from infra.stack.config import StackConfig
+from infra.stack.processes import http_ok
+from infra.stack.secrets import ADMIN, Credentials, client_env, write_private
+
+QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+         "GX_ANALYTICS_ENABLED": "false", "DVC_NO_ANALYTICS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    ready: Callable[[], bool]
+    timeout: float
+    address: str
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def _local(config: StackConfig, port: int, path: str) -> str:
+    """Health checks go to loopback: the stack checks its own services, wherever they are exposed."""
+    return f"http://127.0.0.1:{port}{path}"
+
+
+def _base_env(config: StackConfig) -> dict[str, str]:
+    drop = ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_API_AUTH_STRING", "MLFLOW_TRACKING_USERNAME",
+            "MLFLOW_TRACKING_PASSWORD", "PREFECT_API_DATABASE_CONNECTION_URL")
+    return {**{k: v for k, v in os.environ.items() if k not in drop}, **QUIET}
+
+
+def mlflow(config: StackConfig, creds: Credentials) -> Service:
+    """Tracking server and registry on PostgreSQL, serving the artifacts itself (`mlflow-artifacts:/`).
+    One worker and no job runner: 2 processes (~0.5 GB) instead of 10 (~2.3 GB). The store URL, with its
+    password, goes through the environment, not the command line (visible to every user in `ps`)."""
+    env = {**_base_env(config), "MLFLOW_BACKEND_STORE_URI": postgres.url(config, creds.pg_password, "mlflow",
+                                                                          "psycopg2"),
+           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    argv = [sys.executable, "-m", "mlflow", "server", "--host", config.host, "--port", str(config.mlflow_port),
+            "--workers", "1", "--artifacts-destination", config.artifacts.as_uri()]
+    headers: dict[str, str] = {}
+    if config.auth:
+        ini = config.dir / "mlflow" / "basic_auth.ini"
+        write_private(ini, "[mlflow]\ndefault_permission = READ\n"
+                           f"database_uri = sqlite:///{config.dir / 'mlflow' / 'basic_auth.db'}\n"
+                           f"admin_username = {ADMIN}\n"
+                           "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+        env.update(MLFLOW_AUTH_CONFIG_PATH=str(ini), MLFLOW_AUTH_ADMIN_PASSWORD=creds.admin_password,
+                   MLFLOW_FLASK_SERVER_SECRET_KEY=creds.session_key)
+        argv += ["--app-name", "basic-auth"]
+        headers = _basic(ADMIN, creds.admin_password)
+    if config.public_host != "127.0.0.1":  # MLflow answers only the Host names it is told about
+        env["MLFLOW_SERVER_ALLOWED_HOSTS"] = ",".join(f"{h},{h}:*" for h in (config.public_host, "localhost",
+                                                                               "127.0.0.1"))
+    probe = _local(config, config.mlflow_port, "/api/2.0/mlflow/experiments/search?max_results=1")
+    return Service("mlflow", argv, env, lambda: http_ok(probe, headers), 180, config.mlflow_url)
+
+
+# Concurrency-slot leases on disk (under PREFECT_HOME) instead of in the server's memory: a server restarted
+# while a run held its deployment's slot would otherwise never give the slot back (the next runs would wait
+# or be cancelled for ever); kept on disk, the lease expires and Prefect's repossessor frees the slot.
+LEASES = {"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"}
+
+
+def prefect_server(config: StackConfig, creds: Credentials) -> Service:
+    """Prefect's API, scheduler and UI on PostgreSQL (asyncpg). The UI is told where the API is: without
+    PREFECT_UI_API_URL it calls :4200 whatever the port."""
+    env = {**_base_env(config), "PREFECT_HOME": str(config.dir / "prefect"),
+           "PREFECT_API_DATABASE_CONNECTION_URL": postgres.url(config, creds.pg_password, "prefect", "asyncpg"),
+           "PREFECT_UI_API_URL": config.prefect_api, **LEASES}
+    headers: dict[str, str] = {}
+    if config.auth:
+        env["PREFECT_SERVER_API_AUTH_STRING"] = creds.prefect_auth_string
+        headers = _basic(ADMIN, creds.admin_password)
+    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", config.host,
+            "--port", str(config.prefect_port)]
+    probe = _local(config, config.prefect_port, "/api/health")
+    return Service("prefect", argv, env, lambda: http_ok(probe, headers), 240, config.prefect_url)
+
+
+def worker_name(config: StackConfig) -> str:
+    return f"cleargate-{Path(config.root).name}"
+
+
+def worker(config: StackConfig, creds: Credentials, pool: str, ready: Callable[[], bool]) -> Service:
+    """A `process` worker on the pool; flow runs inherit its environment: they use the stack's servers."""
+    env = {**_base_env(config), **client_env(config, creds), "PREFECT_HOME": str(config.dir / "worker"),
+           "PREFECT_API_URL": _local(config, config.prefect_port, "/api"),
+           "MLFLOW_TRACKING_URI": _local(config, config.mlflow_port, "")}
+    argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process",
+            "--name", worker_name(config)]
+    return Service("worker", argv, env, ready, 120, f"pool '{pool}'")

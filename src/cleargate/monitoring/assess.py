@@ -1,0 +1,64 @@
+"""One claimed batch through the existing scoring path (`cleargate.scoring.score_file`), then judged."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from cleargate.errors import DataError, DataValidationError
+from cleargate.io import read_table
+from cleargate.monitoring.decision import degraded, describe, label_codes, live_metrics, retrain_reasons
+from cleargate.monitoring.report import BatchReport
+from cleargate.params import DatasetParams
+from cleargate.schema import LABEL
+from cleargate.scoring import ScoreResult, score_file
+
+
+def champion_test_metrics(client: MlflowClient, name: str, version: str, metrics: list[str]) -> dict[str, float]:
+    """The version's test metrics as its training run logged them (`test_<metric>`)."""
+    logged = client.get_run(client.get_model_version(name, version).run_id).data.metrics
+    return {m: float(logged[f"test_{m}"]) for m in metrics if f"test_{m}" in logged}
+
+
+def _live(params: DatasetParams, claimed: Path, result: ScoreResult) -> dict[str, float]:
+    if result.predictions is None:
+        return {}
+    frame = read_table(claimed)
+    if LABEL not in frame.columns:
+        return {}
+    truth = label_codes(frame[LABEL], params.dataset.classes, str(claimed))
+    return live_metrics(truth, result.predictions["prediction"].to_numpy(), params.monitoring.metrics,
+                        params.dataset.positive_index, len(params.dataset.classes))
+
+
+def assess(params: DatasetParams, client: MlflowClient, claimed: Path, batch: str, name: str,
+           version: str) -> BatchReport:
+    """Score with `name/version` (validation, drift, predictions), then the live metrics and the decision.
+    A batch the scoring refuses is a decision too; only a failure of the tracking store or the model raises."""
+    base = {"dataset": params.dataset.name, "batch": batch, "claimed": claimed.name, "model": name,
+            "version": version, "decided_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    try:
+        result = score_file(params, claimed, f"{name}/{version}", client)
+    except DataValidationError as exc:
+        return BatchReport(**base, outcome="refused: validation", message=str(exc))
+    except DataError as exc:
+        return BatchReport(**base, outcome="refused: unreadable", message=str(exc))
+    outcome = "refused: drift" if result.refused else ("scored, drift flagged" if result.drift.is_drifted
+                                                       else "scored")
+    note = ""
+    try:
+        live = _live(params, claimed, result)
+    except DataError as exc:  # unusable labels: the predictions stand, the comparison is skipped
+        live, note = {}, f"; labels ignored: {exc}"
+    champion = champion_test_metrics(client, name, version, list(live)) if live else {}
+    dropped = degraded(live, champion, params.monitoring.max_metric_drop)
+    fraction = result.drift.drifted_fraction
+    return BatchReport(**base, sha256=result.input_sha256, outcome=outcome, rows=result.validation.n_rows,
+                       message=describe(outcome, fraction, live, champion, dropped) + note,
+                       drifted_fraction=fraction,
+                       drifted_features=sorted(result.drift.drifted), live=live, champion_test=champion,
+                       degraded=dropped, scores_dir=str(result.out_dir),
+                       retrain_reasons=retrain_reasons(result.drift.is_drifted, dropped,
+                                                       params.monitoring.retrain_on))

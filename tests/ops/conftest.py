@@ -1,0 +1,125 @@
+"""The team stack, started once for the whole session (`python -m infra.stack up`, as `make stack-up` does) on
+free loopback ports, for every test that needs real servers; stopped at the end, and checked to leave no
+process behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import make_project, tiny_params
+
+DATASET = "breast_cancer"
+MODEL = "breast-cancer-classifier"
+
+
+def free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def reachable_dir(prefix: str) -> Path:
+    """A folder PostgreSQL's unprivileged user can enter (pytest's own tmp is mode 700 under root)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    folder.chmod(0o755)
+    return folder
+
+
+@dataclass
+class Stack:
+    project: Path
+    dir: Path
+    env: dict[str, str]      # os.environ + STACK_* (what `make stack-up` sees)
+    up_output: str
+    up_seconds: float
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """os.environ plus the export lines of .stack/env (what `source .stack/env` gives a shell)."""
+        exported = dict(line.removeprefix("export ").split("=", 1) for line in (self.dir / "env").read_text()
+                        .splitlines() if line.startswith("export "))
+        return {**self.env, **exported}
+
+    @property
+    def mlflow_uri(self) -> str:
+        return self.client_env["MLFLOW_TRACKING_URI"]
+
+    @property
+    def prefect_api(self) -> str:
+        return self.client_env["PREFECT_API_URL"]
+
+    def stack(self, command: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "infra.stack", command], cwd=self.project, env=self.env,
+                                capture_output=True, text=True, timeout=timeout)
+        if check:
+            assert result.returncode == 0, f"stack {command}: {result.stdout[-3000:]}{result.stderr[-3000:]}"
+        return result
+
+    def processes(self) -> list[psutil.Process]:
+        """Every process that belongs to this stack: started from its folders or serving its ports."""
+        marks = (str(self.dir), str(self.project))
+        found = []
+        for process in psutil.process_iter(["pid", "cmdline", "cwd"]):
+            try:
+                text = " ".join(process.info["cmdline"] or []) + " " + (process.info["cwd"] or "")
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            if process.pid != os.getpid() and any(m in text for m in marks):
+                found.append(process)
+        return found
+
+
+def start_stack(tmp: Path, extra_env: dict[str, str] | None = None, params: dict | None = None) -> Stack:
+    project = make_project(tmp, params or tiny_params(DATASET, digits=False))
+    folder = reachable_dir("cleargate-stack-")
+    pg, mlflow_port, prefect_port = free_ports(3)
+    env = {**os.environ, "STACK_DIR": str(folder), "STACK_PG_PORT": str(pg), "STACK_MLFLOW_PORT": str(mlflow_port),
+           "STACK_PREFECT_PORT": str(prefect_port), **(extra_env or {})}
+    for key in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_HOME"):
+        env.pop(key, None)
+    stack = Stack(project, folder, env, "", 0.0)
+    start = time.monotonic()
+    result = stack.stack("up", check=False)
+    stack.up_output, stack.up_seconds = result.stdout + result.stderr, time.monotonic() - start
+    if result.returncode != 0:
+        stop_stack(stack)
+        pytest.fail(f"stack up failed: {stack.up_output[-4000:]}")
+    return stack
+
+
+def stop_stack(stack: Stack) -> list[str]:
+    """stack down, then whatever still runs from the stack's folders (a test that failed midway) by pid; returns
+    what the down left behind, for the caller to assert on."""
+    stack.stack("down", check=False)
+    time.sleep(1)
+    left = [f"{p.pid}: {' '.join(p.cmdline())[:120]}" for p in stack.processes() if p.is_running()]
+    for process in stack.processes():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    shutil.rmtree(stack.dir, ignore_errors=True)
+    return left
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory):
+    started = start_stack(tmp_path_factory.mktemp("stack"))
+    yield started
+    left = stop_stack(started)
+    assert not left, f"stack down left processes running: {left}"

@@ -1,0 +1,137 @@
+"""What the stack tests share: the Prefect API of a stack, batches for the inbox, a headless browser."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from tests.ops.conftest import DATASET, Stack
+
+
+@contextmanager
+def prefect_api(stack: Stack) -> Iterator[None]:
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
+    updates: dict[Any, Any] = {PREFECT_API_URL: stack.prefect_api}
+    if "PREFECT_API_AUTH_STRING" in stack.client_env:
+        updates[PREFECT_API_AUTH_STRING] = stack.client_env["PREFECT_API_AUTH_STRING"]
+    with temporary_settings(updates=updates):
+        yield
+
+
+def run_deployment(stack: Stack, name: str, parameters: dict[str, Any], timeout: float = 900) -> Any:
+    """Start a run of a deployment on the stack and wait until the worker has finished it."""
+    from prefect.deployments import run_deployment as run
+
+    with prefect_api(stack):
+        return run(name, parameters=parameters, timeout=timeout, as_subflow=False)
+
+
+def read_flow_run(stack: Stack, run_id: str) -> Any:
+    from prefect.client.orchestration import get_client
+
+    with prefect_api(stack), get_client(sync_client=True) as client:
+        return client.read_flow_run(run_id)
+
+
+def split_of(stack: Stack, dataset: str) -> pd.DataFrame:
+    return pd.read_parquet(stack.project / "data" / "processed" / dataset / "test.parquet")
+
+
+def drifted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Valid values (every range declares only a floor), a very different population: each feature x3."""
+    features = [c for c in frame.columns if c != "label"]
+    out = frame.drop(columns="label").copy()
+    out[features] = out[features] * 3
+    return out
+
+
+def inbox(stack: Stack, dataset: str, *parts: str) -> Path:
+    return stack.project / "data" / "inbox" / dataset / Path(*parts)
+
+
+def drop_batch(stack: Stack, dataset: str, name: str, frame: pd.DataFrame) -> Path:
+    """As producers must: written under a dot-name, then renamed into the inbox."""
+    folder = inbox(stack, dataset)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{name}.partial"
+    frame.to_parquet(tmp)
+    return tmp.rename(folder / name)
+
+
+def rendered_text(url: str, budget_ms: int = 30000) -> str:
+    """The page as a real browser renders it (headless Debian chromium runs its JavaScript), as plain text."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "chromium is not installed (.ci/run installs it: apt-get install -y chromium)"
+    profile = tempfile.mkdtemp(prefix="chromium-")
+    argv = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+            f"--user-data-dir={profile}", "--dump-dom", f"--virtual-time-budget={budget_ms}", url]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
+    try:
+        dom, _ = proc.communicate(timeout=budget_ms / 1000 + 90)
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # its renderer and GPU helpers too
+        shutil.rmtree(profile, ignore_errors=True)
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text)))
+
+
+EXPERIMENT = "cleargate-test-breast_cancer"
+
+
+def mlflow_client(stack) -> MlflowClient:
+    mlflow.set_tracking_uri(stack.mlflow_uri)
+    mlflow.set_registry_uri(stack.mlflow_uri)
+    return MlflowClient(stack.mlflow_uri, stack.mlflow_uri)
+
+
+def wait_final(stack, run_id: str, timeout: float = 900):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        flow_run = read_flow_run(stack, run_id)
+        if flow_run.state.is_final():
+            return flow_run
+        time.sleep(3)
+    raise AssertionError(f"flow run {run_id} still {flow_run.state.type} after {timeout:.0f}s")
+
+
+def reports(stack, folder: str) -> dict[str, dict]:
+    return {json.loads(p.read_text())["batch"]: json.loads(p.read_text())
+            for p in inbox(stack, DATASET, folder).glob("*.report.json")}
+
+
+def locations(stack, names: list[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {n: [] for n in names}
+    for folder in ("", "processing", "done", "refused"):
+        for path in inbox(stack, DATASET, folder).glob("*.parquet"):
+            for name in names:
+                if path.name == name or path.name.endswith(f"-{name}"):
+                    found[name].append(folder or "inbox")
+    return found
+
+
+def refused(url: str) -> int:
+    try:
+        urllib.request.urlopen(url, timeout=10)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    return 200

@@ -1,0 +1,147 @@
+"""Failures on the team stack, after `test_stack_e2e.py` (a champion is registered): a monitoring run killed
+midway, the MLflow server killed during a pipeline run, and last, a restart on the same data with
+authentication on (taken while a monitoring run runs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import mlflow
+import pytest
+from infra.stack.processes import load_state, stop
+
+from tests.ops.conftest import DATASET, MODEL
+from tests.ops.helpers import (
+    EXPERIMENT,
+    drop_batch,
+    inbox,
+    locations,
+    mlflow_client,
+    prefect_api,
+    read_flow_run,
+    refused,
+    split_of,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_monitoring_run_killed_midway_loses_no_batch_and_scores_none_twice(stack):
+    test = split_of(stack, DATASET)
+    names = [f"batch{i}.parquet" for i in range(4)]
+    for i, name in enumerate(names):
+        drop_batch(stack, DATASET, name, test.sample(100, random_state=i))
+    command = [sys.executable, "flows/monitor.py", "--dataset", DATASET, "--no-retrain"]
+    proc = subprocess.Popen(command, cwd=stack.project, env=stack.client_env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    processing = inbox(stack, DATASET, "processing")
+    deadline = time.monotonic() + 600
+    while not list(processing.glob("*.report.json")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole flow process group, mid-batch
+    proc.wait(timeout=30)
+    decided = {p.name: json.loads(p.read_text())["decided_at"] for p in processing.glob("*.report.json")}
+    assert decided and len(list(processing.glob("*.parquet"))) > 1, "killed while batches were still claimed"
+    assert all(len(where) == 1 for where in locations(stack, names).values()), locations(stack, names)
+
+    again = subprocess.run(command, cwd=stack.project, env=stack.client_env, capture_output=True, text=True,
+                           timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    where = locations(stack, names)  # scored or refused (small samples may drift): finished, each once
+    assert all(w in (["done"], ["refused"]) for w in where.values()), where
+    finished = {p.name: json.loads(p.read_text()) for folder in ("done", "refused")
+                for p in inbox(stack, DATASET, folder).glob("*batch*.report.json")}
+    assert len(finished) == 4
+    for name, at in decided.items():
+        assert finished[name]["decided_at"] == at, f"{name} was scored again after the kill"
+    client = mlflow_client(stack)
+    experiment = client.get_experiment_by_name(f"{EXPERIMENT}-monitoring")
+    for report in finished.values():
+        runs = client.search_runs([experiment.experiment_id], f"tags.`cleargate.batch` = '{report['claimed']}'")
+        assert len(runs) == 1 and runs[0].info.status == "FINISHED", report["claimed"]
+
+
+def test_mlflow_server_killed_during_a_pipeline_run(stack):
+    """One line naming the server, exit 2, no half-registered version; once it is back the next run succeeds."""
+    client = mlflow_client(stack)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    since = int(time.time() * 1000)
+    command = [sys.executable, "flows/pipeline.py", "--dataset", DATASET]
+    proc = subprocess.Popen([*command, "--rerun", "promote"], cwd=stack.project, env=stack.client_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while not client.search_runs([experiment.experiment_id], f"attributes.start_time > {since}"):
+        assert time.monotonic() < deadline and proc.poll() is None, "promote never started"
+        time.sleep(0.2)
+    stop(load_state(stack.dir / "state.json")["mlflow"])  # promote@breast_cancer has begun: the server dies
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 2, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"cleargate: run stopped: [{DATASET}] MLflow tracking server {stack.mlflow_uri}: not "
+                           "answering during promote@breast_cancer") and "make stack-up" in last, err[-3000:]
+
+    back = stack.stack("up").stdout
+    assert "mlflow    started" in back and "prefect   already running" in back, back
+    client = mlflow_client(stack)
+    versions = client.search_model_versions(f"name='{MODEL}'")
+    for version in versions:  # each version complete: verdicts, lineage, and the profile scoring needs
+        assert version.tags.get("gate.passed") in ("true", "false") and "lineage.model_sha256" in version.tags
+        mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path="reference_profile.json")
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    assert champion.version in {v.version for v in versions}
+
+    again = subprocess.run([*command, "--rerun", "promote"], cwd=stack.project, env=stack.client_env,
+                           capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"promote@{DATASET}" in again.stdout.split("stages ran:")[1].splitlines()[0]
+    newest = max(client.search_model_versions(f"name='{MODEL}'"), key=lambda v: int(v.version))
+    assert int(newest.version) > max(int(v.version) for v in versions) and newest.tags["gate.passed"] == "true"
+
+
+def test_a_restart_keeps_the_data_and_authentication_refuses_strangers(stack, monkeypatch):
+    client = mlflow_client(stack)
+    champion = client.get_model_version_by_alias(MODEL, "champion").version
+    drop_batch(stack, DATASET, "during-down.parquet", split_of(stack, DATASET).head(100))
+    with prefect_api(stack):
+        from prefect.deployments import run_deployment as start
+
+        busy = start("cleargate-monitor/hourly", parameters={"datasets": [DATASET]}, timeout=0, as_subflow=False)
+    deadline = time.monotonic() + 300
+    while not read_flow_run(stack, str(busy.id)).state.is_running():
+        assert time.monotonic() < deadline, "the worker never started the monitoring run"
+        time.sleep(0.5)
+    down = stack.stack("down").stdout  # while that run runs
+    assert f"1 flow run(s) marked CRASHED: {busy.id}" in down, down
+    assert "postgres  stopped" in down and not [p for p in stack.processes() if p.is_running()]
+
+    stack.env["STACK_AUTH"] = "1"  # as STACK_HOST=0.0.0.0 would, without leaving loopback in a test
+    out = stack.stack("up").stdout
+    secrets = json.loads((stack.dir / "secrets.json").read_text())
+    assert "auth:       on" in out and secrets["admin_password"] not in out and secrets["pg_password"] not in out
+    assert stat.S_IMODE((stack.dir / "secrets.json").stat().st_mode) == 0o600
+    env = stack.client_env
+    assert env["MLFLOW_TRACKING_PASSWORD"] == secrets["admin_password"] and "PREFECT_API_AUTH_STRING" in env
+
+    assert refused(f"{stack.mlflow_uri}/api/2.0/mlflow/registered-models/get?name={MODEL}") == 401
+    assert refused(f"{stack.prefect_api}/deployments/name/cleargate-pipeline/nightly") == 401
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", env["MLFLOW_TRACKING_USERNAME"])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", env["MLFLOW_TRACKING_PASSWORD"])
+    client = mlflow_client(stack)
+    assert client.get_model_version_by_alias(MODEL, "champion").version == champion, "registry kept"
+    mlflow.artifacts.download_artifacts(run_id=client.get_model_version(MODEL, champion).run_id,
+                                        artifact_path="reference_profile.json")
+    from prefect.client.orchestration import get_client
+
+    with prefect_api(stack), get_client(sync_client=True) as prefect:
+        monitor = prefect.read_deployment_by_name("cleargate-monitor/hourly")
+        assert monitor.schedules, "deployments kept"
+        assert monitor.global_concurrency_limit.active_slots == 0, "the interrupted run gave its slot back"
+        assert prefect.read_flow_run(busy.id).state.is_crashed()
+    assert len(locations(stack, ["during-down.parquet"])["during-down.parquet"]) == 1, "the batch is kept for the " \
+        "next pass (inbox or processing/)"
