@@ -89,6 +89,7 @@ def test_a_recurrent_family_cannot_train_on_images(tmp_path: Path):
     params = tiny_params()
     params["train"]["lstm"] = {"dataset": "digits", "family": "lstm", "role": "candidate", "hidden": 8,
                                "dropout": 0, "max_epochs": 1, "batch_size": 8, "learning_rate": 0.01, "patience": 1,
-                               "weight_decay": 0, "layers": 1, "bidirectional": False}
+                               "weight_decay": 0, "layers": 1, "bidirectional": False, "optimizer": "adamw",
+                               "lr_schedule": "plateau"}
     with pytest.raises(ConfigError, match="family 'lstm' cannot train on image dataset 'digits'"):
         load_params(write_params(tmp_path / "params.yaml", params))
