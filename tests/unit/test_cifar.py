@@ -11,6 +11,7 @@ from cleargate.errors import DataError
 from cleargate.kinds.image import ImageData, to_tensor
 from cleargate.stages.entry import main
 from tests.cifar_fixture import FILES, archive, colour_images, read_records, records, write_cifar10
+from tests.commented import uncommented
 from tests.conftest import tiny_params, write_params
 
 
@@ -116,3 +117,27 @@ def test_the_ingest_stage_prints_one_line_and_no_traceback(tmp_path: Path, capsy
     assert main(["ingest", "--params", str(write_params(tmp_path / "params.yaml", params))]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: {tmp_path / 'absent'}: not found; put the six .bin")
+
+
+def test_the_commented_cifar10_entries_are_valid_params_and_ingest_a_cifar_folder(folder: Path, tmp_path: Path):
+    """Uncommenting the params.yaml entries is all it takes (with source_path pointing at the data)."""
+    import yaml
+
+    from cleargate.params import load_project
+    from cleargate.stages import ingest
+    from tests.conftest import ROOT
+
+    text = (ROOT / "params.yaml").read_text()
+    params = yaml.safe_load(text)
+    dataset = yaml.safe_load(uncommented(text, "cifar10"))["cifar10"]
+    assert dataset["data"]["source"] == "cifar10_binary"
+    dataset["data"]["source_path"] = str(archive(folder, tmp_path / "cifar-10-binary.tar.gz"))
+    models = {k: yaml.safe_load(uncommented(text, k))[k] for k in ("cifar10_resnet", "cifar10_hgb", "cifar10_rf")}
+    resnet = models["cifar10_resnet"]
+    assert (resnet["optimizer"], resnet["momentum"], resnet["weight_decay"], resnet["batch_size"]) == \
+        ("sgd", 0.9, 0.0005, 128), "the brief's recipe"
+    params["datasets"] = {"cifar10": dataset}
+    params["train"] = models
+    project = load_project(write_params(tmp_path / "params.yaml", params))
+    record = ingest.run(project.scope("cifar10"))
+    assert record.rows == 60 and record.columns == 3073

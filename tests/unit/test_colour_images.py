@@ -3,6 +3,7 @@
 
 
 import numpy as np
+import pytest
 import torch
 
 from cleargate.config.models import CNNConfig
@@ -90,3 +91,15 @@ def test_channel_statistics_come_from_the_training_tensor():
     windows = ChannelStandardiser(2, channel_dim=-1)
     windows.fit(torch.tensor([[[0.0, 10.0], [2.0, 30.0]]]))
     assert windows.mean.tolist() == [1.0, 20.0] and windows.std.tolist() == [1.0, 10.0]
+
+
+def test_an_npz_of_colour_images_loads_in_the_declared_shape(tmp_path):
+    from cleargate.datasets import load
+    from cleargate.errors import DataError
+
+    images = np.random.default_rng(0).integers(0, 256, (4, 3, 4, 5), dtype=np.uint8)
+    np.savez(tmp_path / "x.npz", images=images, labels=np.array([0, 1, 0, 1]))
+    frame = load(colour(source_path=tmp_path / "x.npz"))
+    assert frame.shape == (4, 61) and frame.at[2, "pixel_25"] == images[2, 1, 1, 0]
+    with pytest.raises(DataError, match=r"images have shape \(3, 4, 5\), expected \(4, 5\)"):
+        load(colour(source_path=tmp_path / "x.npz", image_shape=(4, 5)))
