@@ -89,6 +89,20 @@ def test_a_recurrent_family_cannot_train_on_images(tmp_path: Path):
     params = tiny_params()
     params["train"]["lstm"] = {"dataset": "digits", "family": "lstm", "role": "candidate", "hidden": 8,
                                "dropout": 0, "max_epochs": 1, "batch_size": 8, "learning_rate": 0.01, "patience": 1,
-                               "weight_decay": 0, "layers": 1, "bidirectional": False}
+                               "weight_decay": 0, "layers": 1, "bidirectional": False, "optimizer": "adamw",
+                               "lr_schedule": "plateau"}
     with pytest.raises(ConfigError, match="family 'lstm' cannot train on image dataset 'digits'"):
         load_params(write_params(tmp_path / "params.yaml", params))
+
+
+@pytest.mark.parametrize("model", ["fashion_cnn", "mnist_vit", "cifar10_resnet", "cifar10_hgb", "cifar10_rf"])
+def test_models_shipped_commented_out_are_valid_when_uncommented(model: str):
+    """What params.yaml offers to uncomment is checked like the rest (the measured figures came from it)."""
+    from pydantic import TypeAdapter
+
+    from cleargate.config.models import ModelConfig
+    from tests.commented import uncommented
+
+    entry = yaml.safe_load(uncommented((ROOT / "params.yaml").read_text(), model))[model]
+    config = TypeAdapter(ModelConfig).validate_python(entry)
+    assert config.role in ("candidate", "baseline")

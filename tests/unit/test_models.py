@@ -3,7 +3,16 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from cleargate.config.models import CNNConfig, HGBConfig, RecurrentConfig, RFConfig
+from cleargate.config.models import (
+    CNNConfig,
+    HGBConfig,
+    Optimisation,
+    RecurrentConfig,
+    RFConfig,
+    SequenceTransformerConfig,
+    ViTConfig,
+)
+from cleargate.kinds import image, sequence
 from cleargate.kinds.image import ImageData, random_affine
 from cleargate.kinds.sequence import SequenceData, random_amplitude
 from cleargate.models.backbones import BACKBONES, build_backbone
@@ -19,43 +28,98 @@ def test_convnet_output_shape_for_mnist_and_digits():
         assert net(torch.zeros(5, 1, *shape)).shape == (5, 10)
 
 
-def test_every_image_family_has_a_builder_and_the_right_output_shape():
-    families = CNNConfig.model_fields["family"].annotation.__args__
-    sequence_families = RecurrentConfig.model_fields["family"].annotation.__args__
-    assert set(families) | set(sequence_families) == set(BACKBONES)
-    dataset = ImageData(name="d", kind="image", source="sklearn_digits", image_shape=(28, 28),
-                        classes=list(range(10)), min_class_count=1)
-    for family in families:
-        config = CNNConfig(dataset="d", family=family, role="candidate", channels=[8, 16], hidden=32, dropout=0.1,
-                           max_epochs=1, batch_size=8, learning_rate=0.01, patience=1, weight_decay=0)
-        assert build_backbone(config, dataset)(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
-    windows = SequenceData(name="s", kind="sequence", source="parquet", source_path="x.parquet", classes=["a", "b"],
-                           channels=["x", "y"], sample_rate_hz=50, resample_hz=25, window=20, stride=10,
-                           value_abs_max=10, min_class_count=1)
-    for family in sequence_families:
-        config = RecurrentConfig(dataset="s", family=family, role="candidate", hidden=8, dropout=0.0, max_epochs=1,
-                                 batch_size=8, learning_rate=0.01, patience=1, weight_decay=0, layers=1,
-                                 bidirectional=False)
-        assert build_backbone(config, windows)(torch.zeros(3, 20, 2)).shape == (3, 2)
+OPTIMISATION = {"optimizer": "adamw", "learning_rate": 0.01, "weight_decay": 0.0, "lr_schedule": "plateau"}
+ENCODER = {"patch_size": 4, "dim": 16, "depth": 1, "heads": 2, "ff_dim": 32, "pooling": "cls", "positions": "learned"}
+FAMILY_PARAMS = {
+    "cnn": (CNNConfig, {"channels": [8, 16], "hidden": 32}),
+    "resnet": (CNNConfig, {"channels": [8, 16], "hidden": 32}),
+    "vit": (ViTConfig, ENCODER),
+    "rnn": (RecurrentConfig, {"hidden": 8, "layers": 1, "bidirectional": False}),
+    "lstm": (RecurrentConfig, {"hidden": 8, "layers": 1, "bidirectional": False}),
+    "gru": (RecurrentConfig, {"hidden": 8, "layers": 1, "bidirectional": False}),
+    "transformer": (SequenceTransformerConfig, ENCODER),
+}
 
 
-@pytest.mark.parametrize("backbone", [ConvNet((8, 8), 10, [16, 32], 64, 0.0), SmallResNet(10, [16, 32], 0.0)],
-                         ids=["cnn", "resnet"])
-def test_backbone_overfits_one_batch(backbone):
-    """If it cannot memorise 32 images, something in the model or loss is broken."""
+def deep_config(family: str, dataset: str = "d", **extra):
+    cls, fields = FAMILY_PARAMS[family]
+    return cls(dataset=dataset, family=family, role="candidate", dropout=0.0, max_epochs=1, batch_size=8, patience=1,
+               **OPTIMISATION, **{**fields, **extra})
+
+
+def images(shape) -> ImageData:
+    return ImageData(name="d", kind="image", source="sklearn_digits", image_shape=shape, classes=list(range(10)),
+                     min_class_count=1)
+
+
+WINDOWS = SequenceData(name="s", kind="sequence", source="parquet", source_path="x.parquet", classes=["a", "b"],
+                       channels=["x", "y"], sample_rate_hz=50, resample_hz=25, window=20, stride=10,
+                       value_abs_max=10, min_class_count=1)
+
+
+def test_every_family_has_a_builder_and_the_right_output_shape():
+    assert set(FAMILY_PARAMS) == set(BACKBONES)
+    assert set(FAMILY_PARAMS) == set(image.deep_families) | set(sequence.deep_families)
+    for family in image.deep_families:
+        for shape in ((28, 28), (3, 32, 32), (1, 8, 8)):
+            net = build_backbone(deep_config(family), images(shape))
+            channels = 1 if len(shape) == 2 else shape[0]
+            assert net(torch.zeros(3, channels, *shape[-2:])).shape == (3, 10), (family, shape)
+    for family in sequence.deep_families:
+        assert build_backbone(deep_config(family, "s"), WINDOWS)(torch.zeros(3, 20, 2)).shape == (3, 2)
+
+
+def test_a_grey_cnn_keeps_the_weights_it_always_had():
+    """Normalisation is opt-in: without it a model's state_dict has the same keys as before (registered
+    versions still load), with it the per-channel statistics are saved with the weights."""
+    plain = build_backbone(deep_config("cnn"), images((28, 28))).state_dict()
+    assert not any("normaliser" in k for k in plain)
+    assert ConvNet((28, 28), 10, [8, 16], 32, 0.0).state_dict().keys() == plain.keys()
+    normalised = build_backbone(deep_config("resnet", normalize_inputs=True), images((3, 32, 32))).state_dict()
+    assert normalised["normaliser.mean"].shape == (3,) and normalised["normaliser.std"].shape == (3,)
+
+
+def overfit(backbone, x, y, steps=150, lr=0.01) -> tuple[float, float]:
     L.seed_everything(0, verbose=False)
-    x, y = torch.rand(32, 1, 8, 8), torch.randint(0, 10, (32,))
-    module = Classifier(backbone, 10, learning_rate=0.01, weight_decay=0.0)
-    optimiser = torch.optim.Adam(module.parameters(), lr=0.01)
+    module = Classifier(backbone, int(y.max()) + 1, Optimisation(**{**OPTIMISATION, "max_epochs": 1}))
+    fit = getattr(backbone, "fit_normaliser", None)
+    if fit:
+        fit(x)
+    optimiser = torch.optim.Adam(module.parameters(), lr=lr)
     module.train()
-    for _ in range(150):
+    for _ in range(steps):
         optimiser.zero_grad()
         loss = module.loss(module(x), y)
         loss.backward()
         optimiser.step()
     module.eval()
-    assert loss.item() < 0.05
-    assert (module(x).argmax(1) == y).float().mean() == 1.0
+    return loss.item(), (module(x).argmax(1) == y).float().mean().item()
+
+
+@pytest.mark.parametrize(("backbone", "shape"), [
+    (lambda: ConvNet((8, 8), 10, [16, 32], 64, 0.0), (1, 8, 8)),
+    (lambda: SmallResNet(10, [16, 32], 0.0), (1, 8, 8)),
+    (lambda: ConvNet((8, 8), 10, [16, 32], 64, 0.0, in_channels=3, normalize=True), (3, 8, 8)),
+    (lambda: SmallResNet(10, [16, 32], 0.0, in_channels=3, normalize=True), (3, 8, 8)),
+    (lambda: build_backbone(deep_config("vit", dim=32, ff_dim=64, patch_size=2), images((3, 8, 8))), (3, 8, 8)),
+], ids=["cnn", "resnet", "cnn-colour", "resnet-colour", "vit"])
+def test_backbone_overfits_one_batch(backbone, shape):
+    """If it cannot memorise 32 images, something in the model or loss is broken."""
+    torch.manual_seed(0)
+    x, y = torch.rand(32, *shape), torch.randint(0, 10, (32,))
+    loss, accuracy = overfit(backbone(), x, y)
+    assert loss < 0.05 and accuracy == 1.0
+
+
+@pytest.mark.parametrize("family", ["rnn", "lstm", "gru", "transformer"])
+def test_sequence_backbone_overfits_one_batch(family):
+    """32 windows of raw-scale sensor values (offset, large spread: the net standardises inside)."""
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 20, 2) * 5 + 3, torch.randint(0, 4, (32,))
+    extra = {"dim": 32, "ff_dim": 64} if family == "transformer" else {"hidden": 32}
+    data = WINDOWS.model_copy(update={"classes": ["a", "b", "c", "d"]})
+    loss, accuracy = overfit(build_backbone(deep_config(family, "s", **extra), data), x, y)
+    assert loss < 0.05 and accuracy == 1.0
 
 
 def test_augmentation_keeps_shape_and_identity_when_off():

@@ -181,13 +181,13 @@ def test_stats_pipeline_round_trips_through_skops(model, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(frame), pipeline.predict_proba(frame))
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_recurrent_net_output_shape_and_size(cell):
     net = RecurrentNet(6, 7, hidden=64, layers=2, bidirectional=True, dropout=0.2, cell=cell)
     assert net(torch.zeros(3, 100, 6)).shape == (3, 7)
     assert sum(p.numel() for p in net.parameters()) < 300_000
     with pytest.raises(ValueError, match="cell"):
-        RecurrentNet(6, 7, 8, 1, False, 0.0, "rnn")
+        RecurrentNet(6, 7, 8, 1, False, 0.0, "transformer")
 
 
 def test_normaliser_buffers_are_saved_and_change_the_output():

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from cleargate.config.base import Fraction, Strict, Unit
 
 CheckName = Literal["columns", "dtypes", "labels", "duplicates", "values", "categories", "recordings",
-                    "class_balance", "identifiers"]
+                    "class_balance", "identifiers", "channels"]
 ROW_LEVEL_CHECKS = {"labels", "duplicates", "values", "categories"}
 
 

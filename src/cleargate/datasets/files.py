@@ -1,4 +1,5 @@
-"""A user's own data: a parquet/CSV table in the kind's raw layout, or images in an .npz (`images`, `labels`)."""
+"""A user's own data: a parquet/CSV table in the kind's raw layout, or images in an .npz (`images`, `labels`):
+`images` (n, h, w) for grey images (`image_shape: [h, w]`), (n, c, h, w) for `image_shape: [c, h, w]`."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def load_npz(config: ImageData) -> pd.DataFrame:
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({exc}); re-save it with np.savez") from None
     expected = tuple(config.image_shape)
-    if images.ndim != 3 or images.shape[1:] != expected:
+    if images.shape[1:] != expected:
         raise DataError(f"{path}: images have shape {images.shape[1:]}, expected {expected} "
                         f"(datasets.{config.name}.data.image_shape in params.yaml)")
     if len(images) != len(labels):

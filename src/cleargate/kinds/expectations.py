@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cleargate.io import row_hashes
@@ -77,6 +78,64 @@ def values_batch(name: str, frame: pd.DataFrame, columns: list[str], low: float,
         Rule("values", "ExpectColumnValuesToNotBeNull", {"column": "value"}),
         Rule("values", "ExpectColumnValuesToBeBetween", {"column": "value", "min_value": low, "max_value": high}),
     ], [ROW, "column"])
+
+
+def duplicates_batch(frame: pd.DataFrame, columns: list[str]) -> Batch:
+    """Exact copies of a record (the same values in every one of `columns`) as one content hash per row, so
+    one uniqueness check on one column covers wide records (GE's compound-columns check took 37 s for 60
+    colour images of 3,073 columns)."""
+    present = [c for c in columns if c in frame.columns]
+    hashes = (pd.util.hash_pandas_object(frame[present], index=False) if present
+              else pd.Series(range(len(frame)), index=frame.index))
+    table = pd.DataFrame({ROW: frame.index, "record_hash": hashes.to_numpy()})
+    table["record_hash"] = table["record_hash"].astype("string")
+    return Batch("duplicates", table, [Rule("duplicates", "ExpectColumnValuesToBeUnique", {"column": "record_hash"})],
+                 [ROW])
+
+
+def _numeric_array(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """The columns as float64, non-numeric values as NaN (coerced only when a column is not numeric already)."""
+    values = frame[columns]
+    if not all(pd.api.types.is_numeric_dtype(t) for t in values.dtypes):
+        values = values.apply(pd.to_numeric, errors="coerce")
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def channel_values_batch(frame: pd.DataFrame, channels: list[list[str]], low: float, high: float) -> Batch:
+    """Wide multi-channel records (colour images) checked per channel, one row per (row, channel): its
+    smallest and largest value within [low, high] and no missing or non-numeric value. Long form would be a
+    row per value, 184 million for CIFAR-10; this is one per image and channel, and still names both."""
+    parts = []
+    for index, columns in enumerate(channels):
+        present = [c for c in columns if c in frame.columns]
+        if not present:
+            continue
+        array = _numeric_array(frame, present)
+        missing = np.isnan(array)
+        filled = np.where(missing, low, array)   # a missing value is counted in `missing`, not ranged
+        parts.append(pd.DataFrame({ROW: frame.index, "column": f"channel {index}", "min": filled.min(axis=1),
+                                   "max": filled.max(axis=1), "missing": missing.sum(axis=1)}))
+    summary = (pd.concat(parts, ignore_index=True) if parts
+               else pd.DataFrame({ROW: [], "column": [], "min": [], "max": [], "missing": []}))
+    between = "ExpectColumnValuesToBeBetween"
+    return Batch("channel_values", summary, [
+        Rule("values", between, {"column": "missing", "min_value": 0, "max_value": 0}),
+        Rule("values", between, {"column": "min", "min_value": low, "max_value": high}),
+        Rule("values", between, {"column": "max", "min_value": low, "max_value": high}),
+    ], [ROW, "column"])
+
+
+def channel_spread_batch(frame: pd.DataFrame, channels: list[list[str]]) -> Batch:
+    """One row per channel with the spread of its values over the whole file: a channel that never varies is
+    dead or missing (a grey image stored as colour with one plane blank, a sensor that wrote zeros)."""
+    spread = []
+    for index, columns in enumerate(channels):
+        present = [c for c in columns if c in frame.columns]
+        std = float(np.nanstd(_numeric_array(frame, present))) if present and len(frame) else 0.0
+        spread.append({"channel": index, "std": 0.0 if np.isnan(std) else std})
+    return Batch("channel_spread", pd.DataFrame(spread, columns=["channel", "std"]), [
+        Rule("channels", "ExpectColumnValuesToBeBetween", {"column": "std", "min_value": 0, "strict_min": True}),
+    ], ["channel"])
 
 
 def class_counts_batch(labels: pd.Series | None, classes: list[Any], min_count: int, max_share: float) -> Batch:

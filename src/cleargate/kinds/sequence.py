@@ -33,7 +33,7 @@ from cleargate.schema import LABEL, RECORDING, ROW, SUBJECT, TIME
 if TYPE_CHECKING:
     import torch
 
-    from cleargate.config.models import RecurrentConfig
+    from cleargate.config.models import SequenceConfig
 
 Channel = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$")]
 RAW_KEYS = [RECORDING, SUBJECT, LABEL, TIME]
@@ -58,7 +58,7 @@ class SequenceData(DataContract):
 
 
 Data = SequenceData
-deep_families = frozenset({"lstm", "gru"})
+deep_families = frozenset({"rnn", "lstm", "gru", "transformer"})
 
 
 def feature_columns(data: SequenceData) -> list[str]:
@@ -152,7 +152,7 @@ def random_amplitude(windows: torch.Tensor, max_scale: float, noise: float) -> t
     return windows * gain + torch.randn_like(windows) * spread * noise
 
 
-def augmentation(model: RecurrentConfig) -> Augmentation | None:
+def augmentation(model: SequenceConfig) -> Augmentation | None:
     if model.augment_scale == 0 and model.augment_noise == 0:
         return None
     return lambda x: random_amplitude(x, model.augment_scale, model.augment_noise)

@@ -1,7 +1,8 @@
 """Backbone builders by `family`: the one place training and serving construct a network from config.
 
 Adding an architecture is one module and one entry here; params.yaml then selects it by `family`, and the
-kind's `deep_families` says which data it can train on.
+kind's `deep_families` says which data it can train on. Image backbones take their input channels from the
+data (`image_shape` [c, h, w]; [h, w] is one channel).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from cleargate.config.models import CNNConfig, DeepConfig, RecurrentConfig
+from cleargate.config.models import CNNConfig, DeepConfig, RecurrentConfig, SequenceTransformerConfig, ViTConfig
 from cleargate.kinds.image import ImageData
 from cleargate.kinds.sequence import SequenceData
 
@@ -19,13 +20,23 @@ from cleargate.kinds.sequence import SequenceData
 def _convnet(config: CNNConfig, data: ImageData) -> nn.Module:
     from cleargate.models.cnn import ConvNet
 
-    return ConvNet(data.image_shape, len(data.classes), config.channels, config.hidden, config.dropout)
+    return ConvNet((data.height, data.width), len(data.classes), config.channels, config.hidden, config.dropout,
+                   in_channels=data.n_channels, normalize=config.normalize_inputs)
 
 
 def _resnet(config: CNNConfig, data: ImageData) -> nn.Module:
     from cleargate.models.resnet import SmallResNet
 
-    return SmallResNet(len(data.classes), config.channels, config.dropout)
+    return SmallResNet(len(data.classes), config.channels, config.dropout, in_channels=data.n_channels,
+                       normalize=config.normalize_inputs)
+
+
+def _vit(config: ViTConfig, data: ImageData) -> nn.Module:
+    from cleargate.models.vit import VisionTransformer
+
+    return VisionTransformer((data.n_channels, data.height, data.width), len(data.classes), config.patch_size,
+                             config.dim, config.depth, config.heads, config.ff_dim, config.dropout, config.pooling,
+                             config.positions, config.normalize_inputs)
 
 
 def _recurrent(config: RecurrentConfig, data: SequenceData) -> nn.Module:
@@ -35,11 +46,22 @@ def _recurrent(config: RecurrentConfig, data: SequenceData) -> nn.Module:
                         config.bidirectional, config.dropout, cell=config.family)
 
 
+def _sequence_transformer(config: SequenceTransformerConfig, data: SequenceData) -> nn.Module:
+    from cleargate.models.transformer import SequenceTransformer
+
+    return SequenceTransformer(len(data.channels), data.window, len(data.classes), config.patch_size, config.dim,
+                               config.depth, config.heads, config.ff_dim, config.dropout, config.pooling,
+                               config.positions)
+
+
 BACKBONES: dict[str, Callable[[Any, Any], nn.Module]] = {
     "cnn": _convnet,
     "resnet": _resnet,
+    "vit": _vit,
+    "rnn": _recurrent,
     "lstm": _recurrent,
     "gru": _recurrent,
+    "transformer": _sequence_transformer,
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from cleargate.config.models import ModelConfig
 from cleargate.errors import DataError
@@ -52,6 +52,16 @@ class Manifest(BaseModel):
     flavour: Literal["torch", "sklearn"]
     config: ModelConfig
     dataset: DatasetConfig
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trained_before_optimisers_were_params(cls, raw: Any) -> Any:
+        """Bundles written before `optimizer` and `lr_schedule` were params (registered versions among them)
+        were all trained with AdamW and the plateau schedule: say so, so they still load and serve."""
+        if isinstance(raw, dict) and raw.get("flavour") == "torch" and isinstance(raw.get("config"), dict) \
+                and "optimizer" not in raw["config"]:
+            raw = {**raw, "config": {**raw["config"], "optimizer": "adamw", "lr_schedule": "plateau"}}
+        return raw
 
 
 class Predictor(Protocol):

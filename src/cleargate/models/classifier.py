@@ -1,4 +1,4 @@
-"""One LightningModule for every backbone: loss, optimiser and per-epoch metrics live here once."""
+"""One LightningModule for every backbone: loss, optimiser, schedule and per-epoch metrics live here once."""
 
 from __future__ import annotations
 
@@ -9,16 +9,22 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from cleargate.config.models import Optimisation
+from cleargate.models.optim import build_optimizer, build_schedule
+
 Augmentation = Callable[[torch.Tensor], torch.Tensor]
 
 
 class Classifier(L.LightningModule):
-    """`augment` is the kind's training-time jitter (`Kind.augmentation`), applied to training batches only."""
+    """`augment` is the kind's training-time jitter (`Kind.augmentation`), applied to training batches only;
+    `optimisation` the model's optimiser and schedule (`models.optim`)."""
 
-    def __init__(self, backbone: nn.Module, n_classes: int, learning_rate: float, weight_decay: float,
+    def __init__(self, backbone: nn.Module, n_classes: int, optimisation: Optimisation,
                  augment: Augmentation | None = None) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["backbone", "augment"])
+        # plain values only: the checkpoint is read back with torch.load(weights_only=True)
+        self.save_hyperparameters({"n_classes": n_classes, **optimisation.model_dump()})
+        self.optimisation = optimisation
         self.backbone = backbone
         self.augment = augment
         self.loss = nn.CrossEntropyLoss()
@@ -49,8 +55,7 @@ class Classifier(L.LightningModule):
         self._step(batch, "val")
 
     def configure_optimizers(self) -> dict:
-        """AdamW, halving the rate when validation loss stalls (small data: val loss is noisy)."""
-        optimizer = torch.optim.AdamW(self.parameters(), lr=self.hparams.learning_rate,
-                                      weight_decay=self.hparams.weight_decay)
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=1)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
+        """From params: e.g. AdamW halving the rate when validation loss stalls, or SGD with a cosine schedule."""
+        optimizer = build_optimizer(self.parameters(), self.optimisation)
+        schedule = build_schedule(optimizer, self.optimisation, lambda: self.trainer.estimated_stepping_batches)
+        return {"optimizer": optimizer, **({"lr_scheduler": schedule} if schedule else {})}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from cleargate.models.normalise import ChannelStandardiser
+
 
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
     return nn.Sequential(
@@ -16,15 +18,19 @@ def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class ConvNet(nn.Module):
-    """Sized from the input shape, so 28x28 MNIST and 8x8 digits use the same code."""
+    """Sized from the input shape, so 28x28 MNIST, 8x8 digits and 3x32x32 colour images use the same code.
+
+    `normalize` standardises each input channel inside (statistics of the training images, saved with the
+    weights); off, the network has exactly the parameters and buffers it always had."""
 
     def __init__(self, image_shape: tuple[int, int], n_classes: int, channels: list[int], hidden: int,
-                 dropout: float) -> None:
+                 dropout: float, in_channels: int = 1, normalize: bool = False) -> None:
         super().__init__()
-        widths = [1, *channels]
+        self.normaliser = ChannelStandardiser(in_channels, channel_dim=1) if normalize else None
+        widths = [in_channels, *channels]
         self.features = nn.Sequential(*(conv_block(a, b) for a, b in zip(widths, widths[1:], strict=False)))
         with torch.no_grad():
-            n_flat = self.features(torch.zeros(1, 1, *image_shape)).numel()
+            n_flat = self.features(torch.zeros(1, in_channels, *image_shape)).numel()
         self.head = nn.Sequential(
             nn.Flatten(),
             nn.Linear(n_flat, hidden),
@@ -33,5 +39,11 @@ class ConvNet(nn.Module):
             nn.Linear(hidden, n_classes),
         )
 
+    def fit_normaliser(self, x: torch.Tensor) -> None:
+        if self.normaliser is not None:
+            self.normaliser.fit(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.normaliser is not None:
+            x = self.normaliser(x)
         return self.head(self.features(x))

@@ -66,8 +66,7 @@ def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, data:
     backbone = build_backbone(config, data)
     train_x, val_x = kind.to_tensor(train, data), kind.to_tensor(val, data)
     _fit_input_statistics(backbone, train_x)
-    module = Classifier(backbone, len(data.classes), config.learning_rate, config.weight_decay,
-                        augment=kind.augmentation(config))
+    module = Classifier(backbone, len(data.classes), config.optimisation, augment=kind.augmentation(config))
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = ModelCheckpoint(dirpath=Path(scratch) / "checkpoints", monitor="val_loss", mode="min",
                                      save_top_k=1)

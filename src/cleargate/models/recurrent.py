@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU}
+CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}  # rnn: Elman, tanh
 
 
 class RecurrentNet(nn.Module):
-    """LSTM/GRU over the window, pooled over time, then a linear head.
+    """Elman RNN, LSTM or GRU over the window, pooled over time, then a linear head.
 
     Mean and max pooling over every time step (not the last hidden state) make the prediction robust to
     where in the window the movement happens; the mean sees the whole window, the max its strongest moment.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from cleargate.models.normalise import ChannelStandardiser
+
 
 class ResidualBlock(nn.Module):
     """conv-bn-relu-conv-bn plus the input (projected with a 1x1 conv when the shape changes)."""
@@ -26,16 +28,25 @@ class ResidualBlock(nn.Module):
 
 
 class SmallResNet(nn.Module):
-    """Stem, one residual block per entry of `channels` (each halves the resolution), pooled head."""
+    """Stem, one residual block per entry of `channels` (each halves the resolution), pooled head.
+    `normalize`: per-channel standardisation inside, as in ConvNet."""
 
-    def __init__(self, n_classes: int, channels: list[int], dropout: float) -> None:
+    def __init__(self, n_classes: int, channels: list[int], dropout: float, in_channels: int = 1,
+                 normalize: bool = False) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(1, channels[0], 3, padding=1, bias=False),
+        self.normaliser = ChannelStandardiser(in_channels, channel_dim=1) if normalize else None
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels[0], 3, padding=1, bias=False),
                                   nn.BatchNorm2d(channels[0]), nn.ReLU(inplace=True))
         widths = [channels[0], *channels]
         self.blocks = nn.Sequential(*(ResidualBlock(a, b, stride=2) for a, b in zip(widths, widths[1:], strict=False)))
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
                                   nn.Linear(channels[-1], n_classes))
 
+    def fit_normaliser(self, x: torch.Tensor) -> None:
+        if self.normaliser is not None:
+            self.normaliser.fit(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.normaliser is not None:
+            x = self.normaliser(x)
         return self.head(self.blocks(self.stem(x)))

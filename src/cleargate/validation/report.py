@@ -36,7 +36,8 @@ class ValidationCheck:
             return f"{self.expectation}({args}) failed (observed: {_short(self.observed)})"
         where = _where(self.examples)
         noun = {"pixels": "values", "values": "values", "dtypes": "columns", "class_counts": "classes",
-                "recordings": "recordings", "groups": "subjects", "identifiers": "columns"}.get(self.batch, "rows")
+                "recordings": "recordings", "groups": "subjects", "identifiers": "columns",
+                "channel_values": "image channels", "channel_spread": "channels"}.get(self.batch, "rows")
         return f"{self.unexpected_count} {noun} fail {self.expectation}({args})" + (f" ({where})" if where else "")
 
 
