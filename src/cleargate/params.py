@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 from cleargate.config.base import DatasetName, ModelName, Strict
 from cleargate.config.judging import EvaluateConfig, GateThresholds, RegistryConfig, SplitConfig, ValidationConfig
 from cleargate.config.models import ModelConfig
-from cleargate.config.ops import DriftConfig, OrchestrationConfig, Paths, Tracking, TrainerConfig
+from cleargate.config.ops import DriftConfig, OrchestrationConfig, Paths, ScoringConfig, Tracking, TrainerConfig
 from cleargate.errors import ConfigError
 from cleargate.kinds import KINDS, DatasetConfig, Kind, kind_of
 from cleargate.layout import DatasetLayout
@@ -54,6 +54,7 @@ class DatasetParams(_Anchored):
     tracking: Tracking
     trainer: TrainerConfig
     drift: DriftConfig
+    scoring: ScoringConfig = ScoringConfig()
     dataset: DatasetConfig
     validation: ValidationConfig
     split: SplitConfig
@@ -99,6 +100,7 @@ class ProjectParams(_Anchored):
     trainer: TrainerConfig
     orchestration: OrchestrationConfig = OrchestrationConfig()
     drift: DriftConfig
+    scoring: ScoringConfig = ScoringConfig()
     datasets: Annotated[dict[DatasetName, DatasetEntry], Field(min_length=1)]
     train: dict[ModelName, ModelConfig]
 
@@ -147,7 +149,7 @@ class ProjectParams(_Anchored):
         entry = self.datasets[dataset]
         return DatasetParams(seed=self.seed, paths=self.paths, tracking=self.tracking, trainer=self.trainer,
                              drift=self.drift, dataset=entry.data, validation=entry.validation, split=entry.split,
-                             evaluate=entry.evaluate, gates=entry.gates, registry=entry.registry,
+                             evaluate=entry.evaluate, gates=entry.gates, registry=entry.registry, scoring=self.scoring,
                              train={n: m for n, m in self.train.items() if m.dataset == dataset}, root=self.root)
 
     def scope_registered(self, model_name: str | None) -> DatasetParams:
