@@ -21,14 +21,15 @@ if __package__ in (None, ""):
 from cleargate.errors import CleargateError  # noqa: E402
 from cleargate.params import DatasetParams, load_project  # noqa: E402
 from cleargate.runtime import apply_offline_env  # noqa: E402
-from cleargate.scoring import ScoreResult, log_scoring_run, score_file  # noqa: E402
+from cleargate.scoring import ScoreResult, log_scoring_run, progress_for, score_file  # noqa: E402
 from cleargate.tracking import connect  # noqa: E402
 from flows.pipeline import pipeline  # noqa: E402
 
 
 @task(cache_policy=NO_CACHE)
 def score_task(params: DatasetParams, input_path: str, model: str) -> ScoreResult:
-    result = score_file(params, Path(input_path), model, connect(params))
+    """A refused batch raises after logging its own run; a scored (or drift-refused) one is logged here."""
+    result = score_file(params, Path(input_path), model, connect(params), progress=progress_for(sys.stderr))
     log_scoring_run(params, result)
     return result
 

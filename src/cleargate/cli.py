@@ -102,14 +102,16 @@ def score(input_path: Annotated[Path, typer.Argument(help="a .parquet or .csv of
     """Validate a batch, check drift against the model's training profile, score it; exit 2 if refused.
 
     The model names the dataset (and so the validation suite); default: the only dataset's champion."""
-    from cleargate.scoring import log_scoring_run, score_file
+    from cleargate.scoring import log_scoring_run, progress_for, score_file
+    from cleargate.tracking import connect
 
     try:
         apply_offline_env()
-        params = load_project(params_path).scope_registered(model)
-        params, client = _client(params_path, params.registry.model_name)
-        result = score_file(params, input_path, model or f"{params.registry.model_name}@champion", client)
-        log_scoring_run(params, result)
+        params = load_project(params_path).scope_registered(model)  # params.yaml read once
+        client = connect(params)
+        result = score_file(params, input_path, model or f"{params.registry.model_name}@champion", client,
+                            progress=progress_for(sys.stderr))  # a bar on a terminal, plain lines otherwise
+        log_scoring_run(params, result)  # a batch refused by validation has logged its run already
     except CleargateError as exc:
         _fail(exc)
     typer.echo(result.summary())

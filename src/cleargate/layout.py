@@ -50,6 +50,26 @@ class BundleFiles:
 
 
 @dataclass(frozen=True)
+class ScoreFiles:
+    """One scoring of one input by one model version: written in a temp folder, renamed here when complete."""
+
+    dir: Path            # scores/<input stem>-<sha12>/<model>-v<version>/
+
+    @property
+    def predictions(self) -> Path:
+        return self.dir / "predictions.parquet"
+
+    @property
+    def report(self) -> Path:
+        return self.dir / "report.json"
+
+    @property
+    def validation_dir(self) -> Path:
+        """Great Expectations data docs of a refused batch."""
+        return self.dir / "validation"
+
+
+@dataclass(frozen=True)
 class ModelLayout:
     """One trained model: its folder (the bundle) and its evaluation outputs."""
 
@@ -190,6 +210,7 @@ class DatasetLayout:
     def inbox_refused(self) -> Path:
         return self.inbox / "refused"
 
-    def scores(self, input_stem: str, key: str) -> Path:
-        """Outputs of scoring one input with one model version (cleargate score)."""
-        return self.paths.scores / f"{input_stem}-{key}"
+    def scores(self, input_stem: str, input_sha256: str, model: str, version: str) -> ScoreFiles:
+        """Outputs of scoring one input (by content) with one model version (cleargate score): another model,
+        version or input never lands in the same folder."""
+        return ScoreFiles(self.paths.scores / f"{input_stem}-{input_sha256[:12]}" / f"{model}-v{version}")

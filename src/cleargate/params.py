@@ -16,7 +16,7 @@ from cleargate.config.base import DatasetName, ModelName, Strict
 from cleargate.config.judging import EvaluateConfig, GateThresholds, RegistryConfig, SplitConfig, ValidationConfig
 from cleargate.config.models import ModelConfig
 from cleargate.config.operations import MonitoringConfig, Schedules
-from cleargate.config.ops import DriftConfig, OrchestrationConfig, Paths, Tracking, TrainerConfig
+from cleargate.config.ops import DriftConfig, OrchestrationConfig, Paths, ScoringConfig, Tracking, TrainerConfig
 from cleargate.errors import ConfigError
 from cleargate.kinds import KINDS, DatasetConfig, Kind, kind_of
 from cleargate.layout import DatasetLayout
@@ -56,6 +56,7 @@ class DatasetParams(_Anchored):
     trainer: TrainerConfig
     drift: DriftConfig
     monitoring: MonitoringConfig
+    scoring: ScoringConfig = ScoringConfig()
     dataset: DatasetConfig
     validation: ValidationConfig
     split: SplitConfig
@@ -103,6 +104,7 @@ class ProjectParams(_Anchored):
     drift: DriftConfig
     monitoring: MonitoringConfig
     schedules: Schedules
+    scoring: ScoringConfig = ScoringConfig()
     datasets: Annotated[dict[DatasetName, DatasetEntry], Field(min_length=1)]
     train: dict[ModelName, ModelConfig]
 
@@ -157,7 +159,7 @@ class ProjectParams(_Anchored):
         return DatasetParams(seed=self.seed, paths=self.paths, tracking=self.tracking, trainer=self.trainer,
                              drift=self.drift, monitoring=self.monitoring, dataset=entry.data,
                              validation=entry.validation, split=entry.split, evaluate=entry.evaluate,
-                             gates=entry.gates, registry=entry.registry,
+                             gates=entry.gates, registry=entry.registry, scoring=self.scoring,
                              train={n: m for n, m in self.train.items() if m.dataset == dataset}, root=self.root)
 
     def scope_registered(self, model_name: str | None) -> DatasetParams:

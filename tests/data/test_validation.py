@@ -55,8 +55,9 @@ def test_pixel_out_of_range_names_file_expectation_column_and_rows(setup):
         (lambda f: f.loc.__setitem__((5, "label"), 11), "expect_column_values_to_be_in_set(label"),
         (lambda f: set_float(f, 3, "pixel_1", np.nan), "expect_column_values_to_not_be_null(value)"),
         (lambda f: set_float(f, 3, "pixel_1", np.inf), "pixel_1: rows 3"),
-        (lambda f: f.drop(columns=["pixel_63"], inplace=True), "expect_table_columns_to_match_set"),
-        (lambda f: f.insert(0, "extra", 1), "expect_table_columns_to_match_set"),
+        # the user's 64 pixels and a label (not the row id GE needs)
+        (lambda f: f.drop(columns=["pixel_63"], inplace=True), "expect_table_columns_to_match_set(65 columns)"),
+        (lambda f: f.insert(0, "extra", 1), "expect_table_columns_to_match_set(65 columns)"),
         (lambda f: f.__setitem__("pixel_2", f["pixel_2"].astype(str)), "(column pixel_2)"),
         (lambda f: f.drop(f.index[f["label"] == 3], inplace=True), "expect_column_distinct_values_to_contain_set"),
     ],

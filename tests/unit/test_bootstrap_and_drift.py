@@ -1,7 +1,8 @@
 import numpy as np
 import pandas as pd
+import pytest
 
-from cleargate.drift import check_drift, psi, reference_profile
+from cleargate.drift import DriftCounts, check_drift, psi, reference_profile
 from cleargate.evaluation.bootstrap import paired_difference
 
 
@@ -68,3 +69,38 @@ def test_vectorised_metrics_equal_scikit_learn_on_every_resample():
         fast = metric(y[rows], p[rows], classes)
         slow = np.array([reference[name](y[r], p[r]) for r in rows])
         np.testing.assert_allclose(fast, slow, atol=1e-12, err_msg=name)
+
+
+def frames(seed: int = 0, n: int = 2000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    train = pd.DataFrame({"a": rng.normal(0, 1, 5000), "b": rng.integers(0, 256, 5000), "c": np.zeros(5000)})
+    batch = pd.DataFrame({"a": rng.normal(0.5, 2, n), "b": rng.integers(0, 300, n),
+                          "c": np.where(rng.random(n) < 0.1, np.nan, rng.integers(-2, 3, n))})
+    return train, batch
+
+
+@pytest.mark.parametrize("rows", [1, 7, 333, 1999, 2000, 5000])
+def test_drift_from_chunks_equals_drift_of_the_whole_file(rows: int):
+    train, batch = frames()
+    profile = reference_profile(train, ["a", "b", "c"], bins=10)
+    counts = DriftCounts(profile)
+    for start in range(0, len(batch), rows):
+        counts.add(batch.iloc[start:start + rows])
+    assert counts.psi() == psi(profile, batch)  # exactly: the same integers, the same arithmetic
+    assert counts.report(0.25, 0.05) == DriftCounts(profile).add(batch).report(0.25, 0.05)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int64"])
+def test_integer_pixels_take_a_faster_path_to_the_same_counts(dtype: str):
+    rng = np.random.default_rng(1)
+    columns = [f"pixel_{i}" for i in range(30)]
+    train = pd.DataFrame(rng.integers(0, 200, (3000, 30)), columns=columns)
+    train["pixel_0"] = 0  # constant in training (an MNIST border pixel)
+    batch = pd.DataFrame(rng.integers(0, 256, (1000, 30)), columns=columns).astype(dtype)
+    profile = reference_profile(train, columns, bins=10)
+    counts = DriftCounts(profile).add(batch.iloc[:400]).add(batch.iloc[400:])
+    for column in columns:  # the plain definition: each value searched in the bin edges
+        edges = np.asarray(profile["features"][column]["edges"])
+        expected = np.bincount(np.searchsorted(edges, batch[column].to_numpy(np.float64), side="right"),
+                               minlength=len(edges) + 1)
+        assert (counts.counts[column] == expected).all(), column

@@ -40,6 +40,8 @@ def test_project_params_load_and_anchor_paths_at_the_project():
          "datasets.digits.gates.minimum.acuracy"),
         (lambda p: p["train"]["cnn"].update(dataset="mnist"), "train.cnn.dataset: unknown dataset 'mnist'"),
         (lambda p: p["train"]["cnn"].update(family="lstm", channels=None, augment_degrees=None), "train.cnn"),
+        (lambda p: p["scoring"].update(chunk_rows=0), "scoring.chunk_rows"),
+        (lambda p: p["scoring"].update(chunk_row=500), "scoring.chunk_row: unknown key"),
     ],
 )
 def test_bad_params_name_the_key(tmp_path: Path, mutate, expected: str):

@@ -57,3 +57,10 @@ class DriftConfig(Strict):
     psi_threshold: Annotated[float, Field(gt=0.0)]
     max_drifted_fraction: Annotated[float, Field(ge=0.0, le=1.0)]
     on_drift: Literal["refuse", "flag"]
+
+
+class ScoringConfig(Strict):
+    """Batch scoring (`cleargate score`): the input streams through in chunks, so memory is bounded by
+    `chunk_rows`, not by the file; the results do not depend on it (drift counts add up exactly)."""
+
+    chunk_rows: Annotated[int, Field(ge=100, le=1_000_000)] = 5_000

@@ -41,6 +41,13 @@ class Batch:
     frame: pd.DataFrame
     rules: list[Rule]
     index_columns: list[str]
+    long_columns: list[str] = field(default_factory=list)  # the wide columns a long-form batch melts
+
+    @property
+    def per_row(self) -> bool:
+        """Each row of this batch comes from one input row (its id in `row`): it can be checked chunk by
+        chunk. Other batches (column types, class counts) summarise the whole table."""
+        return ROW in self.index_columns
 
 
 def with_row_ids(frame: pd.DataFrame) -> pd.DataFrame:
@@ -77,7 +84,7 @@ def values_batch(name: str, frame: pd.DataFrame, columns: list[str], low: float,
     return Batch(name, long_values(frame, present), [
         Rule("values", "ExpectColumnValuesToNotBeNull", {"column": "value"}),
         Rule("values", "ExpectColumnValuesToBeBetween", {"column": "value", "min_value": low, "max_value": high}),
-    ], [ROW, "column"])
+    ], [ROW, "column"], long_columns=present)
 
 
 def duplicates_batch(frame: pd.DataFrame, columns: list[str]) -> Batch:

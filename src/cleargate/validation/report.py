@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cleargate.records import ValidationRecord
+from cleargate.schema import ROW
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,11 @@ class ValidationCheck:
     observed: Any = None
     policy: str = "fail"          # fail: stops the run | quarantine: rows set aside, counted, run goes on
     rows: list[int] = field(default_factory=list, repr=False)  # every offending row id (row-level checks)
+
+    @property
+    def blocks(self) -> bool:
+        """Failed, and its policy stops the run."""
+        return not self.passed and self.policy == "fail"
 
     def reason(self) -> str:
         """Why a row was set aside: `duplicates: expect_compound_columns_to_be_unique(785 columns)`."""
@@ -51,7 +57,7 @@ class ValidationReport:
 
     @property
     def blocking(self) -> list[ValidationCheck]:
-        return [c for c in self.checks if not c.passed and c.policy == "fail"]
+        return [c for c in self.checks if c.blocks]
 
     @property
     def passed(self) -> bool:
@@ -106,6 +112,8 @@ def _describe_kwargs(kwargs: dict[str, Any]) -> str:
     for key in ("column", "column_list", "column_set"):
         if key in kwargs:
             value = kwargs[key]
+            if key == "column_set" and isinstance(value, list):  # the row id GE needs is not the user's column
+                value = [c for c in value if c != ROW]
             parts.append(f"{len(value)} columns" if isinstance(value, list) and len(value) > 4 else str(value))
     if "min_value" in kwargs or "max_value" in kwargs:
         parts.append(f"{_num(kwargs.get('min_value'))}..{_num(kwargs.get('max_value'))}")

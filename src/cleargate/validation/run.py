@@ -41,7 +41,8 @@ def _run_batch(context: Any, suite_name: str, batch: Batch, with_docs: bool) -> 
     source = context.data_sources.add_pandas(f"{suite_name}-{batch.name}")
     definition = source.add_dataframe_asset(batch.name).add_batch_definition_whole_dataframe("all")
     # GE may reorder a suite's expectations: each carries its check name in `meta` instead
-    expectations = [getattr(gx.expectations, r.expectation)(**r.kwargs, meta={"check": r.check}) for r in batch.rules]
+    expectations = [getattr(gx.expectations, r.expectation)(**r.kwargs, meta={"check": r.check, "rule": i})
+                    for i, r in enumerate(batch.rules)]
     suite = context.suites.add(gx.ExpectationSuite(name=f"{suite_name}.{batch.name}", expectations=expectations))
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{suite_name}.{batch.name}", data=definition, suite=suite))

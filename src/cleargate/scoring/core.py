@@ -1,0 +1,150 @@
+"""Batch scoring that trusts nothing, in memory bounded by the chunk: validate, check drift, then score.
+
+Two passes over the file, each streaming `scoring.chunk_rows` rows at a time:
+1. check: the kind's validation suite (`ChunkedValidation`: whole-table checks once, per-row checks per
+   chunk) and the drift counts against the model's training profile (`DriftCounts`: the PSI of summed
+   counts is the PSI of the whole file). A batch that fails validation is refused here; a drifted one too
+   when `drift.on_drift: refuse`.
+2. predict: only for a batch that passed, chunk by chunk into a parquet writer.
+Why two passes rather than one that predicts as it checks and throws away a refused batch's predictions:
+the refusal needs the whole file first, reading a chunk costs a fraction of predicting it, and a refused
+batch then costs no model load and no prediction at all.
+
+Every outcome is one folder, `scores/<input>-<sha12>/<model>-v<version>/` (report.json; predictions.parquet
+only if this run made them), written in a temp folder and renamed into place, and one MLflow run.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cleargate.drift import DriftCounts
+from cleargate.errors import CleargateError, DataError
+from cleargate.io import sha256_file, write_json
+from cleargate.layout import ScoreFiles
+from cleargate.params import DatasetParams
+from cleargate.scoring.model_ref import load_profile, resolve_version
+from cleargate.scoring.progress import Progress, Silent
+from cleargate.scoring.result import BatchRefused, ScoreResult
+from cleargate.scoring.runs import log_scoring_run
+from cleargate.scoring.source import BatchSource
+from cleargate.scoring.staging import Staging
+from cleargate.validation import ChunkedValidation, ValidationReport
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+
+def score_file(params: DatasetParams, input_path: Path, model_ref: str, client: MlflowClient,
+               progress: Progress | None = None) -> ScoreResult:
+    """Score `input_path` with `model_ref` (NAME@ALIAS or NAME/VERSION). A drift refusal is a result
+    (`refused`); a validation refusal raises `BatchRefused` after writing its report and logging its run."""
+    progress = progress or Silent()
+    input_path = Path(input_path)
+    name, version = resolve_version(client, model_ref)  # a bad reference fails before any work
+    source = BatchSource(input_path, params.scoring.chunk_rows)
+    digest = sha256_file(input_path)
+    final = params.layout.scores(input_path.stem, digest, name, version)
+    profile = load_profile(client, name, version)
+    base = {"input": str(input_path), "input_sha256": digest, "model": name, "version": version,
+            "chunk_rows": params.scoring.chunk_rows}
+    seconds: dict[str, float] = {}
+    with Staging(final) as stage:
+        start = time.perf_counter()
+        try:
+            validation, counts = _check(params, source, profile, stage.files, progress)
+        except DataError as exc:  # unreadable part-way through
+            _refuse(params, stage, base, "refused: unreadable", str(exc), None, seconds)
+        seconds["check"] = time.perf_counter() - start
+        if validation.data_docs:
+            validation = validation.with_docs(final.validation_dir / "index.html")
+        if not validation.passed:
+            where = validation.data_docs or final.report
+            reason = f"{validation.source}: {'; '.join(c.describe() for c in validation.blocking)}; see {where}"
+            _refuse(params, stage, base, "refused: validation", reason, validation, seconds)
+        drift = counts.report(params.drift.psi_threshold, params.drift.max_drifted_fraction)
+        refused = drift.is_drifted and params.drift.on_drift == "refuse"
+        if not refused:
+            start = time.perf_counter()
+            try:
+                _predict(params, source, (name, version, digest), drift.is_drifted, stage.files.predictions, progress)
+            except CleargateError as exc:  # the model refused the input, or the file changed under us
+                _refuse(params, stage, base, "refused: prediction", str(exc), validation, seconds)
+            seconds["predict"] = time.perf_counter() - start
+        outcome = "refused: drift" if refused else ("scored, drift flagged" if drift.is_drifted else "scored")
+        write_json({**base, "rows": validation.n_rows, "validation": validation.to_record().dump(),
+                    "drift": drift.to_dict(), "outcome": outcome, "seconds": seconds}, stage.files.report)
+        stage.commit()
+    return ScoreResult(str(input_path), digest, name, version, validation, drift, refused, final.dir, outcome=outcome,
+                       reason=drift.summary() if refused else "", n_rows=validation.n_rows, seconds=seconds)
+
+
+def _check(params: DatasetParams, source: BatchSource, profile: dict[str, Any], files: ScoreFiles,
+           progress: Progress) -> tuple[ValidationReport, DriftCounts]:
+    """Pass 1: validation and drift counts, chunk by chunk (drift stops counting once validation failed)."""
+    validation = ChunkedValidation(params.dataset, params.validation, str(source.path),
+                                   docs_dir=files.validation_dir, judge_rows=params.scoring.chunk_rows)
+    counts = DriftCounts(profile)
+    if validation.start(source.empty()):  # columns and types first: a wrong table reads no rows
+        with progress.phase("validate + drift", source.n_rows) as advance:
+            for chunk in source.chunks():
+                validation.add(chunk)
+                if not validation.blocked:
+                    counts.add(chunk)
+                advance(len(chunk))
+    return validation.report(source.n_rows), counts
+
+
+def _predict(params: DatasetParams, source: BatchSource, model: tuple[str, str, str], flagged: bool, path: Path,
+             progress: Progress) -> None:
+    """Pass 2: the model's labels, chunk by chunk, appended to one parquet file (a row group per chunk)."""
+    import mlflow.pyfunc
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from mlflow.exceptions import MlflowException
+
+    name, version, digest = model
+    served = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    writer = None
+    try:
+        with progress.phase("predict", source.n_rows) as advance:
+            for chunk in source.chunks(columns=params.features):  # the model's columns, in its order
+                n = len(chunk)
+                try:
+                    labels = np.asarray(served.predict(chunk))
+                except MlflowException as exc:  # its signature refused the input (e.g. floats for integers)
+                    why = str(exc).rsplit("Error: ", 1)[-1].splitlines()[0][:300]  # not the data MLflow prints
+                    raise CleargateError(f"{source.path}: {name} v{version} cannot take rows {chunk.index[0]}.."
+                                         f"{chunk.index[-1]}: {why}; give the columns the types the model was "
+                                         "trained on") from None
+                table = pa.table({"row": chunk.index.to_numpy(dtype=np.int64), "prediction": labels,
+                                  **{k: pa.repeat(pa.scalar(v), n) for k, v in (
+                                      ("model", name), ("model_version", version), ("input_sha256", digest),
+                                      ("drift_flagged", flagged))}})
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema)
+                writer.write_table(table.cast(writer.schema))
+                advance(n)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _refuse(params: DatasetParams, stage: Staging, base: dict[str, Any], outcome: str, reason: str,
+            validation: ValidationReport | None, seconds: dict[str, float]) -> None:
+    """Keep the refusal's report (and data docs), log its run, and raise: nothing is scored."""
+    validation = validation or ValidationReport(source=base["input"], n_rows=0, checks=[])
+    write_json({**base, "rows": validation.n_rows, "validation": validation.to_record().dump(), "outcome": outcome,
+                "reason": reason, "seconds": seconds}, stage.files.report)
+    final = stage.commit()
+    result = ScoreResult(base["input"], base["input_sha256"], base["model"], base["version"], validation, None,
+                         True, final.dir, outcome=outcome, reason=reason, n_rows=validation.n_rows, seconds=seconds)
+    try:
+        log_scoring_run(params, result)
+    except Exception as exc:  # noqa: BLE001 - the refusal is the message; a tracking failure is appended
+        reason = f"{reason} (its MLflow run was not logged: {type(exc).__name__}: {str(exc)[:200]})"
+    raise BatchRefused(reason, result)

@@ -1,0 +1,37 @@
+"""One MLflow run per batch, refused or scored, in `<experiment>-<dataset>-scoring`, with its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cleargate.params import DatasetParams
+from cleargate.scoring.result import ScoreResult
+
+MAX_TAG = 4000
+
+
+def log_scoring_run(params: DatasetParams, result: ScoreResult) -> str:
+    """Log the batch's outcome (and for a refusal, its reason); returns the run id."""
+    import mlflow
+
+    name = f"{params.experiment}-scoring"
+    if mlflow.get_experiment_by_name(name) is None:  # beside the project's other artifacts, not ./mlruns
+        uri = mlflow.get_tracking_uri()
+        location = params.tracking.artifact_root.resolve().as_uri() if uri.startswith("sqlite") else None
+        mlflow.create_experiment(name, artifact_location=location)
+    experiment = mlflow.get_experiment_by_name(name)
+    with mlflow.start_run(experiment_id=experiment.experiment_id, run_name=f"score-{Path(result.source).stem}") as run:
+        mlflow.set_tags({"model": result.model, "model_version": result.version, "input": result.source,
+                         "input_sha256": result.input_sha256, "refused": str(result.refused).lower(),
+                         "outcome": result.outcome, **({"reason": result.reason[:MAX_TAG]} if result.reason else {})})
+        metrics = {"rows": result.n_rows or result.validation.n_rows,
+                   "failed_checks": len(result.validation.blocking),
+                   **{f"seconds_{k}": v for k, v in result.seconds.items()}}
+        if result.drift is not None:
+            metrics |= {"drifted_fraction": result.drift.drifted_fraction,
+                        "drifted_features": len(result.drift.drifted)}
+        mlflow.log_metrics(metrics)
+        report = result.out_dir / "report.json"
+        if report.is_file():
+            mlflow.log_artifact(str(report))
+        return run.info.run_id
