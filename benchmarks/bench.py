@@ -2,10 +2,10 @@
 
 Run:  .venv/bin/python benchmarks/bench.py [--tiny] [--out benchmarks/results.json]
 Each row's baseline is measured in the same run, on the same machine (never against a number from another
-day): the pipeline's overhead against its own fitting, a no-op rerun against the first run, cleargate's
-Lightning fit against a hand-written loop, the served pyfunc against the bare model, the flow against DVC's
-own driver. `--tiny` runs every row on a tiny configuration (the test suite does, so the benchmarks never
-rot); its figures are not the goals'.
+day): the pipeline's overhead against its own fitting, a no-op rerun against the first run, cleargate's Lightning fit
+against a hand-written loop, the served pyfunc against the bare model, the flow against DVC's own driver, and `cleargate
+score` at 10k to 1M rows (wall time, rows/s, peak memory). `--tiny` runs every row on a tiny configuration
+(the test suite does, so the benchmarks never rot); its figures are not the goals'.
 """
 
 from __future__ import annotations
@@ -53,6 +53,16 @@ def _rows(results: dict[str, Any], tiny: bool) -> list[tuple[str, str, str, bool
         rows.append((f"pyfunc / bare model, 1 row, {serving['flavour']} ({name})",
                      f"{one['ratio_p50']:.2f}x (p50 {one['pyfunc_p50_ms']:.1f} ms)", "<= 3x",
                      one["ratio_p50"] <= 3))
+    sizes = results["scoring"]["sizes"]
+    for size in sizes:
+        rows.append((f"cleargate score, {size['rows']:,} rows ({results['scoring']['dataset']}), end to end",
+                     f"{size['seconds']:.1f} s, {size['rows_per_s']:,} rows/s, peak {size['peak_mb']:.0f} MB",
+                     "<= 10 s, <= 1 GB" if size["rows"] == 50_000 else "<= 1 GB",
+                     size["rc"] == 0 and size["peak_mb"] <= 1024 and (size["rows"] != 50_000 or size["seconds"] <= 10)))
+    if len(sizes) > 1:
+        growth = sizes[-1]["peak_mb"] / sizes[0]["peak_mb"]
+        rows.append((f"peak memory, {sizes[-1]['rows']:,} rows / {sizes[0]['rows']:,} rows", f"{growth:.2f}x",
+                     "<= 1.25x (flat)", growth <= 1.25))
     drivers = results["drivers"]
     rows.append((f"dvc repro --force / flow, {drivers['dataset']} stages", f"{drivers['flow_vs_dvc']:.2f}x",
                  "> 1 (flow ahead)", drivers["flow_vs_dvc"] > 1))
@@ -63,6 +73,7 @@ def measure(tiny: bool) -> dict[str, Any]:
     from cleargate.params import load_project
     from lightning_parity import measure as lightning
     from pipeline_overhead import measure_drivers, measure_overhead, scratch_project
+    from scoring_scale import score_sizes
     from serving_overhead import measure as serving
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,6 +89,11 @@ def measure(tiny: bool) -> dict[str, Any]:
                                     for m in ("mnist_cnn", "rehab_lstm")}
         served = ["breast_cancer"] if tiny else ["mnist", "breast_cancer"]
         results["serving"] = {d: serving(project.scope(d), 20 if tiny else 200) for d in served}
+        scored = "breast_cancer" if tiny else "mnist"
+        with tempfile.TemporaryDirectory() as batches:
+            results["scoring"] = {"dataset": scored, "sizes": score_sizes(
+                root / "params.yaml", [500, 5_000] if tiny else [10_000, 50_000, 100_000, 1_000_000],
+                Path(batches), dataset=scored)}
         results["drivers"] = measure_drivers(root, "breast_cancer", STAGES)
     return results
 

@@ -110,14 +110,14 @@ def register(params_path: Path, dataset: str, model: str) -> str:
 
     from cleargate.drift import PROFILE_ARTIFACT, reference_profile
     from cleargate.params import load_project
-    from cleargate.tracking import connect, log_model_artifact
+    from cleargate.tracking import connect
+    from cleargate.tracking.logged import log_model_artifact
 
     params = load_project(params_path).scope(dataset)
     client = connect(params)
     train = pd.read_parquet(params.layout.split("train"))
     with mlflow.start_run(run_name=f"benchmark-{model}") as run:
-        uri = log_model_artifact(params.layout.model(model), train[params.features].head(5),
-                                 train["label"].head(5).to_numpy())
+        uri = log_model_artifact(params.layout.model(model).dir, train[params.features].head(5))
         client.log_dict(run.info.run_id, reference_profile(train, params.features, params.drift.bins),
                         PROFILE_ARTIFACT)
     version = client.create_model_version(params.registry.model_name, uri, run_id=run.info.run_id,

@@ -15,16 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+from cleargate.config.base import dotted  # noqa: E402
+
 IGNORED = ("paths.", "tracking.", "orchestration.")
-
-
-def flatten(prefix: str, value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, inner in value.items():
-            out.update(flatten(f"{prefix}.{key}" if prefix else str(key), inner))
-        return out
-    return {prefix: value}
 
 
 def rows(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -38,7 +32,7 @@ def rows(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:
                       if path.endswith("leaderboard.json")}
             rev = str(entry.get("rev"))
             out.append({"name": entry.get("name") or (rev if rev == "workspace" else rev[:7]), "params": params,
-                        "flat": flatten("", params), "boards": boards})
+                        "flat": dotted(params), "boards": boards})
     return out
 
 
@@ -76,7 +70,8 @@ def table(experiments: list[dict[str, Any]]) -> Any:
 def main() -> int:
     from rich.console import Console
 
-    done = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True)
+    dvc = Path(sys.executable).with_name("dvc")  # the venv's, whether or not it is on PATH
+    done = subprocess.run([str(dvc), "exp", "show", "--json"], capture_output=True, text=True)
     if done.returncode != 0:
         print(f"dvc exp show failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ''}",
               file=sys.stderr)

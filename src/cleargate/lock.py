@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+import psutil
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -28,15 +29,6 @@ from cleargate.errors import CleargateError
 LEASE_SECONDS = 60.0
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 def _free(tags: dict[str, str], now: float) -> bool:
     """Released, its lease run out, or held by a dead process on this host."""
@@ -44,7 +36,7 @@ def _free(tags: dict[str, str], now: float) -> bool:
         return True
     host, _, rest = tags.get("owner", "::").partition(":")
     pid = rest.split(":")[0]
-    if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
+    if host == socket.gethostname() and pid.isdigit() and not psutil.pid_exists(int(pid)):
         return True
     return now > float(tags.get("lease_until", "0"))
 

@@ -24,5 +24,7 @@ def test_bench_measures_every_row_side_by_side(tmp_path: Path):
     raw = results["raw"]
     assert raw["pipeline"]["fit_s"] > 0 and 0 < raw["pipeline"]["noop_share"] < 1, "a no-op rerun is cheaper"
     assert raw["lightning"]["cnn"]["plain_s"] > 0 and raw["lightning"]["cnn"]["cleargate_s"] > 0
+    sizes = raw["scoring"]["sizes"]
+    assert [s["rows"] for s in sizes] == [500, 5_000] and all(s["rc"] == 0 and s["peak_mb"] > 0 for s in sizes)
     assert raw["drivers"]["dvc_repro_force_s"] > 0 and raw["drivers"]["flow_s"] > 0
     assert "cleargate benchmarks (tiny config" in done.stdout

@@ -16,14 +16,7 @@ from cleargate.scoring.model_ref import _ranges
 from cleargate.scoring.progress import Bar, Lines, progress_for
 from cleargate.scoring.source import BatchSource
 from cleargate.scoring.staging import Staging
-
-
-def frames(seed: int = 0, n: int = 2000) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rng = np.random.default_rng(seed)
-    train = pd.DataFrame({"a": rng.normal(0, 1, 5000), "b": rng.integers(0, 256, 5000), "c": np.zeros(5000)})
-    batch = pd.DataFrame({"a": rng.normal(0.5, 2, n), "b": rng.integers(0, 300, n),
-                          "c": np.where(rng.random(n) < 0.1, np.nan, rng.integers(-2, 3, n))})
-    return train, batch
+from tests.unit.test_bootstrap_and_drift import frames
 
 
 def write(frame: pd.DataFrame, path: Path, **kw) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,3 +17,13 @@ class Strict(BaseModel):
     """Reject unknown keys so a typo in params.yaml fails loudly instead of being ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def dotted(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as `a.b.c` keys (the paths DVC and MLflow name parameters by)."""
+    if not isinstance(value, dict):
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for key, inner in value.items():
+        out.update(dotted(inner, f"{prefix}.{key}" if prefix else str(key)))
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cleargate.models.normalise import ChannelStandardiser
+from cleargate.models.normalise import ChannelStandardiser, OptionallyStandardised
 
 
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -17,7 +17,7 @@ def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
-class ConvNet(nn.Module):
+class ConvNet(OptionallyStandardised):
     """Sized from the input shape, so 28x28 MNIST, 8x8 digits and 3x32x32 colour images use the same code.
 
     `normalize` standardises each input channel inside (statistics of the training images, saved with the
@@ -39,11 +39,6 @@ class ConvNet(nn.Module):
             nn.Linear(hidden, n_classes),
         )
 
-    def fit_normaliser(self, x: torch.Tensor) -> None:
-        if self.normaliser is not None:
-            self.normaliser.fit(x)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.normaliser is not None:
-            x = self.normaliser(x)
+        x = self.standardised(x)
         return self.head(self.features(x))

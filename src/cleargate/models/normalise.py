@@ -36,3 +36,16 @@ class ChannelStandardiser(nn.Module):
         shape = [1] * x.dim()
         shape[self.channel_dim] = -1
         return (x - self.mean.view(shape)) / self.std.view(shape)
+
+
+class OptionallyStandardised(nn.Module):
+    """A backbone whose input may be standardised per channel first (`self.normaliser`, None when off)."""
+
+    normaliser: ChannelStandardiser | None
+
+    def fit_normaliser(self, x: torch.Tensor) -> None:
+        if self.normaliser is not None:
+            self.normaliser.fit(x)
+
+    def standardised(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.normaliser is None else self.normaliser(x)

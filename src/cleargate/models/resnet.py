@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cleargate.models.normalise import ChannelStandardiser
+from cleargate.models.normalise import ChannelStandardiser, OptionallyStandardised
 
 
 class ResidualBlock(nn.Module):
@@ -27,7 +27,7 @@ class ResidualBlock(nn.Module):
         return torch.relu(self.body(x) + self.skip(x))
 
 
-class SmallResNet(nn.Module):
+class SmallResNet(OptionallyStandardised):
     """Stem, one residual block per entry of `channels` (each halves the resolution), pooled head.
     `normalize`: per-channel standardisation inside, as in ConvNet."""
 
@@ -42,11 +42,6 @@ class SmallResNet(nn.Module):
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
                                   nn.Linear(channels[-1], n_classes))
 
-    def fit_normaliser(self, x: torch.Tensor) -> None:
-        if self.normaliser is not None:
-            self.normaliser.fit(x)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.normaliser is not None:
-            x = self.normaliser(x)
+        x = self.standardised(x)
         return self.head(self.blocks(self.stem(x)))

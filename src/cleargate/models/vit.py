@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from cleargate.models.encoder import TokenEncoder
-from cleargate.models.normalise import ChannelStandardiser
+from cleargate.models.normalise import ChannelStandardiser, OptionallyStandardised
 
 
-class VisionTransformer(nn.Module):
+class VisionTransformer(OptionallyStandardised):
     """(n, c, h, w) images in [0, 1] -> class logits; `normalize` standardises each channel inside."""
 
     def __init__(self, image_shape: tuple[int, int, int], n_classes: int, patch_size: int, dim: int, depth: int,
@@ -27,13 +27,8 @@ class VisionTransformer(nn.Module):
         self.encoder = TokenEncoder(n_tokens, dim, depth, heads, ff_dim, dropout, pooling, positions)
         self.head = nn.Linear(dim, n_classes)
 
-    def fit_normaliser(self, x: torch.Tensor) -> None:
-        if self.normaliser is not None:
-            self.normaliser.fit(x)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.normaliser is not None:
-            x = self.normaliser(x)
+        x = self.standardised(x)
         if any(self.padding):
             x = F.pad(x, self.padding)
         tokens = self.embed(x).flatten(2).transpose(1, 2)   # (n, patches, dim), row-major patches

@@ -16,6 +16,7 @@ only if this run made them), written in a temp folder and renamed into place, an
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,7 +108,10 @@ def _predict(params: DatasetParams, source: BatchSource, model: tuple[str, str, 
     import pyarrow.parquet as pq
     from mlflow.exceptions import MlflowException
 
+    from cleargate.serving import THREADS_ENV
+
     name, version, digest = model
+    os.environ.setdefault(THREADS_ENV, str(os.cpu_count() or 1))  # a chunk uses every core (a served row: one)
     served = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     writer = None
     try:

@@ -10,6 +10,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import psutil
+
 from cleargate.layout import ScoreFiles
 
 
@@ -61,15 +63,6 @@ def _remove_abandoned(final: Path) -> None:
     """Temp folders of runs that died (kill -9, power loss) before renaming theirs: never read, removed."""
     for folder in final.parent.glob(f".{final.name}.*.tmp"):
         pid = folder.name.removeprefix(f".{final.name}.").split(".")[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from cleargate.config.base import dotted
 from cleargate.params import DatasetParams
 from cleargate.records import Evaluation, TrainRecord
 from cleargate.schema import LABEL
@@ -21,15 +22,6 @@ from cleargate.tracking.logged import input_example, log_model_artifact
 from cleargate.tracking.store import connect, store_errors
 
 PARENT_TAG = "mlflow.parentRunId"
-
-
-def flatten(prefix: str, value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(flatten(f"{prefix}.{k}" if prefix else str(k), v))
-        return out
-    return {prefix: value}
 
 
 @dataclass
@@ -62,7 +54,7 @@ def training_run(params: DatasetParams, model: str) -> Iterator[TrainingRun]:
             as run:
         mlflow.set_tags({"model": model, "family": config.family, "role": config.role, "dataset": config.dataset,
                          "stage": "train"})
-        mlflow.log_params(flatten("", config.model_dump(mode="json")))
+        mlflow.log_params(dotted(config.model_dump(mode="json")))
         yield TrainingRun(run.info.run_id, client)
 
 
