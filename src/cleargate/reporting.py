@@ -78,17 +78,20 @@ def summary_table(params: DatasetParams) -> Any:
         return Text(f"{params.dataset.name}: no leaderboard (the run stopped before the gate stage)", style="yellow")
     table = Table(title=summary.title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
                   pad_edge=False, padding=(0, 1))
-    for header, numeric in (("#", True), ("model", False), (summary.primary, True), ("acc.", True),
-                            ("fit s", True), ("MB", True), ("gates", False), ("registered", False)):
-        table.add_column(header, justify="right" if numeric else "left", no_wrap=numeric or header == "model",
-                         overflow="fold")
-    for rank, model, role, primary, accuracy, _, fit, size, verdict, registered in summary.rows:
+    # Model size is in leaderboard.md; here the columns that decide. Names and versions never break mid-word
+    # (`v12 (challenger)`); the model wraps before "(baseline)", the verdict between its failed gates.
+    for header, numeric, width in (("#", True, None), ("model", False, None), (summary.primary, True, None),
+                                   ("acc.", True, None), ("fit s", True, None), ("gates", False, 9),
+                                   ("registered", False, None)):
+        table.add_column(header, justify="right" if numeric else "left", min_width=width,
+                         no_wrap=numeric or header == "registered", overflow="fold")
+    for rank, model, role, primary, accuracy, _, fit, _, verdict, registered in summary.rows:
         ok = summary.passed.get(model)
         name = Text(model, style="dim" if role == "baseline" else "")
         if role == "baseline":
             name.append(" (baseline)", style="dim")
-        table.add_row(rank, name, primary, accuracy, fit, size,
-                      Text(verdict, style={True: "green", False: "red"}.get(ok, "dim")),
+        verdict_text = Text(verdict, style={True: "green", False: "red"}.get(ok, "dim"))
+        table.add_row(rank, name, primary, accuracy, fit, verdict_text,
                       registered.replace(f"{params.registry.model_name} ", ""))
     return Group(table, Text(summary.footer)) if summary.footer else table
 

@@ -50,6 +50,20 @@ def _inference_graph(network: Any, data: Any) -> Any:
     return graph if same else network
 
 
+ACCEPTS = {"f": "fiub", "i": "iub", "u": "ub", "b": "b"}   # kinds a column may have for the kind trained on
+
+
+def type_mismatch(frame: pd.DataFrame, trained: dict[str, str]) -> str | None:
+    """The first column whose type the model cannot take (floats where it learnt integers, text where it learnt
+    numbers), described; None when every column fits. Integers where floats were learnt are fine."""
+    for column, kind in trained.items():
+        given = getattr(frame.dtypes.get(column), "kind", "O")
+        if column in frame.columns and given not in ACCEPTS.get(kind, "O" + given):
+            return (f"Incompatible input types for column {column}: {frame[column].dtype}, the model was trained "
+                    f"on kind {kind!r}")
+    return None
+
+
 def _single_threaded(estimator: Any) -> None:
     params = estimator.get_params() if hasattr(estimator, "get_params") else {}
     jobs = {key: 1 for key in params if key == "n_jobs" or key.endswith("__n_jobs")}

@@ -28,6 +28,7 @@ from cleargate.errors import CleargateError, DataError
 from cleargate.io import sha256_file, write_json
 from cleargate.layout import ScoreFiles
 from cleargate.params import DatasetParams
+from cleargate.schema import LABEL
 from cleargate.scoring.model_ref import load_profile, resolve_version
 from cleargate.scoring.progress import Progress, Silent
 from cleargate.scoring.result import BatchRefused, ScoreResult
@@ -86,13 +87,15 @@ def score_file(params: DatasetParams, input_path: Path, model_ref: str, client: 
 
 def _check(params: DatasetParams, source: BatchSource, profile: dict[str, Any], files: ScoreFiles,
            progress: Progress) -> tuple[ValidationReport, DriftCounts]:
-    """Pass 1: validation and drift counts, chunk by chunk (drift stops counting once validation failed)."""
+    """Pass 1: validation and drift counts, chunk by chunk (drift stops counting once validation failed). A
+    `label` column (labels that arrived later, for monitoring) is neither checked nor a feature."""
     validation = ChunkedValidation(params.dataset, params.validation, str(source.path),
                                    docs_dir=files.validation_dir, judge_rows=params.scoring.chunk_rows)
     counts = DriftCounts(profile)
-    if validation.start(source.empty()):  # columns and types first: a wrong table reads no rows
+    if validation.start(source.empty().drop(columns=LABEL, errors="ignore")):  # a wrong table reads no rows
         with progress.phase("validate + drift", source.n_rows) as advance:
             for chunk in source.chunks():
+                chunk = chunk.drop(columns=LABEL, errors="ignore")
                 validation.add(chunk)
                 if not validation.blocked:
                     counts.add(chunk)
@@ -108,23 +111,27 @@ def _predict(params: DatasetParams, source: BatchSource, model: tuple[str, str, 
     import pyarrow.parquet as pq
     from mlflow.exceptions import MlflowException
 
-    from cleargate.serving import THREADS_ENV
+    from cleargate.serving import THREADS_ENV, type_mismatch
 
     name, version, digest = model
     os.environ.setdefault(THREADS_ENV, str(os.cpu_count() or 1))  # a chunk uses every core (a served row: one)
     served = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    trained = (served.metadata.metadata or {}).get("input_kinds", {})
     writer = None
     try:
         with progress.phase("predict", source.n_rows) as advance:
             for chunk in source.chunks(columns=params.features):  # the model's columns, in its order
                 n = len(chunk)
-                try:
-                    labels = np.asarray(served.predict(chunk))
-                except MlflowException as exc:  # its signature refused the input (e.g. floats for integers)
-                    why = str(exc).rsplit("Error: ", 1)[-1].splitlines()[0][:300]  # not the data MLflow prints
+                why = type_mismatch(chunk, trained)  # checked here once a chunk: the model has no signature
+                if why is None:
+                    try:
+                        labels = np.asarray(served.predict(chunk))
+                    except MlflowException as exc:
+                        why = str(exc).rsplit("Error: ", 1)[-1].splitlines()[0][:300]  # not the data MLflow prints
+                if why is not None:
                     raise CleargateError(f"{source.path}: {name} v{version} cannot take rows {chunk.index[0]}.."
                                          f"{chunk.index[-1]}: {why}; give the columns the types the model was "
-                                         "trained on") from None
+                                         "trained on")
                 table = pa.table({"row": chunk.index.to_numpy(dtype=np.int64), "prediction": labels,
                                   **{k: pa.repeat(pa.scalar(v), n) for k, v in (
                                       ("model", name), ("model_version", version), ("input_sha256", digest),

@@ -25,6 +25,12 @@ def input_example(test: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([test.head(4), gaps]).reset_index(drop=True)
 
 
+def input_kinds(example: pd.DataFrame) -> dict[str, str]:
+    """Each column's numpy kind letter (i integer, u unsigned, f float, b bool, O anything else): what batch
+    scoring checks a file's columns against, once, since the served model carries no MLflow signature."""
+    return {column: getattr(dtype, "kind", "O") for column, dtype in example.dtypes.items()}
+
+
 def log_model_artifact(folder: Path, example: pd.DataFrame) -> str:
     """Log the bundle in `folder` into the active run as the served pyfunc (models-from-code); returns its URI.
 
@@ -37,5 +43,6 @@ def log_model_artifact(folder: Path, example: pd.DataFrame) -> str:
     info = mlflow.pyfunc.log_model(
         name="model", python_model=str(package / "serving_model.py"), artifacts={"model_dir": str(folder)},
         code_paths=[str(package)], input_example=example, signature=False, pip_requirements=requirements(),
-        metadata={"input_columns": kind_of(data).feature_columns(data), "dataset": data.name})
+        metadata={"input_columns": kind_of(data).feature_columns(data), "dataset": data.name,
+                  "input_kinds": input_kinds(example)})
     return info.model_uri

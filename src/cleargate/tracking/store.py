@@ -115,11 +115,20 @@ def store_errors(params: Any) -> Iterator[None]:
         raise TrackingStoreError(f"{_shown(tracking_uri(params))}: lost the MLflow tracking server "
                                  f"({type(exc).__name__}); {HINT}, then run again") from None
     except MlflowException as exc:
-        text = str(exc).splitlines()[0][:300]
+        text = str(exc).splitlines()[0]
         if any(s in text for s in ("Max retries", "Connection", "API request", "timed out", "503", "502")):
-            raise TrackingStoreError(f"{_shown(tracking_uri(params))}: MLflow tracking server failed ({text}); "
-                                     f"{HINT}, then run again") from None
+            raise TrackingStoreError(f"{_shown(tracking_uri(params))}: MLflow tracking server failed "
+                                     f"({_reason(text)}); {HINT}, then run again") from None
         raise
+
+
+def _reason(text: str) -> str:
+    """A few words of why a request failed, not the URL-laden text MLflow wraps it in."""
+    for needle, reason in (("refused", "connection refused"), ("timed out", "timed out"), ("503", "HTTP 503"),
+                           ("502", "HTTP 502"), ("Max retries", "no answer after retries")):
+        if needle in text:
+            return reason
+    return text[:120]
 
 
 def connect(params: Any) -> Any:
@@ -170,14 +179,12 @@ def server_errors(params: Any, doing: str) -> Iterator[None]:
     try:
         with store_errors(params):
             yield
-    except TrackingStoreError:
-        raise
     except Exception as exc:
         uri = tracking_uri(params)
         if uri.startswith(("http://", "https://")) and not _answers(uri):
-            raise TrackingStoreError(f"{_shown(uri)}: MLflow tracking server not answering during {doing} "
-                                     f"({type(exc).__name__}); {HINT}, then run again: the run resumes there"
-                                     ) from None
+            cause = "" if isinstance(exc, TrackingStoreError) else f" ({type(exc).__name__})"
+            raise TrackingStoreError(f"MLflow tracking server {_shown(uri)}: not answering during {doing}{cause}; "
+                                     f"{HINT}, then run again: the run resumes there") from None
         raise
 
 
