@@ -65,6 +65,15 @@ def summary_markdown(params: DatasetParams) -> str:
     return "\n".join(lines + ([f"\n{summary.footer}"] if summary.footer else []))
 
 
+def _short(verdict: str, shown: int = 2) -> str:
+    """`FAIL: a, b, c, d` -> `FAIL: a, b +2` (every failed gate is in leaderboard.md and gate.md)."""
+    head, sep, names = verdict.partition(": ")
+    failed = names.split(", ") if sep else []
+    if len(failed) <= shown:
+        return verdict
+    return f"{head}: {', '.join(failed[:shown])} +{len(failed) - shown}"
+
+
 def summary_table(params: DatasetParams) -> Any:
     """A rich renderable: the leaderboard (fits 80 columns; baselines dimmed; verdicts coloured on a terminal)
     and the champion line."""
@@ -77,22 +86,24 @@ def summary_table(params: DatasetParams) -> Any:
     if summary is None:
         return Text(f"{params.dataset.name}: no leaderboard (the run stopped before the gate stage)", style="yellow")
     table = Table(title=summary.title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
-                  pad_edge=False, padding=(0, 1))
+                  pad_edge=False, padding=(0, 1), caption="* baseline: sets the bar, is not gated" if any(
+                      row[2] == "baseline" for row in summary.rows) else None,
+                  caption_justify="left", caption_style="dim")
     # Model size is in leaderboard.md; here the columns that decide. Names and versions never break mid-word
-    # (`v12 (challenger)`); the model wraps before "(baseline)", the verdict between its failed gates.
+    # (`v12 (challenger)`); the verdict wraps between its failed gates, at most two named.
     for header, numeric, width in (("#", True, None), ("model", False, None), (summary.primary, True, None),
-                                   ("acc.", True, None), ("fit s", True, None), ("gates", False, 9),
+                                   ("acc.", True, None), ("fit s", True, None), ("gates", False, 12),
                                    ("registered", False, None)):
         table.add_column(header, justify="right" if numeric else "left", min_width=width,
-                         no_wrap=numeric or header == "registered", overflow="fold")
+                         no_wrap=header != "gates", overflow="fold")
     for rank, model, role, primary, accuracy, _, fit, _, verdict, registered in summary.rows:
         ok = summary.passed.get(model)
         name = Text(model, style="dim" if role == "baseline" else "")
         if role == "baseline":
-            name.append(" (baseline)", style="dim")
-        verdict_text = Text(verdict, style={True: "green", False: "red"}.get(ok, "dim"))
+            name.append("*", style="dim")
+        verdict_text = Text(_short(verdict), style={True: "green", False: "red"}.get(ok, "dim"))
         table.add_row(rank, name, primary, accuracy, fit, verdict_text,
-                      registered.replace(f"{params.registry.model_name} ", ""))
+                      registered.replace(f"{params.registry.model_name} ", "").replace("(", "").replace(")", ""))
     return Group(table, Text(summary.footer)) if summary.footer else table
 
 
