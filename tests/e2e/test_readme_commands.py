@@ -29,7 +29,7 @@ def test_readme_run_command_end_to_end(project: Path):
     output = first.stdout + first.stderr
     assert first.returncode == 0, output[-4000:]
     assert "stages ran: 12;" in first.stdout
-    row = r"\b1\s+cnn\s+0\.9\d+\s+0\.9\d+\s+[\d.]+\s+[\d.]+\s+PASS\s+v1 \(champion\)"
+    row = r"\b1\s+cnn\s+0\.9\d+\s+0\.9\d+\s+[\d.]+\s+PASS\s+v1 champion"  # rank, model, primary, acc., fit s
     assert re.search(row, output), output[-3000:]
     assert "digits-classifier: champion v1 (passed every gate)" in output
     assert re.search(r"pipeline \d+ s: fitting \d+ s, overhead [\d.]+ \(", output), "what the run cost"
