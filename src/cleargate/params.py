@@ -56,7 +56,7 @@ class DatasetParams(_Anchored):
     trainer: TrainerConfig
     drift: DriftConfig
     monitoring: MonitoringConfig
-    scoring: ScoringConfig = ScoringConfig()
+    scoring: ScoringConfig
     dataset: DatasetConfig
     validation: ValidationConfig
     split: SplitConfig
@@ -104,7 +104,7 @@ class ProjectParams(_Anchored):
     drift: DriftConfig
     monitoring: MonitoringConfig
     schedules: Schedules
-    scoring: ScoringConfig = ScoringConfig()
+    scoring: ScoringConfig
     datasets: Annotated[dict[DatasetName, DatasetEntry], Field(min_length=1)]
     train: dict[ModelName, ModelConfig]
 

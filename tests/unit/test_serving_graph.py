@@ -45,3 +45,14 @@ def test_a_network_whose_trace_answers_differently_stays_eager():
                      min_class_count=1)
     network = Branchy()
     assert _inference_graph(network, data) is network
+
+
+def test_a_batch_column_of_a_type_the_model_did_not_learn_is_named():
+    import pandas as pd
+
+    from cleargate.serving import type_mismatch
+
+    frame = pd.DataFrame({"pixel_0": [1.0, 2.5], "pixel_1": [1, 2], "sex": ["f", "m"]})
+    assert "column pixel_0: float64" in type_mismatch(frame, {"pixel_0": "i"})
+    assert type_mismatch(frame, {"pixel_0": "f", "pixel_1": "f", "sex": "O"}) is None, "ints where floats were learnt"
+    assert "column sex" in type_mismatch(frame, {"sex": "f"})

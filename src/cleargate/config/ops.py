@@ -63,4 +63,4 @@ class ScoringConfig(Strict):
     """Batch scoring (`cleargate score`): the input streams through in chunks, so memory is bounded by
     `chunk_rows`, not by the file; the results do not depend on it (drift counts add up exactly)."""
 
-    chunk_rows: Annotated[int, Field(ge=100, le=1_000_000)] = 5_000
+    chunk_rows: Annotated[int, Field(ge=100, le=1_000_000)]
