@@ -1,4 +1,5 @@
-"""`cleargate ...`: the registry commands people run (status, promote, rollback) and the MLflow UI."""
+"""`cleargate ...`: the registry commands people run (status, promote, rollback), batch scoring, seed
+stability and the MLflow UI."""
 
 from __future__ import annotations
 
@@ -117,6 +118,28 @@ def score(input_path: Annotated[Path, typer.Argument(help="a .parquet or .csv of
     typer.echo(result.summary())
     if result.refused:
         raise typer.Exit(2)
+
+
+@app.command()
+def stability(model: Annotated[str, typer.Argument(help="a key of params.yaml `train`")],
+              seeds: Annotated[int, typer.Option(help="fits, one per seed: the project seed, then the next")] = 5,
+              strict: Annotated[bool, typer.Option(help="exit 3 when a max_seed_std gate fails")] = False,
+              params_path: ParamsOpt = Path("params.yaml")) -> None:
+    """Fit MODEL with N seeds in parallel; report each test metric's mean, std and range, judge max_seed_std.
+
+    Runs the project's Prefect flow `flows/stability.py` (orchestration stays out of the library) as a
+    process, so it is the same as `python flows/stability.py --model MODEL --seeds N`."""
+    try:
+        project = load_project(params_path)
+        project.dataset_of(model)
+        script = project.root / "flows" / "stability.py"
+        if not script.is_file():
+            raise CleargateError(f"{script}: not found; run from a cleargate project (flows/ beside params.yaml)")
+    except CleargateError as exc:
+        _fail(exc)
+    command = [sys.executable, str(script), "--params", str(params_path.resolve()), "--model", model,
+               "--seeds", str(seeds), *(["--strict"] if strict else [])]
+    raise typer.Exit(subprocess.call(command, cwd=project.root))
 
 
 @app.command()

@@ -79,6 +79,7 @@ class ModelLayout:
     plots: Path          # reports/<dataset>/plots/<model>/
     predictions: Path    # reports/<dataset>/predictions/<model>.parquet (test-set probabilities)
     curves: Path         # reports/curves/<dataset>/<model>.csv: loss and accuracy per epoch (a DVC plot)
+    stability: Path      # reports/<dataset>/stability/<model>.json: test metrics over N seeds (cleargate stability)
 
     @property
     def bundle(self) -> BundleFiles:
@@ -160,6 +161,11 @@ class DatasetLayout:
         return self.reports / "predictions"
 
     @property
+    def stability_dir(self) -> Path:
+        """Seed-stability summaries (`cleargate stability`): not a DVC output, read by the gates when present."""
+        return self.reports / "stability"
+
+    @property
     def gate(self) -> Path:
         return self.reports / "gate.json"
 
@@ -190,7 +196,8 @@ class DatasetLayout:
     def model(self, name: str) -> ModelLayout:
         return ModelLayout(name=name, dir=self.models / name, metrics=self.metrics_dir / f"{name}.json",
                            plots=self.plots_dir / name, predictions=self.predictions_dir / f"{name}.parquet",
-                           curves=curves_dir(self.paths) / self.name / f"{name}.csv")
+                           curves=curves_dir(self.paths) / self.name / f"{name}.csv",
+                           stability=self.stability_dir / f"{name}.json")
 
     @property
     def inbox(self) -> Path:

@@ -4,11 +4,36 @@ from __future__ import annotations
 
 from cleargate.evaluation.gates import gate_markdown
 from cleargate.params import DatasetParams
-from cleargate.records import Evaluation, GateReport, SplitReport
+from cleargate.records import Evaluation, GateReport, SplitReport, StabilitySummary
+
+
+def robustness_lines(params: DatasetParams, metrics: Evaluation) -> list[str]:
+    """The primary metric clean and under each of the dataset's perturbations (params.yaml strengths)."""
+    primary, perturbed = params.evaluate.primary_metric, metrics.robustness
+    clean = metrics.dump().get(primary)
+    if not perturbed or clean is None:
+        return ["- not measured (params.yaml `evaluate.robustness` is empty)"]
+    lines = [f"| perturbation | strength | {primary} | drop |", "|---|---|---|---|", f"| none | - | {clean:.4f} | - |"]
+    strengths = params.evaluate.robustness
+    lines += [f"| {name} | {strengths.get(name, float('nan')):g} | {value:.4f} | {clean - value:+.4f} |"
+              for name, value in perturbed.items()]
+    return lines
+
+
+def stability_lines(summary: StabilitySummary | None) -> list[str]:
+    """Each test metric's mean +- std and range over the seeds, when `cleargate stability` measured them."""
+    if summary is None:
+        return ["- not measured (run `cleargate stability <model> --seeds N`)"]
+    shown = [m for m in ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "pr_auc", "positive_recall", "ece")
+             if m in summary.metrics]
+    return [f"Fitted with {len(summary.seeds)} seeds ({', '.join(map(str, summary.seeds))}), same data and params:",
+            "", "| metric | mean | std | min | max |", "|---|---|---|---|---|",
+            *(f"| {m} | {summary.metrics[m].mean:.4f} | {summary.metrics[m].std:.4f} | {summary.metrics[m].min:.4f} "
+              f"| {summary.metrics[m].max:.4f} |" for m in shown)]
 
 
 def model_card(params: DatasetParams, model: str, metrics: Evaluation, report: GateReport, lineage: dict[str, str],
-               split: SplitReport, version: str) -> str:
+               split: SplitReport, version: str, stability: StabilitySummary | None = None) -> str:
     config, data = params.model(model), params.dataset
     recalls = "\n".join(f"| {c} | {r:.4f} |" for c, r in metrics.per_class_recall.items())
     champion = next((c for c in report.checks if c.name == "champion_non_inferior"), None)
@@ -42,6 +67,12 @@ def model_card(params: DatasetParams, model: str, metrics: Evaluation, report: G
         "| class | recall |",
         "|---|---|",
         recalls,
+        "",
+        "## Robustness (test set, perturbed copies)",
+        *robustness_lines(params, metrics),
+        "",
+        "## Stability over seeds",
+        *stability_lines(stability),
         "",
         "## Gates",
         gate_markdown({model: report}, model),

@@ -131,6 +131,11 @@ class ProjectParams(_Anchored):
                 raise ValueError(f"train.{name}: family '{model.family}' cannot train on {data.kind} dataset "
                                  f"'{model.dataset}' (use {sorted(kind.deep_families) or 'a tree family'})")
         for name, entry in self.datasets.items():
+            known = kind_of(entry.data).perturbations(entry.data)
+            unknown = sorted(set(entry.evaluate.robustness) - set(known))
+            if unknown:
+                raise ValueError(f"datasets.{name}.evaluate.robustness: unknown perturbation(s) {unknown} for "
+                                 f"{entry.data.kind} data (known: {', '.join(known)})")
             roles = {m.role for m in self.train.values() if m.dataset == name}
             if "candidate" not in roles:
                 raise ValueError(f"datasets.{name}: no model in train has role 'candidate' for it")

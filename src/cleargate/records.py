@@ -121,12 +121,42 @@ class Evaluation(Record):
     positive_recall: float | None = None      # binary tasks: recall and precision of the positive class
     positive_precision: float | None = None
     prevalence: float | None = None
+    robustness: dict[str, float] | None = None   # perturbation -> the primary metric on the perturbed test split
 
     def scalars(self) -> dict[str, float]:
-        """The numbers MLflow and DVC compare: per-class recalls flattened as `recall_class_<c>`."""
+        """The numbers MLflow and DVC compare: per-class recalls flattened as `recall_class_<c>`, the perturbed
+        primary metric as `robust_<perturbation>`."""
         flat = {k: float(v) for k, v in self.dump().items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         flat.update({f"recall_class_{c}": v for c, v in self.per_class_recall.items()})
+        flat.update({f"robust_{name}": v for name, v in (self.robustness or {}).items()})
         return flat
+
+
+class SeedSpread(BaseModel):
+    """One test metric over the seeds: mean, sample standard deviation (ddof=1), range, each seed's value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mean: float
+    std: float
+    min: float
+    max: float
+    range: float
+    values: list[float]
+
+
+class StabilitySummary(Record):
+    """reports/<d>/stability/<m>.json: one model fitted with N seeds, every scalar test metric's spread.
+
+    `fingerprint` ties it to the model's params, the trainer and the split it was measured on: the gates treat
+    a summary whose fingerprint differs from the current one as missing (stale)."""
+
+    model: str
+    dataset: str
+    seeds: list[int]
+    fingerprint: str
+    metrics: dict[str, SeedSpread]
+    seconds: float                   # wall time of the whole measurement
+    run_id: str | None = None        # the MLflow parent run (one child run per seed)
 
 
 @dataclass(frozen=True)

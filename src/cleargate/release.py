@@ -22,6 +22,7 @@ from cleargate.drift import PROFILE_ARTIFACT, reference_profile
 from cleargate.evaluation.bootstrap import paired_difference
 from cleargate.evaluation.gates import ChampionComparison, ReleaseEvidence, evaluate_gates, gate_markdown
 from cleargate.evaluation.operational import measure
+from cleargate.evaluation.stability import seed_evidence
 from cleargate.io import read_table, write_text
 from cleargate.lineage import model_digest
 from cleargate.lock import promotion_lock
@@ -108,7 +109,7 @@ def release(params: DatasetParams, client: MlflowClient, gate: GateDecision, log
         evidence = ReleaseEvidence(operational.dump(), compare_with_champion(params, champion, test,
                                                                              candidate_labels))
         return evaluate_gates(selected, metrics, baselines, params.gates, params.evaluate.primary_metric,
-                              evidence)
+                              evidence, seed_evidence(params, selected))
 
     # Everything a version needs to be served and scored is on its run before it is registered: a tracking
     # server lost after this point leaves either no version or a complete one.
@@ -134,8 +135,10 @@ def publish(params: DatasetParams, client: MlflowClient, decision: ReleaseDecisi
     table = gate_markdown({decision.selected: decision.gate}, decision.selected)
     write_text(table, layout.release_gate)
     evaluation = Evaluation.load(layout.model(decision.selected).metrics)
+    seeds = seed_evidence(params, decision.selected)
     card = model_card(params, decision.selected, evaluation, decision.gate, lineage,
-                      SplitReport.load(layout.split_report), decision.version)
+                      SplitReport.load(layout.split_report), decision.version,
+                      None if seeds.stale else seeds.summary)
     for run_id in (decision.run_id, decision.pipeline_run_id):
         client.log_text(run_id, table, "reports/release_gate.md")
     client.log_text(decision.run_id, card, "model_card.md")

@@ -50,6 +50,9 @@ MetricName = Literal["accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "pr
 class EvaluateConfig(Strict):
     primary_metric: MetricName
     calibration_bins: Annotated[int, Field(ge=2, le=100)]     # expected calibration error (ECE) bins
+    # perturbation of the kind (kinds.<kind>.perturbations) -> its strength: the primary metric is measured on a
+    # perturbed copy of the test split for each; empty: none measured
+    robustness: dict[str, Annotated[float, Field(ge=0.0)]] = {}
 
 
 class ChampionGate(Strict):
@@ -72,6 +75,8 @@ class GateThresholds(Strict):
     latency_batch_size: Annotated[int, Field(ge=1, le=100_000)]
     latency_repeats: Annotated[int, Field(ge=3, le=10_000)]
     champion: ChampionGate
+    max_robustness_drop: Unit | None = None     # primary metric: clean minus its worst perturbed value
+    max_seed_std: dict[MetricName, Unit] = {}    # metric -> largest std over seeds (`cleargate stability`)
 
 
 class RegistryConfig(Strict):

@@ -16,6 +16,7 @@ from typing import Any
 
 from cleargate.config.judging import GateThresholds
 from cleargate.evaluation.bootstrap import Difference
+from cleargate.evaluation.stability import SeedEvidence
 from cleargate.records import Check, GateReport
 
 
@@ -66,6 +67,45 @@ def beats_baselines(value: float | None, baselines: Mapping[str, float | None], 
                  detail=f"best baseline: {best}")
 
 
+def robustness_drop(clean: float | None, perturbed: Any, primary: str, limit: float) -> Check:
+    """The primary metric's worst drop under the dataset's perturbations, at most `limit`."""
+    name = "robustness_drop"
+    if clean is None or not isinstance(perturbed, Mapping) or not perturbed:
+        return Check(name=name, threshold=limit, value=None, passed=False,
+                     detail=f"no robustness figures for '{primary}': set evaluate.robustness in params.yaml and "
+                            "re-run evaluate")
+    values = {p: v for p in perturbed if (v := number(perturbed, p)) is not None}
+    if len(values) != len(perturbed):
+        return Check(name=name, threshold=limit, value=None, passed=False, detail="a perturbed figure is missing")
+    worst = min(values, key=values.__getitem__)
+    drop = clean - values[worst]
+    return Check(name=name, threshold=limit, value=drop, passed=drop <= limit,
+                 detail=f"worst: {worst}, {primary} {clean:.4f} -> {values[worst]:.4f}")
+
+
+def seed_std(evidence: SeedEvidence, limits: Mapping[str, float]) -> list[Check]:
+    """Per metric: its standard deviation over seeds at most the limit. No summary, or a stale one, fails with
+    the command that measures it."""
+    checks = []
+    for metric, limit in limits.items():
+        name = f"seed_std_{metric}"
+        summary, run = evidence.summary, f"run `cleargate stability {evidence.model} --seeds N`"
+        if summary is None or evidence.stale:
+            why = "no seed-stability summary" if summary is None else (
+                "the seed-stability summary is stale (params, trainer or split changed since)")
+            checks.append(Check(name=name, threshold=limit, value=None, passed=False, detail=f"{why}: {run}"))
+            continue
+        figures = summary.metrics.get(metric)
+        if figures is None:
+            checks.append(Check(name=name, threshold=limit, value=None, passed=False,
+                                detail=f"metric '{metric}' is missing from the seed-stability summary"))
+            continue
+        checks.append(Check(name=name, threshold=limit, value=figures.std, passed=figures.std <= limit,
+                            detail=f"{len(summary.seeds)} seeds: mean {figures.mean:.4f} +- {figures.std:.4f}, "
+                                   f"range {figures.min:.4f}-{figures.max:.4f}"))
+    return checks
+
+
 @dataclass(frozen=True)
 class ChampionComparison:
     """The current champion against the candidate; `version=None` means there is no champion yet."""
@@ -100,14 +140,21 @@ def non_inferior(comparison: ChampionComparison, margin: float) -> Check:
 
 
 def evaluate_gates(model: str, metrics: Mapping[str, Any], baselines: Mapping[str, Mapping[str, Any]],
-                   gates: GateThresholds, primary: str, release: ReleaseEvidence | None = None) -> GateReport:
-    """Offline checks always; the release checks (latency, size, champion) when `release` is given."""
+                   gates: GateThresholds, primary: str, release: ReleaseEvidence | None = None,
+                   seeds: SeedEvidence | None = None) -> GateReport:
+    """Offline checks always; the release checks (latency, size, champion) when `release` is given. The
+    optional gates (robustness drop, seed std) only when params.yaml sets them; then missing evidence fails."""
     checks = [at_least(metric, number(metrics, metric), floor) for metric, floor in gates.minimum.items()]
     checks += [class_recall_floor(metrics.get("per_class_recall"), gates.min_class_recall),
                at_most("ece", number(metrics, "ece"), gates.max_ece)]
     if gates.must_beat_baselines:
         checks.append(beats_baselines(number(metrics, primary), {b: number(m, primary) for b, m in baselines.items()},
                                       primary))
+    if gates.max_robustness_drop is not None:
+        checks.append(robustness_drop(number(metrics, primary), metrics.get("robustness"), primary,
+                                      gates.max_robustness_drop))
+    if gates.max_seed_std:
+        checks += seed_std(seeds or SeedEvidence(model, None), gates.max_seed_std)
     if release is not None:
         ops = release.operational
         checks += [at_most(name, number(ops, name), limit) for name, limit in (

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
+import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
@@ -49,6 +50,15 @@ class DataContract(Strict):
 
 
 Augmentation = Callable[["torch.Tensor"], "torch.Tensor"]
+# Stored records, a strength (0: the records unchanged) and a seeded generator -> a perturbed copy, same rows and
+# columns: what the evaluation measures robustness on (test-time shifts, noise, missing values).
+Perturbation = Callable[[pd.DataFrame, float, np.random.Generator], pd.DataFrame]
+
+
+def replace_columns(frame: pd.DataFrame, columns: list[str], values: np.ndarray) -> pd.DataFrame:
+    """A copy of `frame` with `columns` replaced by `values` (n_rows x len(columns)), column order kept."""
+    new = pd.DataFrame(values, columns=columns, index=frame.index)
+    return pd.concat([frame.drop(columns=columns), new], axis=1)[frame.columns]
 
 
 @runtime_checkable
@@ -92,6 +102,11 @@ class Kind(Protocol):
 
     def augmentation(self, model: Any) -> Augmentation | None:
         """Training-time jitter configured by the model's params (None: no augmentation)."""
+        ...
+
+    def perturbations(self, data: Any) -> dict[str, Perturbation]:
+        """The test-time perturbations of this kind of data, by name (params.yaml `evaluate.robustness` gives
+        each one's strength); each returns a perturbed copy of stored records and leaves them as they are at 0."""
         ...
 
     def describe(self, data: Any) -> str:

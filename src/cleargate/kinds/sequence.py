@@ -15,7 +15,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from cleargate.config.judging import ValidationConfig
-from cleargate.kinds.base import Augmentation, DataContract
+from cleargate.kinds.base import Augmentation, DataContract, Perturbation, replace_columns
 from cleargate.kinds.expectations import (
     Batch,
     Rule,
@@ -156,6 +156,49 @@ def augmentation(model: SequenceConfig) -> Augmentation | None:
     if model.augment_scale == 0 and model.augment_noise == 0:
         return None
     return lambda x: random_amplitude(x, model.augment_scale, model.augment_noise)
+
+
+def _cube(frame: pd.DataFrame, data: SequenceData) -> np.ndarray:
+    """(n, channels, window) float64 samples of stored windows (columns are channel-major)."""
+    return frame[window_columns(data)].to_numpy(np.float64).reshape(len(frame), len(data.channels), data.window)
+
+
+def _stored(frame: pd.DataFrame, data: SequenceData, cube: np.ndarray) -> pd.DataFrame:
+    columns = window_columns(data)
+    return replace_columns(frame, columns, cube.reshape(len(frame), -1).astype(frame[columns[0]].dtype))
+
+
+def sensor_noise(frame: pd.DataFrame, data: SequenceData, strength: float, rng: np.random.Generator) -> pd.DataFrame:
+    """Gaussian noise on every sample, its standard deviation `strength` x the channel's std over the windows."""
+    if strength == 0 or frame.empty:
+        return frame.copy()
+    cube = _cube(frame, data)
+    spread = cube.std(axis=(0, 2), keepdims=True)
+    return _stored(frame, data, cube + rng.normal(size=cube.shape) * spread * strength)
+
+
+def time_warp(frame: pd.DataFrame, data: SequenceData, strength: float, rng: np.random.Generator,
+              knots: int = 4) -> pd.DataFrame:
+    """Each window replayed at a smoothly varying speed (Um et al. 2017): the speed at `knots` points is
+    1 +- `strength`, linear between them; the warped time keeps the window's first and last sample."""
+    if strength == 0 or frame.empty:
+        return frame.copy()
+    cube = _cube(frame, data)
+    n, _, w = cube.shape
+    speed = np.clip(1 + rng.uniform(-strength, strength, size=(n, knots)), 0.05, None)
+    steps = np.stack([np.interp(np.linspace(0, knots - 1, w), np.arange(knots), row) for row in speed])
+    clock = np.cumsum(steps, axis=1)
+    t = (clock - clock[:, :1]) / (clock[:, -1:] - clock[:, :1]) * (w - 1)    # (n, w) in [0, w - 1]
+    lo = np.clip(np.floor(t).astype(np.int64), 0, w - 2)
+    frac = (t - lo)[:, None, :]
+    left = np.take_along_axis(cube, np.broadcast_to(lo[:, None, :], cube.shape), axis=2)
+    right = np.take_along_axis(cube, np.broadcast_to(lo[:, None, :] + 1, cube.shape), axis=2)
+    return _stored(frame, data, left * (1 - frac) + right * frac)
+
+
+def perturbations(data: SequenceData) -> dict[str, Perturbation]:
+    """`noise` (std as a fraction of each channel's std) and `time_warp` (largest relative speed change)."""
+    return {"noise": lambda f, s, r: sensor_noise(f, data, s, r), "time_warp": lambda f, s, r: time_warp(f, data, s, r)}
 
 
 def describe(data: SequenceData) -> str:

@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 from cleargate.config.base import Strict
 from cleargate.config.judging import ValidationConfig
 from cleargate.errors import DataError
-from cleargate.kinds.base import Augmentation, DataContract
+from cleargate.kinds.base import Augmentation, DataContract, Perturbation
 from cleargate.kinds.expectations import (
     Batch,
     Rule,
@@ -265,6 +265,26 @@ def to_tensor(frame: pd.DataFrame, data: TabularData) -> torch.Tensor:
 
 def augmentation(model: Any) -> Augmentation | None:
     return None
+
+
+def missing_values(frame: pd.DataFrame, data: TabularData, strength: float, rng: np.random.Generator) -> pd.DataFrame:
+    """Each feature value missing with probability `strength`, at random (the tree pipeline imputes it)."""
+    out = frame.copy()
+    if strength == 0 or frame.empty:
+        return out
+    for column in feature_columns(data):
+        gone = rng.random(len(out)) < strength
+        values = out[column].to_numpy(copy=True)
+        if values.dtype.kind in "iub":
+            values = values.astype(np.float64)
+        values[gone] = np.nan
+        out[column] = values
+    return out
+
+
+def perturbations(data: TabularData) -> dict[str, Perturbation]:
+    """`missing` (the share of feature values removed)."""
+    return {"missing": lambda f, s, r: missing_values(f, data, s, r)}
 
 
 def describe(data: TabularData) -> str:
