@@ -31,6 +31,7 @@ if __package__ in (None, ""):  # `python flows/pipeline.py` from the project roo
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cleargate.errors import CleargateError  # noqa: E402
+from cleargate.evaluation.stability import seed_evidence  # noqa: E402
 from cleargate.graph import StageCall, plan  # noqa: E402
 from cleargate.layout import run_timings  # noqa: E402
 from cleargate.params import ProjectParams, load_project  # noqa: E402
@@ -42,6 +43,7 @@ from cleargate.tracking import check_store  # noqa: E402
 from flows import dvc_state  # noqa: E402
 from flows.console import quiet_prefect_console  # noqa: E402
 from flows.ledger import RunLedger  # noqa: E402
+from flows.stability import run_seeds  # noqa: E402
 
 
 @task(cache_policy=NO_CACHE)
@@ -122,11 +124,32 @@ def _execute_models(calls: list[StageCall], project: ProjectParams, ledger: RunL
             running.append((chain, position + 1, submit(chain[position + 1])))
 
 
+def _measure_stability(project: ProjectParams, calls: list[StageCall], ledger: RunLedger, seeds: int) -> None:
+    """`--stability-seeds N`: each candidate of a dataset still going is fitted with N seeds (through this flow's
+    pool; `cleargate stability`), unless its summary is current with N seeds; its gate then re-runs."""
+    for call in calls:
+        model = call.model or ""
+        if call.stage.name != "train" or project.train[model].role != "candidate" or call.dataset in ledger.failed:
+            continue
+        evidence = seed_evidence(project.scope(call.dataset), model)
+        if evidence.summary is not None and not evidence.stale and len(evidence.summary.seeds) == seeds:
+            ledger.console.print(f"  stability@{model}: current ({seeds} seeds), skipped", style="dim")
+            continue
+        try:
+            summary = run_seeds(project, model, seeds, project.orchestration.fit_workers)
+        except CleargateError as exc:
+            ledger.fail(call, exc)
+            continue
+        ledger.rerun.add(f"gate@{call.dataset}")
+        ledger.console.print(f"  stability@{model}: {seeds} seeds in {summary.seconds:.0f} s")
+
+
 @flow(name="cleargate-pipeline", task_runner=ProcessPoolTaskRunner(max_workers=1))
 def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
-             datasets: list[str] | None = None) -> dict[str, str]:
+             datasets: list[str] | None = None, stability_seeds: int = 0) -> dict[str, str]:
     """`rerun` names stages to run even when DVC finds them up to date (`promote` or `promote@mnist`);
-    `datasets` restricts the run to some datasets (default: all)."""
+    `datasets` restricts the run to some datasets (default: all); `stability_seeds` (off: 0) fits every
+    candidate with that many seeds before the gates, so `max_seed_std` has its evidence."""
     project = load_project(Path(params_path))
     calls = plan(project, datasets)
     unknown = set(rerun or []) - ({c.dvc_name for c in calls} | {c.stage.name for c in calls})
@@ -144,6 +167,8 @@ def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
         ledger.record()
         _execute_models(per_model, project, ledger, state, threads)
         ledger.record()
+        if stability_seeds:
+            _measure_stability(project, per_model, ledger, stability_seeds)
         for call in calls[first:]:
             if call.stage.per == "dataset":
                 _execute_one(call, project, ledger, state)
@@ -170,11 +195,12 @@ def _record_timings(project: ProjectParams, timings: RunTimings) -> None:
                 log_run_timings(project.scope(name), ReleaseDecision.load(decision).pipeline_run_id, timings)
 
 
-def pipeline_with_workers(params_path: str, rerun: list[str], datasets: list[str] | None = None) -> dict[str, str]:
+def pipeline_with_workers(params_path: str, rerun: list[str], datasets: list[str] | None = None,
+                          stability_seeds: int = 0) -> dict[str, str]:
     """The flow with a process pool sized from params.yaml (`orchestration.fit_workers`)."""
     workers = load_project(Path(params_path)).orchestration.fit_workers
     configured = pipeline.with_options(task_runner=ProcessPoolTaskRunner(max_workers=workers))
-    return configured(params_path, rerun=rerun, datasets=datasets)
+    return configured(params_path, rerun=rerun, datasets=datasets, stability_seeds=stability_seeds)
 
 
 def _blocked(project: ProjectParams, datasets: list[str] | None) -> list[str]:
@@ -209,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run only this dataset (repeatable); default: every dataset in params.yaml")
     parser.add_argument("--strict", action="store_true",
                         help="exit 3 when a candidate is blocked at its gates (CI, release schedules)")
+    parser.add_argument("--stability-seeds", type=int, default=0, metavar="N",
+                        help="fit every candidate with N seeds before the gates (max_seed_std); default 0: off")
     parser.add_argument("-v", "--verbose", action="store_true", help="show every library's log lines and warnings")
     args = parser.parse_args(argv)
     apply_offline_env()
@@ -217,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     _start_watchdog()
     console, errors = Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        outcomes = pipeline_with_workers(args.params, args.rerun, args.dataset)
+        outcomes = pipeline_with_workers(args.params, args.rerun, args.dataset, args.stability_seeds)
         ran = [name for name, outcome in outcomes.items() if outcome in ("ran", "blocked")]
         console.print(f"stages ran: {len(ran)}; up to date, skipped: {len(outcomes) - len(ran)}")
         _print_summaries(console, args.params, args.dataset)

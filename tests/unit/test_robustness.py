@@ -8,7 +8,7 @@ import pytest
 from cleargate.config.judging import ChampionGate, GateThresholds
 from cleargate.evaluation.gates import evaluate_gates, robustness_drop
 from cleargate.evaluation.robustness import perturbation_rng, perturbed_scores
-from cleargate.kinds import image, sequence, tabular
+from cleargate.kinds import image, image_perturbations, sequence, tabular
 from cleargate.kinds.image import ImageData
 from cleargate.kinds.sequence import SequenceData
 from cleargate.kinds.tabular import TabularData
@@ -73,16 +73,16 @@ def test_a_perturbation_is_seeded_keeps_the_layout_and_is_the_identity_at_zero(k
 
 
 def test_image_perturbations_stay_in_range_and_a_shift_moves_content():
-    shifted = image.shift(images(GREY), GREY, 2, np.random.default_rng(0))
-    noisy = image.noise(images(GREY), GREY, 0.5, np.random.default_rng(0))
+    shifted = image_perturbations.shift(images(GREY), image.feature_columns(GREY), GREY, 2, np.random.default_rng(0))
+    noisy = image_perturbations.noise(images(GREY), image.feature_columns(GREY), GREY, 0.5, np.random.default_rng(0))
     for frame in (shifted, noisy):
         pixels = frame[image.feature_columns(GREY)].to_numpy()
         assert pixels.min() >= GREY.pixel_min and pixels.max() <= GREY.pixel_max
     dot = pd.DataFrame(np.zeros((1, GREY.n_pixels), dtype=np.uint8), columns=image.feature_columns(GREY))
     dot.iloc[0, 2 * 5 + 2] = 9                                        # one bright pixel at row 2, column 2
-    places = set()
+    places, columns = set(), image.feature_columns(GREY)
     for seed in range(20):   # a dot 2 pixels from every edge stays in view, moved by at most 2 along each axis
-        moved = image.shift(dot, GREY, 2, np.random.default_rng(seed)).to_numpy().reshape(6, 5)
+        moved = image_perturbations.shift(dot, columns, GREY, 2, np.random.default_rng(seed)).to_numpy().reshape(6, 5)
         assert moved.sum() == 9 and (moved == 9).sum() == 1
         (row, col), = np.argwhere(moved == 9)
         assert abs(row - 2) <= 2 and abs(col - 2) <= 2

@@ -90,3 +90,19 @@ def test_leaderboard_shows_robustness_and_seed_spread_when_measured():
     assert rows["hgb"]["seed_std"] == "-", "not measured: a dash, not nan"
     metrics = leaderboard_metrics(board, "macro_f1")
     assert metrics["rf"]["seed_std"] == pytest.approx(0.01) and "seed_std" not in metrics["hgb"]
+
+
+def test_model_card_shows_robustness_next_to_the_clean_figure_and_the_seed_spread(tmp_path):
+    from cleargate.modelcard import robustness_lines, stability_lines
+    from cleargate.params import load_params
+    from tests.conftest import tiny_params, write_params
+
+    params = load_params(write_params(tmp_path / "params.yaml", tiny_params()))   # robustness: shift 2, noise 0.1
+    lines = robustness_lines(params, evaluation("rf", 0.95, {"shift": 0.80, "noise": 0.93}))
+    assert lines[2:] == ["| none | - | 0.9500 | - |", "| shift | 2 | 0.8000 | +0.1500 |",
+                         "| noise | 0.1 | 0.9300 | +0.0200 |"]
+    assert "not measured" in robustness_lines(params, evaluation("rf", 0.95, None))[0]
+    card = stability_lines(summary({42: {"macro_f1": 0.94, "accuracy": 0.9}, 43: {"macro_f1": 0.96, "accuracy": 0.9}}))
+    assert card[0] == "Fitted with 2 seeds (42, 43), same data and params:"
+    assert "| accuracy | 0.9000 | 0.0000 | 0.9000 | 0.9000 |" in card and "| macro_f1 | 0.9500 | 0.0141 |" in card[-1]
+    assert "cleargate stability" in stability_lines(None)[0]

@@ -23,7 +23,7 @@ from pydantic import Field, model_validator
 
 from cleargate.config.base import PositiveInt
 from cleargate.config.judging import ValidationConfig
-from cleargate.kinds.base import Augmentation, DataContract, Perturbation, replace_columns
+from cleargate.kinds.base import Augmentation, DataContract, Perturbation
 from cleargate.kinds.expectations import (
     Batch,
     Rule,
@@ -253,50 +253,13 @@ def augmentation(model: ImageConfig) -> Augmentation | None:
     return jitter
 
 
-def _pixels(frame: pd.DataFrame, data: ImageData) -> np.ndarray:
-    """(n, c, h, w) float64 pixels of stored records."""
-    return frame[feature_columns(data)].to_numpy(np.float64).reshape(-1, data.n_channels, data.height, data.width)
-
-
-def _stored(frame: pd.DataFrame, data: ImageData, pixels: np.ndarray) -> pd.DataFrame:
-    """Pixels back into records, in range, as integers again when the stored pixels are (a camera's output)."""
-    columns = feature_columns(data)
-    pixels = np.clip(pixels.reshape(len(frame), -1), data.pixel_min, data.pixel_max)
-    dtype = frame[columns[0]].dtype if len(frame) else np.dtype(np.float64)
-    if np.issubdtype(dtype, np.integer):
-        pixels = np.rint(pixels).astype(dtype)
-    return replace_columns(frame, columns, pixels)
-
-
-def shift(frame: pd.DataFrame, data: ImageData, strength: float, rng: np.random.Generator) -> pd.DataFrame:
-    """Each image moved by its own whole number of pixels, up to `strength` along each axis; the edge that
-    comes into view is background (`pixel_min`)."""
-    k = int(round(strength))
-    if k == 0 or frame.empty:
-        return frame.copy()
-    pixels = _pixels(frame, data)
-    n, c, h, w = pixels.shape
-    padded = np.pad(pixels, ((0, 0), (0, 0), (k, k), (k, k)), constant_values=data.pixel_min)
-    dy, dx = rng.integers(-k, k + 1, size=(2, n))
-    rows = (k - dy)[:, None] + np.arange(h)                # output row r reads input row r - dy
-    cols = (k - dx)[:, None] + np.arange(w)
-    moved = padded[np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None],
-                   rows[:, None, :, None], cols[:, None, None, :]]
-    return _stored(frame, data, moved)
-
-
-def noise(frame: pd.DataFrame, data: ImageData, strength: float, rng: np.random.Generator) -> pd.DataFrame:
-    """Gaussian pixel noise, its standard deviation `strength` x the pixel range, clipped to the range."""
-    if strength == 0 or frame.empty:
-        return frame.copy()
-    pixels = _pixels(frame, data)
-    spread = strength * (data.pixel_max - data.pixel_min)
-    return _stored(frame, data, pixels + rng.normal(0.0, spread, size=pixels.shape))
-
-
 def perturbations(data: ImageData) -> dict[str, Perturbation]:
-    """`shift` (pixels, per axis) and `noise` (std as a fraction of the pixel range)."""
-    return {"shift": lambda f, s, r: shift(f, data, s, r), "noise": lambda f, s, r: noise(f, data, s, r)}
+    """`shift` (pixels, per axis) and `noise` (std as a fraction of the pixel range): kinds.image_perturbations."""
+    from cleargate.kinds.image_perturbations import noise, shift
+
+    columns = feature_columns(data)
+    return {"shift": lambda f, s, r: shift(f, columns, data, s, r),
+            "noise": lambda f, s, r: noise(f, columns, data, s, r)}
 
 
 def describe(data: ImageData) -> str:
