@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_prefect_console(args.verbose)
     try:
         project = load_project(Path(args.params))
+        check_ready(project.scope(project.dataset_of(args.model)), args.model, args.seeds)  # before Prefect starts
         workers = min(project.orchestration.fit_workers, max(1, args.seeds))
         configured = stability.with_options(task_runner=ProcessPoolTaskRunner(max_workers=workers))
         summary = StabilitySummary.model_validate(configured(args.params, args.model, args.seeds))

@@ -129,9 +129,11 @@ def stability(model: Annotated[str, typer.Argument(help="a key of params.yaml `t
 
     Runs the project's Prefect flow `flows/stability.py` (orchestration stays out of the library) as a
     process, so it is the same as `python flows/stability.py --model MODEL --seeds N`."""
+    from cleargate.stability import check_ready
+
     try:
         project = load_project(params_path)
-        project.dataset_of(model)
+        check_ready(project.scope(project.dataset_of(model)), model, seeds)  # bad input: one line, no flow started
         script = project.root / "flows" / "stability.py"
         if not script.is_file():
             raise CleargateError(f"{script}: not found; run from a cleargate project (flows/ beside params.yaml)")

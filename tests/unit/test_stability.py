@@ -106,3 +106,19 @@ def test_model_card_shows_robustness_next_to_the_clean_figure_and_the_seed_sprea
     assert card[0] == "Fitted with 2 seeds (42, 43), same data and params:"
     assert "| accuracy | 0.9000 | 0.0000 | 0.9000 | 0.9000 |" in card and "| macro_f1 | 0.9500 | 0.0141 |" in card[-1]
     assert "cleargate stability" in stability_lines(None)[0]
+
+
+def test_cli_refuses_bad_input_in_one_line_before_starting_anything(tmp_path):
+    from typer.testing import CliRunner
+
+    from cleargate.cli import app
+    from tests.conftest import tiny_params, write_params
+
+    path = write_params(tmp_path / "params.yaml", tiny_params())
+    cases = {("nope", "3"): "unknown model 'nope': params.yaml train defines cnn, hgb, rf",
+             ("rf", "1"): "--seeds 1: a spread needs at least 2 seeds",
+             ("rf", "3"): "train.parquet: not found; split dataset 'digits' first"}
+    for (model, seeds), message in cases.items():
+        result = CliRunner().invoke(app, ["stability", model, "--seeds", seeds, "--params", str(path)])
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
