@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,12 +46,18 @@ def require_commit(repo: Path, commit: str, label: str) -> None:
                              "(`git fetch --all`) or reproduce from the clone that built it")
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @contextmanager
 def checkout(repo: Path, commit: str) -> Iterator[tuple[Path, Path]]:
-    """(worktree at `commit`, a scratch folder beside it); both removed on any exit, Ctrl-C included."""
+    """(worktree at `commit`, a scratch folder beside it); both removed on any exit, Ctrl-C and `kill` included."""
     scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
     tree = scratch / "tree"
     command(["git", "worktree", "prune"], repo)   # registrations of trees a killed run left behind
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupted) if main else None
     try:
         added = command(["git", "worktree", "add", "--detach", str(tree), commit], repo)
         if added.returncode != 0:
@@ -59,6 +67,8 @@ def checkout(repo: Path, commit: str) -> Iterator[tuple[Path, Path]]:
         command(["git", "worktree", "remove", "--force", str(tree)], repo)
         shutil.rmtree(scratch, ignore_errors=True)
         command(["git", "worktree", "prune"], repo)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def share_storage(project: Path, tree_project: Path) -> Path:
