@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cleargate.lineage import model_digest
 from cleargate.reproduce.rebuild import Rebuilt
 from cleargate.reproduce.registered import Registered
@@ -39,6 +41,7 @@ def test_any_difference_is_named_with_its_size_and_a_missing_metric_counts():
     assert compare(registered(partial), rebuilt(METRICS)).line == "differs: recall_class_1 not on the registered run"
 
 
+@pytest.mark.slow  # two interpreters importing scikit-learn
 def test_the_weights_digest_of_a_refitted_tree_is_stable_across_processes(tmp_path: Path):
     """skops names arrays by memory address and stamps the zip: the digest reads past both."""
     script = ("import sys, skops.io as sio; from sklearn.datasets import load_digits;"
