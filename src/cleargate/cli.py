@@ -145,6 +145,24 @@ def stability(model: Annotated[str, typer.Argument(help="a key of params.yaml `t
 
 
 @app.command()
+def reproduce(model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION")],
+              params_path: ParamsOpt = Path("params.yaml")) -> None:
+    """Rebuild a registered version from its commit and data; exit 0 only when its test metrics match.
+
+    Prints `identical`, `metrics equal, weights differ` or `differs: <metric> <registered> -> <rebuilt>`."""
+    from cleargate.reproduce import reproduce as rebuild_and_compare
+
+    try:
+        params, client = _client(params_path, model)
+        verdict = rebuild_and_compare(params.root, client, model, typer.echo)
+    except CleargateError as exc:
+        _fail(exc)
+    typer.echo(verdict.line)
+    if not verdict.metrics_match:
+        raise typer.Exit(1)
+
+
+@app.command()
 def ui(port: int = 5000, params_path: ParamsOpt = Path("params.yaml")) -> None:
     """Serve the MLflow UI on the project's tracking store (loopback only)."""
     from cleargate.tracking import tracking_uri

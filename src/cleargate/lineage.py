@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
+import zipfile
 from pathlib import Path
 
-from cleargate.io import sha256_file
 from cleargate.layout import WEIGHTS
 from cleargate.params import DatasetParams
+
+LOCK_FILE = "dvc.lock"                      # DVC's record of every stage's inputs and outputs (not in git)
+LOCK_ARTIFACT = "lineage/dvc.lock"          # its copy on a registered version's run: `cleargate reproduce` reads it
+_SKOPS_ID = re.compile(r'("__id__": |"file": ")(\d+)')   # object ids (memory addresses) in a skops schema
 
 
 def git_commit(root: Path) -> str:
@@ -26,14 +31,21 @@ def git_commit(root: Path) -> str:
 
 def params_digest(params: DatasetParams) -> str:
     """Digest of the validated parameters (paths excluded: moving the project changes nothing)."""
-    payload = params.model_dump(mode="json", exclude={"paths", "tracking"})
+    payload = params.model_dump(mode="json", exclude={"paths", "tracking", "root"})
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def lineage_tags(params: DatasetParams, root: Path, data_sha256: str, split_digest: str) -> dict[str, str]:
+def lock_snapshot(root: Path) -> bytes | None:
+    """dvc.lock as it is now (read once: its digest is tagged and the same bytes are logged with the version)."""
+    path = root / LOCK_FILE
+    return path.read_bytes() if path.is_file() else None
+
+
+def lineage_tags(params: DatasetParams, root: Path, data_sha256: str, split_digest: str,
+                 lock: bytes | None) -> dict[str, str]:
     return {
         "lineage.git_commit": git_commit(root),
-        "lineage.dvc_lock_sha256": sha256_file(root / "dvc.lock") if (root / "dvc.lock").is_file() else "missing",
+        "lineage.dvc_lock_sha256": hashlib.sha256(lock).hexdigest() if lock is not None else "missing",
         "lineage.params_sha256": params_digest(params),
         "lineage.raw_data_sha256": data_sha256,
         "lineage.split_sha256": split_digest,
@@ -41,9 +53,29 @@ def lineage_tags(params: DatasetParams, root: Path, data_sha256: str, split_dige
 
 
 def model_digest(model_dir: Path) -> str:
-    """Digest of the saved weights/estimator: equal digests mean the same model."""
+    """Digest of the saved weights/estimator: equal digests mean the same model (a refit that gives the same
+    model gives the same digest: torch's archive is byte-stable, a skops archive is read canonically)."""
     digest = hashlib.sha256()
     for name in sorted(WEIGHTS.values()):
         if (path := Path(model_dir) / name).is_file():
-            digest.update(path.read_bytes())
+            digest.update(_skops_content(path) if name == WEIGHTS["sklearn"] else path.read_bytes())
     return digest.hexdigest()
+
+
+def _skops_content(path: Path) -> bytes:
+    """A skops archive without what changes from one save of the same model to the next: zip timestamps, and
+    the object ids (memory addresses) that name its arrays and memo entries, renumbered in schema order."""
+    with zipfile.ZipFile(path) as archive:
+        order: dict[str, int] = {}
+        schema = _SKOPS_ID.sub(lambda m: f"{m.group(1)}{order.setdefault(m.group(2), len(order))}",
+                               archive.read("schema.json").decode())
+        content = hashlib.sha256(schema.encode())
+        for name in sorted(set(archive.namelist()) - {"schema.json"}, key=lambda n: _member_key(n, order)):
+            content.update(archive.read(name))
+    return content.digest()
+
+
+def _member_key(name: str, order: dict[str, int]) -> tuple[int, int, str]:
+    """Files named by an object id (`<id>.npy`) in schema order, then the others by name."""
+    stem, _, suffix = name.partition(".")
+    return (0, order[stem], suffix) if stem in order else (1, 0, name)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from cleargate.io import read_table
-from cleargate.lineage import lineage_tags
+from cleargate.lineage import LOCK_ARTIFACT, lineage_tags, lock_snapshot
 from cleargate.params import DatasetParams
 from cleargate.records import GateDecision, IngestRecord, ReleaseDecision, SplitReport, TrainRecord
 from cleargate.release import publish, release
@@ -26,14 +26,17 @@ def run(params: DatasetParams, flow_run_id: str | None = None) -> ReleaseDecisio
     gate = GateDecision.load(layout.gate)
     test = read_table(layout.split("test"))
     trained = {m: TrainRecord.load(layout.model(m).bundle.train_record) for m in params.train}
+    lock = lock_snapshot(params.root)
     lineage = lineage_tags(params, params.root, IngestRecord.load(layout.raw_meta).sha256,
-                           SplitReport.load(layout.split_report).digest)
+                           SplitReport.load(layout.split_report).digest, lock)
     flow_run_id = flow_run_id or os.environ.get("PREFECT__FLOW_RUN_ID") or "none"
     with server_errors(params, f"promote@{params.dataset.name}"):
         client = connect(params)
         parent_id = log_pipeline_run(params, test, lineage, flow_run_id,
                                      {m: r.run_id for m, r in trained.items() if r.run_id})
         logged = log_release_model(params, gate.selected, trained[gate.selected].run_id, test)
+        if lock is not None:  # the dvc.lock whose digest is tagged: `cleargate reproduce` restores the data by it
+            client.log_text(logged.run_id, lock.decode(), LOCK_ARTIFACT)
         decision = release(params, client, gate, logged, parent_id, test,
                            {**lineage, "prefect.flow_run_id": flow_run_id})
         publish(params, client, decision, lineage)

@@ -1,0 +1,59 @@
+"""`cleargate reproduce NAME@ALIAS`: rebuild a registered version from its lineage and say whether it is the same.
+
+The version's tags name the git commit and the digests of its params, data and dvc.lock (logged with it);
+the commit is checked out into a temporary git worktree, DVC there uses the project's cache (or its remote)
+to restore the splits the dvc.lock names (checked against the split digest), `dvc repro` rebuilds the model's
+train and evaluate stages with the commit's code,
+and the rebuilt metrics and weights are compared with the registered ones (`verdict.py`). The worktree and
+its scratch tracking store are removed whatever happens; the project's store, registry and cache are only read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cleargate.errors import CleargateError
+from cleargate.lineage import LOCK_FILE
+from cleargate.reproduce.rebuild import environment, probe, rebuild, restore
+from cleargate.reproduce.registered import registered
+from cleargate.reproduce.verdict import Verdict, compare
+from cleargate.reproduce.worktree import checkout, repository, require_commit, share_storage
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+__all__ = ["Verdict", "reproduce"]
+
+
+def reproduce(project: Path, client: MlflowClient, model_ref: str, say: Callable[[str], None]) -> Verdict:
+    """Rebuild `model_ref` from the repository of `project` and compare; `say` gets one line per step."""
+    version = registered(client, model_ref)
+    label, tags = version.label, version.tags
+    repo = repository(project)
+    require_commit(repo, version.commit, label)
+    say(f"{label}: model {version.model}, commit {version.commit[:12]}")
+    with checkout(repo, version.commit) as (tree, scratch):
+        tree_project = tree / project.resolve().relative_to(repo.resolve())
+        (tree_project / LOCK_FILE).write_bytes(version.lock)
+        cache = share_storage(project, tree_project)
+        env = environment(tree_project, scratch)
+        found = probe(tree_project, env, version.model, "checked-out")
+        if found["params_sha256"] != tags.get("lineage.params_sha256"):
+            raise CleargateError(f"{label}: the params differ: params.yaml at {version.commit[:12]} digests to "
+                                 f"{found['params_sha256'][:12]}, the version was built with "
+                                 f"{tags.get('lineage.params_sha256', 'missing')[:12]} (lineage.params_sha256); "
+                                 "it was not built from its commit's params.yaml, so it cannot be rebuilt")
+        source = restore(tree_project, env, found["dataset"], found["splits"], cache, label)
+        say(f"restored {found['splits']}/ from {source}")
+        rebuilt = rebuild(tree_project, env, version.model)
+    if rebuilt.split_sha256 != tags.get("lineage.split_sha256"):
+        raise CleargateError(f"{label}: the splits restored from {source} digest to {rebuilt.split_sha256[:12]}, the "
+                             f"version was trained on {tags.get('lineage.split_sha256', 'missing')[:12]} "
+                             "(lineage.split_sha256): the DVC storage holds other data under that name")
+    verdict = compare(version, rebuilt)
+    say(f"rebuilt train@{version.model} and evaluate@{version.model} in {rebuilt.seconds:.0f} s on the registered "
+        f"splits; {verdict.compared} test metrics compared exactly with run {version.run_id[:12]}; weights sha256 "
+        f"{rebuilt.model_sha256[:12]} (registered {tags.get('lineage.model_sha256', 'missing')[:12]})")
+    return verdict

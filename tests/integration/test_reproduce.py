@@ -1,0 +1,114 @@
+"""`cleargate reproduce`: registered versions rebuilt from their commit and the DVC cache, in a real git + DVC
+project run through to registration once (a tree champion on the breast-cancer records, an LSTM champion on
+the rehab recordings). Identical rebuilds say `identical`; a fresh clone names the data it lacks, then rebuilds
+from a DVC remote and catches a registered metric that differs; versions that cannot be rebuilt are refused in
+one line. A reproduction registers nothing, caches nothing and leaves no worktree."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from cleargate.cli import app
+from tests.conftest import make_project, run, tiny_params
+
+TREE, LSTM = "breast-cancer-classifier", "rehab-exercise-classifier"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both datasets through `dvc repro` to a champion each, from a clean commit (one candidate per dataset)."""
+    params = tiny_params("rehab", "breast_cancer", digits=False)
+    del params["train"]["rehab_hgb"], params["train"]["cancer_hgb"]
+    project = make_project(tmp_path_factory.mktemp("reproduce"), params)
+    done = run(["dvc", "repro"], project, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert run(["git", "status", "--porcelain", "--untracked-files=no"], project).stdout == "", "a clean commit"
+    return project
+
+
+def client_of(project: Path) -> MlflowClient:
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    return MlflowClient(uri, uri)
+
+
+def reproduce(project: Path, ref: str):  # noqa: ANN201 - click's Result
+    return CliRunner().invoke(app, ["reproduce", ref, "--params", str(project / "params.yaml")])
+
+
+def cache_objects(project: Path) -> set[Path]:
+    return {p for p in (project / ".dvc" / "cache").rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "model"), [(TREE, "cancer_rf"), (LSTM, "lstm")])
+def test_a_champion_built_here_is_rebuilt_identical(built: Path, name: str, model: str):
+    client = client_of(built)
+    versions, cached = len(client.search_model_versions(f"name='{name}'")), cache_objects(built)
+    result = reproduce(built, f"{name}@champion")
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 0, result.output
+    assert lines[-1] == "identical", result.output
+    assert f"{name} v1: model {model}, commit" in lines[0]
+    assert any(line.startswith("restored data/processed/") and "from the DVC cache" in line for line in lines), lines
+    assert len(client.search_model_versions(f"name='{name}'")) == versions, "a reproduction registers nothing"
+    assert cache_objects(built) == cached, "a reproduction puts nothing in the project's DVC cache"
+    worktrees = run(["git", "worktree", "list", "--porcelain"], built).stdout
+    assert worktrees.count("worktree ") == 1, worktrees
+
+
+@pytest.mark.slow
+def test_a_fresh_clone_names_missing_data_then_rebuilds_from_a_remote_and_catches_a_changed_metric(
+        built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(built), str(clone)], check=True)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{built / 'mlflow.db'}")  # the team's store
+
+    missing = reproduce(clone, f"{TREE}@champion")
+    assert missing.exit_code == 2, missing.output
+    error = missing.output.strip().splitlines()[-1]
+    assert error.startswith(f"error: {TREE} v1: data/processed/breast_cancer/ (the splits"), error
+    assert f"not found in the DVC cache {(clone / '.dvc' / 'cache').resolve()}, and no DVC remote" in error, error
+    assert "dvc push" in error and "Traceback" not in missing.output
+
+    remote = tmp_path / "remote"
+    for repo in (built, clone):
+        run(["dvc", "remote", "add", "--local", "-d", "store", str(remote)], repo)
+    run(["dvc", "push", "split@breast_cancer"], built)
+
+    client = client_of(built)
+    run_id = client.get_model_version_by_alias(TREE, "champion").run_id
+    registered = client.get_run(run_id).data.metrics["test_macro_f1"]
+    stamp = int(time.time() * 1000)
+    client.log_metric(run_id, "test_macro_f1", registered + 0.01, timestamp=stamp, step=0)  # the record altered
+    try:
+        changed = reproduce(clone, f"{TREE}@champion")
+    finally:
+        client.log_metric(run_id, "test_macro_f1", registered, timestamp=stamp + 1, step=0)
+    assert "restored data/processed/breast_cancer/ from the DVC remote store" in changed.output, changed.output
+    assert changed.exit_code == 1, changed.output
+    verdict = changed.output.strip().splitlines()[-1]
+    assert verdict == f"differs: macro_f1 {registered + 0.01:.6g} -> {registered:.6g} (-0.01)", verdict
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("commit", "says"), [
+    ("{head}-dirty", "built from uncommitted changes on top of {short}"),
+    ("unknown", "no git commit recorded (lineage.git_commit=unknown)"),
+    ("0" * 40, "commit 000000000000 is not in the history of"),
+])
+def test_a_version_that_cannot_be_rebuilt_is_refused_in_one_line(built: Path, commit: str, says: str):
+    head = run(["git", "rev-parse", "HEAD"], built).stdout.strip()
+    client = client_of(built)
+    champion = client.get_model_version_by_alias(TREE, "champion")
+    forged = client.create_model_version(TREE, champion.source, run_id=champion.run_id, tags={
+        **champion.tags, "lineage.git_commit": commit.format(head=head)})
+    result = reproduce(built, f"{TREE}/{forged.version}")
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output, result.output
+    assert says.format(short=head[:12]) in result.output, result.output
