@@ -23,7 +23,6 @@ import pandas as pd
 
 from cleargate.kinds import kind_of
 from cleargate.models.bundle import ModelBundle, predict_labels
-from cleargate.tree_inference import SequentialTreePredictor
 
 THREADS_ENV = "CLEARGATE_SERVING_THREADS"   # torch intra-op threads of a served deep model (default 1)
 
@@ -92,6 +91,8 @@ class RecordClassifier(mlflow.pyfunc.PythonModel):
             self.predictor = bundle.predictor()
             self.predictor.network = _inference_graph(self.predictor.network, data)
         else:  # forests without joblib's per-tree dispatch: ~4-7x faster on one row, same outputs
+            from cleargate.tree_inference import SequentialTreePredictor  # scikit-learn: only for trees
+
             self.predictor = SequentialTreePredictor(bundle.model, data, threads)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
