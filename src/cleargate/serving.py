@@ -3,9 +3,10 @@
 Logged as models-from-code (`serving_model.py` is the file MLflow runs to build it), never a cloudpickled
 object. Everything that can be prepared is prepared once in `load_context`: the bundle is loaded, the input
 columns are known, scikit-learn estimators are set to one thread (a thread pool per call costs more than a
-one-row prediction). MLflow's column-by-column signature check would cost ~35 ms per call on 784 pixel
-columns (measured), so the model is logged without one and checks its own columns: one set difference.
-A deep model serves on one torch thread unless CLEARGATE_SERVING_THREADS says otherwise (batch scoring sets
+one-row prediction) and forests predict tree by tree without scikit-learn's per-call overhead
+(`tree_inference`, the same outputs). MLflow's column-by-column signature check would cost ~35 ms per
+call on 784 pixel columns (measured), so the model is logged without one and checks its own columns: one set difference.
+A model serves on one torch / OpenMP thread unless CLEARGATE_SERVING_THREADS says otherwise (batch scoring sets
 it to the cores), and an image network serves as a frozen TorchScript graph optimised for inference when that
 gives the eager network's outputs (`_inference_graph`).
 """
@@ -76,18 +77,23 @@ class RecordClassifier(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         bundle = ModelBundle.load(Path(context.artifacts["model_dir"]))
+        threads = int(os.environ.get(THREADS_ENV, "1"))
         if bundle.manifest.flavour == "sklearn":
             _single_threaded(bundle.model)
         else:  # one intra-op thread: a one-row forward pass on 2 threads took 34 ms against 2 ms (measured)
             import torch
 
-            torch.set_num_threads(int(os.environ.get(THREADS_ENV, "1")))
+            torch.set_num_threads(threads)
         data = bundle.manifest.dataset
         self.columns = kind_of(data).feature_columns(data)
         self.expected = frozenset(self.columns)
-        self.predictor = bundle.predictor()
         if bundle.manifest.flavour == "torch":
+            self.predictor = bundle.predictor()
             self.predictor.network = _inference_graph(self.predictor.network, data)
+        else:  # forests without joblib's per-tree dispatch: ~4-7x faster on one row, same outputs
+            from cleargate.tree_inference import SequentialTreePredictor  # scikit-learn: only for trees
+
+            self.predictor = SequentialTreePredictor(bundle.model, data, threads)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
         missing = self.expected.difference(model_input.columns)

@@ -28,8 +28,9 @@ class Classifier(L.LightningModule):
         self.backbone = backbone
         self.augment = augment
         self.loss = nn.CrossEntropyLoss()
-        self.train_acc = MulticlassAccuracy(num_classes=n_classes, average="micro")
-        self.val_acc = MulticlassAccuracy(num_classes=n_classes, average="micro")
+        # labels are class indices by construction (cleaning encodes them): no per-step input checks
+        self.train_acc = MulticlassAccuracy(num_classes=n_classes, average="micro", validate_args=False)
+        self.val_acc = MulticlassAccuracy(num_classes=n_classes, average="micro", validate_args=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x)
@@ -39,7 +40,7 @@ class Classifier(L.LightningModule):
         logits = self(x)
         loss = self.loss(logits, y)
         accuracy = self.train_acc if stage == "train" else self.val_acc
-        accuracy(logits, y)
+        accuracy.update(logits, y)  # epoch-level only (on_step=False): no per-batch value to compute
         self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=False)
         self.log(f"{stage}_accuracy", accuracy, on_step=False, on_epoch=True, prog_bar=False)
         return loss

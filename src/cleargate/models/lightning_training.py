@@ -79,7 +79,7 @@ def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, data:
             callbacks=[EarlyStopping(monitor="val_loss", mode="min", patience=config.patience), checkpoint,
                        *_progress(name, on_epoch)],
             logger=CSVLogger(scratch, name="logs"), log_every_n_steps=1, enable_progress_bar=sys.stderr.isatty(),
-            enable_model_summary=False,
+            enable_model_summary=False, num_sanity_val_steps=0,
         )
         started = time.perf_counter()
         trainer.fit(module,

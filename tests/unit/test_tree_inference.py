@@ -1,0 +1,62 @@
+"""The serving fast path for trees (`cleargate.tree_inference`) gives scikit-learn's probabilities bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from cleargate.kinds.tabular import TabularData, tree_features
+from cleargate.tree_inference import SequentialTreePredictor
+
+
+def table(categorical: bool) -> TabularData:
+    features = {"dose": {"type": "numeric", "nullable": True}, "age": {"type": "numeric", "nullable": True}}
+    if categorical:
+        features["color"] = {"type": "categorical", "nullable": True}
+    return TabularData.model_validate({
+        "name": "tiny", "kind": "tabular", "source": "parquet", "source_path": "x.parquet", "target": "outcome",
+        "classes": ["no", "yes", "maybe"], "min_class_count": 1, "features": features})
+
+
+def records(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"dose": rng.normal(size=rows), "age": rng.integers(0, 90, rows).astype(float),
+                          "color": rng.choice(["red", "blue", "green"], rows), "label": rng.integers(0, 3, rows)})
+    frame.loc[rng.random(rows) < 0.1, "dose"] = np.nan
+    frame.loc[rng.random(rows) < 0.1, "color"] = None
+    return frame
+
+
+FORESTS = [RandomForestClassifier(n_estimators=25, n_jobs=2, random_state=0),
+           ExtraTreesClassifier(n_estimators=25, max_features=1.0, random_state=0)]
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+@pytest.mark.parametrize("model", [*FORESTS, HistGradientBoostingClassifier(max_iter=10)])
+def test_tabular_pipelines_predict_what_sklearn_predicts(categorical, model):
+    data = table(categorical)
+    train, test = records(300, 0), records(120, 1)
+    columns = list(data.features)
+    with threadpool_limits(1):  # OpenMP threads on a busy machine cost seconds here
+        fitted = Pipeline([("features", tree_features(data)), ("model", model)]).fit(train[columns], train["label"])
+    fast = SequentialTreePredictor(fitted, data, threads=1)
+    assert (fast.forest is not None) == (not isinstance(model, HistGradientBoostingClassifier))
+    assert (fast.imputer is not None) == (not categorical)  # the numeric-only path
+    for frame in (test, test.head(1), test[test["dose"].isna()].head(1)):
+        assert np.array_equal(fast.predict_proba(frame), fitted.predict_proba(frame[columns]))
+
+
+def test_a_bare_forest_on_pixels_and_bad_input_fall_back_to_sklearn():
+    data = table(False)
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"dose": rng.integers(0, 255, 200), "age": rng.integers(0, 255, 200)})
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(train, rng.integers(0, 3, 200))
+    fast = SequentialTreePredictor(forest, data, threads=1)
+    assert np.array_equal(fast.predict_proba(train), forest.predict_proba(train))
+    bad = train.head(2).astype(float).assign(age=[1.0, np.inf])
+    with pytest.raises(ValueError, match="infinity"):  # scikit-learn's own message, as before the fast path
+        fast.predict_proba(bad)
