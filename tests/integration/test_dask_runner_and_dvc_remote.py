@@ -162,3 +162,13 @@ def _alive(pids: set[int]) -> set[int]:
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.2)
+
+
+def test_a_dask_address_without_the_dask_runner_is_a_config_error(tmp_path: Path):
+    from cleargate.errors import ConfigError
+    from cleargate.params import load_project
+
+    params = tiny_params("breast_cancer", digits=False)
+    params["orchestration"].update({"task_runner": "process", "dask_address": "tcp://127.0.0.1:8786"})
+    with pytest.raises(ConfigError, match="orchestration: .*dask_address is set .* but task_runner is 'process'"):
+        load_project(write_params(tmp_path / "params.yaml", params))
