@@ -80,6 +80,8 @@ def _check_writable(folder: Path, what: str) -> None:
 def _create_tables(uri: str) -> None:
     """A new SQLite store gets its tables here, in one process: fits started side by side (a process pool, Dask
     workers) would otherwise each create them, and all but the first fail (`table ... already exists`)."""
+    if Path(uri.removeprefix("sqlite:///")).is_file():
+        return
     from mlflow.tracking import MlflowClient
 
     MlflowClient(uri).search_experiments(max_results=1)
