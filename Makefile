@@ -72,3 +72,10 @@ stack-down: setup ## stop every process of the stack (data kept in .stack/)
 
 stack-status: setup ## what of the stack runs, where, and the deployments' schedules
 	$(PY) -m infra.stack status
+
+.PHONY: push pull
+push: setup ## push the DVC cache (data, models, reports) to the remote of params.yaml storage.dvc_remote
+	$(PY) scripts/dvc_remote.py push
+
+pull: setup ## pull every output dvc.lock records from that remote: a fresh clone is up to date, nothing re-runs
+	$(PY) scripts/dvc_remote.py pull

@@ -43,6 +43,7 @@ from cleargate.tracking import check_store  # noqa: E402
 from flows import dvc_state  # noqa: E402
 from flows.console import quiet_prefect_console  # noqa: E402
 from flows.ledger import RunLedger  # noqa: E402
+from flows.runners import task_runner  # noqa: E402
 from flows.stability import run_seeds  # noqa: E402
 
 
@@ -197,9 +198,8 @@ def _record_timings(project: ProjectParams, timings: RunTimings) -> None:
 
 def pipeline_with_workers(params_path: str, rerun: list[str], datasets: list[str] | None = None,
                           stability_seeds: int = 0) -> dict[str, str]:
-    """The flow with a process pool sized from params.yaml (`orchestration.fit_workers`)."""
-    workers = load_project(Path(params_path)).orchestration.fit_workers
-    configured = pipeline.with_options(task_runner=ProcessPoolTaskRunner(max_workers=workers))
+    """The flow with the task runner of params.yaml (`orchestration`: a process pool or Dask, flows/runners.py)."""
+    configured = pipeline.with_options(task_runner=task_runner(load_project(Path(params_path))))
     return configured(params_path, rerun=rerun, datasets=datasets, stability_seeds=stability_seeds)
 
 

@@ -1,5 +1,5 @@
 """Seed stability as a Prefect flow: one model fitted with N seeds, side by side, through the pipeline's task
-runner (a process pool of `orchestration.fit_workers`); one MLflow parent run with a child run per seed.
+runner (flows/runners.py: a process pool of `fit_workers`, or Dask); one MLflow parent run with a child run per seed.
 
 Run it: `cleargate stability MODEL --seeds 5` (which runs this file) or `python flows/stability.py --model MODEL
 --seeds 5`. Writes reports/<d>/stability/<m>.json and, when the dataset's gate has run before, re-runs the gate
@@ -43,6 +43,7 @@ from cleargate.stability import (  # noqa: E402
 from cleargate.stages.entry import run_stage  # noqa: E402
 from cleargate.tracking import check_store  # noqa: E402
 from flows.console import quiet_prefect_console  # noqa: E402
+from flows.runners import task_runner  # noqa: E402
 
 
 @task(cache_policy=NO_CACHE)
@@ -98,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         project = load_project(Path(args.params))
         check_ready(project.scope(project.dataset_of(args.model)), args.model, args.seeds)  # before Prefect starts
-        workers = min(project.orchestration.fit_workers, max(1, args.seeds))
-        configured = stability.with_options(task_runner=ProcessPoolTaskRunner(max_workers=workers))
+        configured = stability.with_options(task_runner=task_runner(project))  # the pipeline's runner
         summary = StabilitySummary.model_validate(configured(args.params, args.model, args.seeds))
         params = project.scope(project.dataset_of(args.model))
         print(summary_text(params, summary))

@@ -18,7 +18,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from cleargate.config.base import dotted  # noqa: E402
 
-IGNORED = ("paths.", "tracking.", "orchestration.")
+IGNORED = ("paths.", "tracking.", "orchestration.", "storage.")
 
 
 def rows(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:

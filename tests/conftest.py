@@ -99,7 +99,7 @@ def make_project(tmp_path: Path, params: dict[str, Any] | None = None) -> Path:
                  "README.md"):
         shutil.copy2(ROOT / name, root / name)  # copy2 keeps mtimes: make sees the venv as up to date
     shutil.copytree(ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    for code in ("flows", "infra"):
+    for code in ("flows", "infra", "scripts"):
         shutil.copytree(ROOT / code, root / code, ignore=shutil.ignore_patterns("__pycache__"))
     write_params(root / "params.yaml", params or tiny_params())
     run(["git", "init", "-q"], root)

@@ -30,8 +30,8 @@ ENTRY_MODULE = "cleargate.stages.__main__"            # the command every stage 
 
 @dataclass(frozen=True)
 class Out:
-    """One output: cached by DVC unless `cache=False` (small reports kept in git's view), `persist` keeps it
-    across re-runs (raw data), `section` makes it a DVC metrics or plots file."""
+    """One output: cached by DVC (so `dvc push` shares it and a clone's `dvc pull` restores it) unless
+    `cache=False`, `persist` keeps it across re-runs (raw data), `section` makes it a DVC metrics or plots file."""
 
     path: Path
     cache: bool = True
@@ -55,9 +55,10 @@ class Stage:
 
 
 def _report(path: Path, section: Section = "outs") -> Out:
-    """A small report. Metrics and plots data are cached by DVC, so experiments and commits keep them for
-    `dvc exp show` / `dvc plots diff`; the other reports are rewritten by every run and not cached."""
-    return Out(path, cache=section != "outs", section=section)
+    """A small report, cached by DVC like every output: experiments and commits keep them for `dvc exp show` /
+    `dvc plots diff`, and a clone that pulls the cache has them all, so `dvc status` is clean there (git does
+    not track reports/: uncached, a clone would re-run every stage that writes one)."""
+    return Out(path, section=section)
 
 
 def _plots(m: ModelLayout) -> list[Out]:
@@ -65,7 +66,7 @@ def _plots(m: ModelLayout) -> list[Out]:
                   plot={"template": "confusion", "x": "predicted", "y": "actual"}),
               Out(m.plot("roc.csv"), section="plots", plot={"x": "fpr", "y": "tpr"})]
     assert [o.path.name for o in tables] == list(PLOT_TABLES)
-    return tables + [Out(m.plot(name), cache=False, section="plots") for name in PLOT_IMAGES]
+    return tables + [Out(m.plot(name), section="plots") for name in PLOT_IMAGES]
 
 
 STAGES: tuple[Stage, ...] = (

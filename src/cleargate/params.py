@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 from cleargate.config.base import DatasetName, ModelName, Strict
 from cleargate.config.judging import EvaluateConfig, GateThresholds, RegistryConfig, SplitConfig, ValidationConfig
 from cleargate.config.models import ModelConfig
-from cleargate.config.operations import MonitoringConfig, Schedules
+from cleargate.config.operations import MonitoringConfig, Schedules, StorageConfig
 from cleargate.config.ops import DriftConfig, OrchestrationConfig, Paths, ScoringConfig, Tracking, TrainerConfig
 from cleargate.errors import ConfigError
 from cleargate.kinds import KINDS, DatasetConfig, Kind, kind_of
@@ -105,6 +105,7 @@ class ProjectParams(_Anchored):
     monitoring: MonitoringConfig
     schedules: Schedules
     scoring: ScoringConfig
+    storage: StorageConfig | None = None        # the DVC remote (make push / make pull)
     datasets: Annotated[dict[DatasetName, DatasetEntry], Field(min_length=1)]
     train: dict[ModelName, ModelConfig]
 

@@ -1,4 +1,4 @@
-"""How the project is operated: the scheduled deployments and the monitoring of new batches."""
+"""How the project is operated: the scheduled deployments, the monitoring of new batches, the shared DVC cache."""
 
 from __future__ import annotations
 
@@ -67,3 +67,17 @@ class MonitoringConfig(Strict):
     metrics: Annotated[list[LiveMetric], Field(min_length=1)]
     max_metric_drop: Annotated[float, Field(gt=0.0, lt=1.0)]    # live below champion's test value by more
     retrain_on: list[Literal["drift", "degradation"]]           # what starts the training deployment
+
+
+class DvcRemote(Strict):
+    """The DVC remote that shares the cache (`make push` / `make pull`): a name and a URL DVC understands
+    (a folder, relative to the project root or absolute; ssh://, s3://, ... with DVC's plugin for it)."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
+    url: Annotated[str, Field(min_length=1)]
+
+
+class StorageConfig(Strict):
+    """Where the DVC cache is shared (`make push` / `make pull`; scripts/dvc_remote.py configures DVC from it)."""
+
+    dvc_remote: DvcRemote

@@ -77,6 +77,16 @@ def _check_writable(folder: Path, what: str) -> None:
                                  "fix its permissions or change tracking in params.yaml") from None
 
 
+def _create_tables(uri: str) -> None:
+    """A new SQLite store gets its tables here, in one process: fits started side by side (a process pool, Dask
+    workers) would otherwise each create them, and all but the first fail (`table ... already exists`)."""
+    if Path(uri.removeprefix("sqlite:///")).is_file():
+        return
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(uri).search_experiments(max_results=1)
+
+
 def _check_database(uri: str, budget: float) -> None:
     import sqlalchemy
 
@@ -98,6 +108,7 @@ def check_store(params: Any) -> str:
     elif uri.startswith("sqlite:///"):
         _check_writable(Path(uri.removeprefix("sqlite:///")).parent, "the tracking database's folder")
         _check_writable(params.tracking.artifact_root, "the MLflow artifact folder")
+        _create_tables(uri)
     elif "://" in uri:
         _check_database(uri, budget)
     return uri
