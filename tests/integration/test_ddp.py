@@ -26,7 +26,8 @@ from tests.conftest import make_project, tiny_params
 PY = sys.executable
 DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp"}
 # The 2-process fit sees the same data in half as many optimiser steps per epoch (2 x batch per step): on these
-# few-epoch fits its test accuracy is within this of the 1-process fit's (measured: see the assertions' messages).
+# few-epoch fits its test accuracy is within this of the 1-process fit's (measured 2026-11-25: CNN 0.981 on both,
+# LSTM 0.619 on 2 processes against 0.671 on 1).
 ACCURACY_TOLERANCE = 0.12
 
 
