@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from common import seconds, splits
+from common import ROOT, seconds, splits
 from lightning_parity import plain_loop
 
 
@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=None, help="first N training rows only (a quick check)")
     parser.add_argument("--source", default=None, help="another image source for the model's dataset, e.g. "
                                                        "debian_fashion_mnist")
-    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--params", default=str(ROOT / "params.yaml"))
     args = parser.parse_args()
     from cleargate.runtime import apply_offline_env, quiet_third_party
 

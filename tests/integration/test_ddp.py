@@ -23,6 +23,7 @@ from cleargate.params import load_project
 from cleargate.records import ReleaseDecision
 from tests.conftest import make_project, tiny_params
 
+pytestmark = pytest.mark.slow  # real 2-process fits and a real flow run
 PY = sys.executable
 DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp"}
 # The 2-process fit sees the same data in half as many optimiser steps per epoch (2 x batch per step): on these
