@@ -13,18 +13,27 @@ export DVC_NO_ANALYTICS ?= 1
 export MLFLOW_DISABLE_TELEMETRY ?= true
 PYTEST_ARGS ?=
 RUN_ARGS ?=
+# torch build: cpu (requirements.lock's pin, the default) or cuda (`make setup TORCH=cuda` on a GPU machine: the
+# same torch version's CUDA build from the package index). The choice is remembered by the venv's stamp file.
+TORCH ?= $(if $(wildcard $(VENV)/.installed-cuda),cuda,cpu)
+INSTALLED := $(VENV)/.installed$(if $(filter cuda,$(TORCH)),-cuda,)
+OTHER_INSTALLED := $(VENV)/.installed$(if $(filter cuda,$(TORCH)),,-cuda)
+# requirements.lock as pip reads it: for cuda its `torch==X+cpu` line becomes `torch==X` (the CUDA wheel)
+REQUIREMENTS := $(if $(filter cuda,$(TORCH)),<(sed -E 's/^torch==([^+]+)\+cpu$$/torch==\1/' requirements.lock),requirements.lock)
 
 .PHONY: help setup run test lint ui repro status clean-outputs dvc.yaml bench exp-show plots serve stack-up stack-down stack-status
 
 help: ## list the targets
 	@grep -E '^[a-z.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed ## create .venv and install the pinned dependencies (requirements.lock)
+setup: $(INSTALLED) ## create .venv and install the pinned dependencies (requirements.lock; TORCH=cuda on a GPU machine)
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+$(INSTALLED): requirements.lock pyproject.toml
+	@case "$(TORCH)" in cpu|cuda) ;; *) echo "TORCH=$(TORCH): use TORCH=cpu or TORCH=cuda" >&2; exit 2;; esac
+	rm -f $(OTHER_INSTALLED)
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet -r $(REQUIREMENTS)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 

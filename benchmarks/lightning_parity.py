@@ -15,7 +15,12 @@ import json
 from common import seconds, splits
 
 
-def plain_loop(config, data, inputs, labels, val_inputs, val_labels, seed: int) -> None:  # noqa: ANN001
+def plain_loop(config, data, inputs, labels, val_inputs, val_labels, seed: int,  # noqa: ANN001
+               device: str = "cpu", precision: str = "32-true") -> None:
+    """`device`: the network and the tensors move there first (once); `precision` bf16-mixed runs the forward
+    passes under bf16 autocast, as Lightning does."""
+    import contextlib
+
     import lightning as L
     import torch
 
@@ -28,6 +33,12 @@ def plain_loop(config, data, inputs, labels, val_inputs, val_labels, seed: int) 
     net = build_backbone(config, data)
     if hasattr(net, "fit_normaliser"):
         net.fit_normaliser(inputs)
+    net = net.to(device)
+    if device != "cpu" and inputs.dim() == 4:
+        net = net.to(memory_format=torch.channels_last)
+    inputs, labels, val_inputs, val_labels = (t.to(device) for t in (inputs, labels, val_inputs, val_labels))
+    autocast = (lambda: torch.autocast(torch.device(device).type, dtype=torch.bfloat16)) \
+        if precision == "bf16-mixed" else contextlib.nullcontext
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, mode="min", factor=0.5, patience=1)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -41,14 +52,15 @@ def plain_loop(config, data, inputs, labels, val_inputs, val_labels, seed: int) 
                 with torch.no_grad():
                     x = augment(x)
             optimiser.zero_grad()
-            logits = net(x)
-            loss = loss_fn(logits, y)
+            with autocast():
+                logits = net(x)
+                loss = loss_fn(logits, y)
             loss.backward()
             optimiser.step()
             correct += int((logits.argmax(1) == y).sum())
             total += len(y)
         net.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             val_loss = sum(float(loss_fn(net(x), y)) * len(y) for x, y in val) / len(val_labels)
         schedule.step(val_loss)
 

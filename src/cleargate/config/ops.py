@@ -33,17 +33,19 @@ class Tracking(Strict):
     request_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0   # one HTTP request to a tracking server
     request_retries: Annotated[int, Field(ge=0, le=10)] = 2           # MLflow's own retries per request
     system_metrics: bool = True                                       # CPU/memory/GPU of every training run
+    system_metrics_interval_s: Annotated[float, Field(ge=0.5, le=600)]   # one sample of them per interval
 
 
 class TrainerConfig(Strict):
     """Lightning runtime options shared by every deep model (all stated in params.yaml: they change results)."""
 
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"]
-    devices: int | Literal["auto"]
+    devices: int | Literal["auto"]             # 1: one process; N > 1 with strategy ddp: one model on N processes
     strategy: str                              # "ddp" for several GPUs or nodes (Lightning)
     num_nodes: Annotated[int, Field(ge=1, le=1024)]
-    precision: Literal["32-true", "16-mixed", "bf16-mixed"]
+    precision: Literal["auto", "32-true", "16-mixed", "bf16-mixed"]   # auto: models.devices.precision_for
     deterministic: bool
+    compile: bool = False                      # torch.compile the network before the fit (a switch, off)
 
 
 class OrchestrationConfig(Strict):

@@ -24,9 +24,11 @@ class TensorBatches(Dataset):
         return self.inputs[index], self.labels[index]
 
 
-def batch_loader(inputs: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool,
-                 seed: int) -> DataLoader:
+def batch_loader(inputs: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool, seed: int,
+                 pin_memory: bool = False, workers: int = 0) -> DataLoader:
+    """`pin_memory` and `workers` for data kept in host memory while the model is on a GPU (`models.devices`)."""
     dataset = TensorBatches(inputs, labels)
     order = (RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)) if shuffle
              else SequentialSampler(dataset))
-    return DataLoader(dataset, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None)
+    return DataLoader(dataset, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None,
+                      pin_memory=pin_memory, num_workers=workers, persistent_workers=workers > 0)

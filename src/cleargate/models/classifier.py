@@ -17,22 +17,28 @@ Augmentation = Callable[[torch.Tensor], torch.Tensor]
 
 class Classifier(L.LightningModule):
     """`augment` is the kind's training-time jitter (`Kind.augmentation`), applied to training batches only;
-    `optimisation` the model's optimiser and schedule (`models.optim`)."""
+    `optimisation` the model's optimiser and schedule (`models.optim`); `channels_last`: image batches in
+    channels-last memory layout (on a GPU, `models.devices`). Losses are averaged over every process of a
+    multi-process fit (`sync_dist`; the accuracy metrics synchronise themselves), so early stopping, the best
+    checkpoint and the history see the whole validation split."""
 
     def __init__(self, backbone: nn.Module, n_classes: int, optimisation: Optimisation,
-                 augment: Augmentation | None = None) -> None:
+                 augment: Augmentation | None = None, channels_last: bool = False) -> None:
         super().__init__()
         # plain values only: the checkpoint is read back with torch.load(weights_only=True)
         self.save_hyperparameters({"n_classes": n_classes, **optimisation.model_dump()})
         self.optimisation = optimisation
         self.backbone = backbone
         self.augment = augment
+        self.channels_last = channels_last
         self.loss = nn.CrossEntropyLoss()
         # labels are class indices by construction (cleaning encodes them): no per-step input checks
         self.train_acc = MulticlassAccuracy(num_classes=n_classes, average="micro", validate_args=False)
         self.val_acc = MulticlassAccuracy(num_classes=n_classes, average="micro", validate_args=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.backbone(x)
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
@@ -41,7 +47,7 @@ class Classifier(L.LightningModule):
         loss = self.loss(logits, y)
         accuracy = self.train_acc if stage == "train" else self.val_acc
         accuracy.update(logits, y)  # epoch-level only (on_step=False): no per-batch value to compute
-        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=False)
+        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=False, sync_dist=True)
         self.log(f"{stage}_accuracy", accuracy, on_step=False, on_epoch=True, prog_bar=False)
         return loss
 

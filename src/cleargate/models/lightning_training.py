@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,17 @@ from cleargate.kinds import DataContract, kind_of
 from cleargate.models.backbones import build_backbone
 from cleargate.models.batches import batch_loader
 from cleargate.models.bundle import Manifest, ModelBundle
-from cleargate.models.callbacks import EpochReport, EpochReporter
+from cleargate.models.callbacks import DeviceMemoryReport, EpochReport, EpochReporter, RankReport
 from cleargate.models.classifier import Classifier
+from cleargate.models.devices import (
+    Placement,
+    channels_last,
+    deterministic_for,
+    placement,
+    precision_for,
+    sync_batchnorm_for,
+)
+from cleargate.models.distributed import join_launched_ranks, multi_process
 from cleargate.records import TrainRecord
 from cleargate.runtime import settle_library_logs
 from cleargate.schema import LABEL
@@ -30,15 +40,18 @@ from cleargate.schema import LABEL
 HISTORY_COLUMNS = ["train_loss", "train_accuracy", "val_loss", "val_accuracy"]
 
 
-def _loader(inputs: torch.Tensor, frame: pd.DataFrame, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
-    """Stored labels are already class indices (cleaning encodes them); the data is in memory: whole-batch
-    indexing, no worker processes."""
-    return batch_loader(inputs, torch.tensor(frame[LABEL].to_numpy(dtype="int64")), batch_size, shuffle, seed)
+def _loader(inputs: torch.Tensor, frame: pd.DataFrame, batch_size: int, shuffle: bool, seed: int,
+            where: Placement) -> DataLoader:
+    """Stored labels are already class indices (cleaning encodes them); the data is in memory, moved once to
+    the device when it fits there (`models.devices.placement`): whole-batch indexing, no copy per step."""
+    labels = torch.tensor(frame[LABEL].to_numpy(dtype="int64"))
+    return batch_loader(inputs.to(where.device), labels.to(where.device), batch_size, shuffle, seed,
+                        pin_memory=where.pin_memory, workers=where.workers)
 
 
 def _history(log_dir: Path) -> pd.DataFrame:
-    """Lightning's CSVLogger writes train and val metrics on separate rows; one row per epoch here."""
-    metrics = pd.read_csv(next(log_dir.rglob("metrics.csv")))
+    """Lightning's CSVLogger (rank 0 only) writes train and val metrics on separate rows; one row per epoch."""
+    metrics = pd.read_csv(log_dir / "metrics.csv")
     return metrics.groupby("epoch")[[c for c in HISTORY_COLUMNS if c in metrics]].first().reset_index()
 
 
@@ -53,44 +66,94 @@ def _progress(name: str, report: EpochReport | None) -> list[L.Callback]:
     """A rich progress bar on a terminal; plain per-epoch lines otherwise; the epoch report either way."""
     terminal = sys.stderr.isatty()
     bar = [RichProgressBar(leave=False)] if terminal else []
-    return [*bar, EpochReporter(name, HISTORY_COLUMNS, report, plain_lines=not terminal)]
+    memory = [DeviceMemoryReport(report)] if report is not None else []
+    return [*bar, EpochReporter(name, HISTORY_COLUMNS, report, plain_lines=not terminal), *memory]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the Trainer does differently on its device (`models.devices`)."""
+
+    precision: str
+    deterministic: bool | str
+    sync_batchnorm: bool
+
+
+def _trainer(name: str, config: DeepConfig, trainer_config: TrainerConfig, scratch: str,
+             on_epoch: EpochReport | None, runtime: Runtime) -> tuple[L.Trainer, ModelCheckpoint]:
+    """The checkpoint folder is left to Lightning: it takes rank 0's logger folder and broadcasts it, so every
+    rank of a multi-process fit agrees on one folder (rank 0's scratch) for the best weights."""
+    checkpoint = ModelCheckpoint(monitor="val_loss", mode="min", save_top_k=1)
+    callbacks = [EarlyStopping(monitor="val_loss", mode="min", patience=config.patience), checkpoint,
+                 *_progress(name, on_epoch), *([RankReport(name)] if multi_process(trainer_config) else [])]
+    trainer = L.Trainer(
+        accelerator=trainer_config.accelerator, devices=trainer_config.devices,
+        strategy=trainer_config.strategy, num_nodes=trainer_config.num_nodes, precision=runtime.precision,
+        sync_batchnorm=runtime.sync_batchnorm, deterministic=runtime.deterministic, max_epochs=config.max_epochs,
+        limit_train_batches=config.limit_train_batches, callbacks=callbacks,
+        logger=CSVLogger(scratch, name="logs"), log_every_n_steps=1, enable_progress_bar=sys.stderr.isatty(),
+        enable_model_summary=False, num_sanity_val_steps=0,
+    )
+    return trainer, checkpoint
+
+
+def _device_trainer(name: str, config: DeepConfig, trainer_config: TrainerConfig, scratch: str,
+                    on_epoch: EpochReport | None) -> tuple[L.Trainer, ModelCheckpoint]:
+    """The Trainer with the precision, determinism and batch norm of the device its strategy resolved
+    (`precision: auto`: bf16 on a GPU that has it; `models.devices`); a Trainer is cheap to build before
+    `fit`, so a device that resolves otherwise builds it again."""
+    first = Runtime("32-true" if trainer_config.precision == "auto" else trainer_config.precision,
+                    trainer_config.deterministic, sync_batchnorm=False)
+    trainer, checkpoint = _trainer(name, config, trainer_config, scratch, on_epoch, first)
+    device = trainer.strategy.root_device
+    chosen = Runtime(precision_for(trainer_config.precision, device),
+                     deterministic_for(trainer_config.deterministic, device),
+                     sync_batchnorm_for(trainer.num_devices * trainer.num_nodes > 1, device))
+    if chosen != first:
+        trainer, checkpoint = _trainer(name, config, trainer_config, scratch, on_epoch, chosen)
+    return trainer, checkpoint
 
 
 def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, data: DataContract,
              train: pd.DataFrame, val: pd.DataFrame, seed: int, on_epoch: EpochReport | None = None) -> ModelBundle:
     """Seeded, deterministic Lightning fit with early stopping; keeps the best-val-loss weights.
-    `on_epoch` receives each epoch's metrics as they come (the MLflow run of the fit)."""
+    `on_epoch` receives each epoch's metrics as they come (the MLflow run of the fit).
+
+    With `trainer.devices` N > 1 (strategy ddp) this runs in each of the N processes: rank 0 alone reads the
+    history and the best weights, every rank waits at a barrier before rank 0's scratch folder (the shared
+    checkpoint folder) goes, and the launching process fails if a rank it launched failed. Every rank returns
+    a bundle; the caller writes rank 0's (`models.distributed.is_global_zero`)."""
     settle_library_logs()  # Lightning set its loggers to INFO when it was imported
     L.seed_everything(seed, workers=True, verbose=False)
     kind = kind_of(data)
     backbone = build_backbone(config, data)
     train_x, val_x = kind.to_tensor(train, data), kind.to_tensor(val, data)
     _fit_input_statistics(backbone, train_x)
-    module = Classifier(backbone, len(data.classes), config.optimisation, augment=kind.augmentation(config))
     with tempfile.TemporaryDirectory() as scratch:
-        checkpoint = ModelCheckpoint(dirpath=Path(scratch) / "checkpoints", monitor="val_loss", mode="min",
-                                     save_top_k=1)
-        trainer = L.Trainer(
-            accelerator=trainer_config.accelerator, devices=trainer_config.devices,
-            strategy=trainer_config.strategy, num_nodes=trainer_config.num_nodes,
-            precision=trainer_config.precision,
-            deterministic=trainer_config.deterministic, max_epochs=config.max_epochs,
-            limit_train_batches=config.limit_train_batches,
-            callbacks=[EarlyStopping(monitor="val_loss", mode="min", patience=config.patience), checkpoint,
-                       *_progress(name, on_epoch)],
-            logger=CSVLogger(scratch, name="logs"), log_every_n_steps=1, enable_progress_bar=sys.stderr.isatty(),
-            enable_model_summary=False, num_sanity_val_steps=0,
-        )
+        trainer, checkpoint = _device_trainer(name, config, trainer_config, scratch, on_epoch)
+        device = trainer.strategy.root_device
+        module = Classifier(backbone, len(data.classes), config.optimisation, augment=kind.augmentation(config),
+                            channels_last=channels_last(train_x, device))
+        if module.channels_last:
+            module = module.to(memory_format=torch.channels_last)
+        if trainer_config.compile:
+            module.backbone.compile()
+        where = placement(device, train_x.nbytes + val_x.nbytes, processes=trainer.num_devices)
         started = time.perf_counter()
         trainer.fit(module,
-                    _loader(train_x, train, config.batch_size, True, seed),
-                    _loader(val_x, val, config.batch_size, False, seed))
+                    _loader(train_x, train, config.batch_size, True, seed, where),
+                    _loader(val_x, val, config.batch_size, False, seed, where))
         fit_seconds = time.perf_counter() - started
-        best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
-        module.load_state_dict(best)
-        history = _history(Path(scratch) / "logs")
+        history = None
+        if trainer.is_global_zero:
+            best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+            module.load_state_dict(best)
+            history = _history(Path(checkpoint.dirpath).parent)
+        trainer.strategy.barrier("cleargate-fit-done")  # no rank still needs the checkpoint folder
+    join_launched_ranks(trainer, name)
+    device_name = str(device) if trainer.world_size == 1 else f"{device.type} x{trainer.world_size}"
     record = TrainRecord(model=name, family=config.family, flavour="torch", fit_seconds=fit_seconds,
                          epochs=trainer.current_epoch, n_parameters=sum(p.numel() for p in backbone.parameters()),
-                         size_bytes=0, device=str(trainer.strategy.root_device))
+                         size_bytes=0, device=device_name)
     manifest = Manifest(name=name, family=config.family, flavour="torch", config=config, dataset=data)
-    return ModelBundle(manifest, module.backbone, record, history)
+    return ModelBundle(manifest, module.backbone.to(memory_format=torch.contiguous_format), record, history)

@@ -2,6 +2,11 @@
 
 The model's MLflow run is open while it fits: loss and accuracy per epoch and the machine's CPU, memory
 (and GPU) appear in the MLflow UI as it trains; the run id is kept in train.json for evaluate and release.
+
+With `trainer.devices` N > 1 and `strategy: ddp`, this same command is every process of the fit (Lightning's
+launcher re-runs it for ranks 1..N-1; or `torchrun --nproc_per_node=N -m cleargate.stages train --model X`):
+every rank trains, rank 0 alone tracks and writes (`models.distributed`), so the outputs are those of a
+one-device fit.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from cleargate.io import read_table, write_text
+from cleargate.models.distributed import is_global_zero
 from cleargate.params import DatasetParams
 from cleargate.records import TrainRecord
 from cleargate.tracking.runs import training_run
@@ -28,6 +34,8 @@ def write_curves(history: pd.DataFrame | None, path: Path) -> None:
 def run(params: DatasetParams, model: str) -> TrainRecord:
     layout = params.layout
     train, val = read_table(layout.split("train")), read_table(layout.split("val"))
+    if not is_global_zero():  # a rank > 0 of a multi-process fit: it trains, rank 0 tracks and writes
+        return fit_model(model, params.model(model), params.trainer, params.dataset, train, val, params.seed).record
     with training_run(params, model) as tracked:
         bundle = fit_model(model, params.model(model), params.trainer, params.dataset, train, val, params.seed,
                            on_epoch=tracked.log_epoch)

@@ -50,6 +50,8 @@ def training_run(params: DatasetParams, model: str) -> Iterator[TrainingRun]:
 
     config = params.model(model)
     client = connect(params)
+    if params.tracking.system_metrics:  # CPU, memory, disk, network; GPU utilisation and memory (NVML)
+        mlflow.set_system_metrics_sampling_interval(params.tracking.system_metrics_interval_s)
     with store_errors(params), mlflow.start_run(run_name=model, log_system_metrics=params.tracking.system_metrics) \
             as run:
         mlflow.set_tags({"model": model, "family": config.family, "role": config.role, "dataset": config.dataset,

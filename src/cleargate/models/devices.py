@@ -1,0 +1,71 @@
+"""What a fit does differently on the device it runs on: numeric precision, memory layout, where the data lives.
+
+Each decision is a small pure function of the device (so all of them are tested on a CPU-only machine); the
+fit asks them once the trainer knows its device.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+DEVICE_MEMORY_SHARE = 0.5  # a split is moved onto the accelerator whole when it takes at most this of free memory
+LOADER_WORKERS_MAX = 4     # batches prepared beside the accelerator when the data stays in host memory
+
+
+def precision_for(setting: str, device: torch.device, bf16_supported: bool | None = None) -> str:
+    """`auto`: bf16 mixed precision on a GPU that supports it, full 32-bit floats otherwise (CPU, GPUs before
+    Ampere: fp16 would need loss scaling and can change results);
+    any other value of params.yaml `trainer.precision` is taken as written."""
+    if setting != "auto":
+        return setting
+    if device.type != "cuda":
+        return "32-true"
+    supported = torch.cuda.is_bf16_supported() if bf16_supported is None else bf16_supported
+    return "bf16-mixed" if supported else "32-true"
+
+
+def channels_last(inputs: torch.Tensor, device: torch.device) -> bool:
+    """Image batches (N, C, H, W) run in channels-last layout on a GPU: tensor cores' native layout."""
+    return device.type == "cuda" and inputs.dim() == 4
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a split's tensors live during the fit and how its batches reach the device."""
+
+    device: torch.device     # the tensors are moved here once
+    pin_memory: bool
+    workers: int
+
+    @property
+    def resident(self) -> bool:
+        return self.device.type != "cpu"
+
+
+def placement(device: torch.device, nbytes: int, free_bytes: int | None = None, processes: int = 1) -> Placement:
+    """On a GPU the whole split moves once when it fits (batches are then indexed on the device: no copy per
+    step); else it stays in pinned host memory and worker processes assemble the batches. On a CPU the data
+    already is where the model is."""
+    cpu = torch.device("cpu")
+    if device.type != "cuda":
+        return Placement(cpu, pin_memory=False, workers=0)
+    free = torch.cuda.mem_get_info(device)[0] if free_bytes is None else free_bytes
+    if nbytes <= DEVICE_MEMORY_SHARE * free:
+        return Placement(device, pin_memory=False, workers=0)
+    workers = max(1, min(LOADER_WORKERS_MAX, (os.cpu_count() or 1) // max(1, processes) - 1))
+    return Placement(cpu, pin_memory=True, workers=workers)
+
+
+def deterministic_for(setting: bool, device: torch.device) -> bool | str:
+    """`deterministic: true` on a GPU: deterministic algorithms wherever torch has one, a warning where it has
+    none (e.g. the backward pass of the ResNet's adaptive average pooling), instead of stopping the fit."""
+    return "warn" if setting and device.type == "cuda" else setting
+
+
+def sync_batchnorm_for(processes: bool, device: torch.device) -> bool:
+    """Batch norm statistics over every rank of a multi-process fit: on GPUs (torch's SyncBatchNorm has no CPU
+    kernel, so CPU ranks (gloo) normalise over their own batch, as the 1-process fit does)."""
+    return processes and device.type == "cuda"
