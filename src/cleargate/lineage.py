@@ -10,6 +10,7 @@ from pathlib import Path
 from cleargate.io import sha256_file
 from cleargate.layout import WEIGHTS
 from cleargate.params import DatasetParams
+from cleargate.records import TrainRecord
 
 
 def git_commit(root: Path) -> str:
@@ -47,3 +48,12 @@ def model_digest(model_dir: Path) -> str:
         if (path := Path(model_dir) / name).is_file():
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def parent_tags(record: TrainRecord) -> dict[str, str]:
+    """A fine-tuned model names the model it started from (the registered version, when it was one)."""
+    if record.parent is None:
+        return {}
+    return {"lineage.parent_model": record.parent, "lineage.parent_version": record.parent_version or "none",
+            "lineage.parent_sha256": record.parent_sha256 or "unknown",
+            "lineage.parent_freeze": record.freeze or "none", "lineage.parent_head": record.head or "unknown"}

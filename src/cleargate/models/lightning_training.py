@@ -23,6 +23,7 @@ from cleargate.models.batches import batch_loader
 from cleargate.models.bundle import Manifest, ModelBundle
 from cleargate.models.callbacks import EpochReport, EpochReporter
 from cleargate.models.classifier import Classifier
+from cleargate.models.finetune import InitWeights, warm_start
 from cleargate.records import TrainRecord
 from cleargate.runtime import settle_library_logs
 from cleargate.schema import LABEL
@@ -57,15 +58,19 @@ def _progress(name: str, report: EpochReport | None) -> list[L.Callback]:
 
 
 def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, data: DataContract,
-             train: pd.DataFrame, val: pd.DataFrame, seed: int, on_epoch: EpochReport | None = None) -> ModelBundle:
+             train: pd.DataFrame, val: pd.DataFrame, seed: int, on_epoch: EpochReport | None = None,
+             init: InitWeights | None = None, callbacks: list[L.Callback] | None = None) -> ModelBundle:
     """Seeded, deterministic Lightning fit with early stopping; keeps the best-val-loss weights.
-    `on_epoch` receives each epoch's metrics as they come (the MLflow run of the fit)."""
+    `on_epoch` receives each epoch's metrics as they come (the MLflow run of the fit); `init` is the parent of a
+    fine-tuned model (`models.finetune`), loaded after the input statistics so a parent's own are kept;
+    `callbacks` are extra Lightning callbacks (a tuning trial's pruning)."""
     settle_library_logs()  # Lightning set its loggers to INFO when it was imported
     L.seed_everything(seed, workers=True, verbose=False)
     kind = kind_of(data)
     backbone = build_backbone(config, data)
     train_x, val_x = kind.to_tensor(train, data), kind.to_tensor(val, data)
     _fit_input_statistics(backbone, train_x)
+    head = warm_start(backbone, init, name, config.freeze) if init is not None else None
     module = Classifier(backbone, len(data.classes), config.optimisation, augment=kind.augmentation(config))
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = ModelCheckpoint(dirpath=Path(scratch) / "checkpoints", monitor="val_loss", mode="min",
@@ -77,7 +82,7 @@ def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, data:
             deterministic=trainer_config.deterministic, max_epochs=config.max_epochs,
             limit_train_batches=config.limit_train_batches,
             callbacks=[EarlyStopping(monitor="val_loss", mode="min", patience=config.patience), checkpoint,
-                       *_progress(name, on_epoch)],
+                       *_progress(name, on_epoch), *(callbacks or [])],
             logger=CSVLogger(scratch, name="logs"), log_every_n_steps=1, enable_progress_bar=sys.stderr.isatty(),
             enable_model_summary=False,
         )
@@ -91,6 +96,8 @@ def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, data:
         history = _history(Path(scratch) / "logs")
     record = TrainRecord(model=name, family=config.family, flavour="torch", fit_seconds=fit_seconds,
                          epochs=trainer.current_epoch, n_parameters=sum(p.numel() for p in backbone.parameters()),
-                         size_bytes=0, device=str(trainer.strategy.root_device))
+                         size_bytes=0, device=str(trainer.strategy.root_device),
+                         **({"parent": init.source, "parent_version": init.version, "parent_sha256": init.digest,
+                             "head": head, "freeze": config.freeze} if init is not None else {}))
     manifest = Manifest(name=name, family=config.family, flavour="torch", config=config, dataset=data)
     return ModelBundle(manifest, module.backbone, record, history)

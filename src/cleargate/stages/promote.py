@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from cleargate.io import read_table
-from cleargate.lineage import lineage_tags
+from cleargate.lineage import lineage_tags, parent_tags
 from cleargate.params import DatasetParams
 from cleargate.records import GateDecision, IngestRecord, ReleaseDecision, SplitReport, TrainRecord
 from cleargate.release import publish, release
@@ -35,7 +35,7 @@ def run(params: DatasetParams, flow_run_id: str | None = None) -> ReleaseDecisio
                                      {m: r.run_id for m, r in trained.items() if r.run_id})
         logged = log_release_model(params, gate.selected, trained[gate.selected].run_id, test)
         decision = release(params, client, gate, logged, parent_id, test,
-                           {**lineage, "prefect.flow_run_id": flow_run_id})
+                           {**lineage, **parent_tags(trained[gate.selected]), "prefect.flow_run_id": flow_run_id})
         publish(params, client, decision, lineage)
     decision.save(layout.promotion)
     return decision

@@ -2,6 +2,8 @@
 
 The model's MLflow run is open while it fits: loss and accuracy per epoch and the machine's CPU, memory
 (and GPU) appear in the MLflow UI as it trains; the run id is kept in train.json for evaluate and release.
+A fine-tuned model (`init_from`) starts from its parent's weights; train.json and the run's `lineage.parent_*`
+tags name the parent (the registered version it resolved to), and so, at promotion, do the version's tags.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from cleargate.io import read_table, write_text
+from cleargate.lineage import parent_tags
 from cleargate.params import DatasetParams
 from cleargate.records import TrainRecord
+from cleargate.tracking.parent import resolve_init
 from cleargate.tracking.runs import training_run
 from cleargate.training import fit_model
 
@@ -28,9 +32,11 @@ def write_curves(history: pd.DataFrame | None, path: Path) -> None:
 def run(params: DatasetParams, model: str) -> TrainRecord:
     layout = params.layout
     train, val = read_table(layout.split("train")), read_table(layout.split("val"))
+    init = resolve_init(params, model)  # a fine-tuned model's parent (train.<m>.init_from), before any fit
     with training_run(params, model) as tracked:
         bundle = fit_model(model, params.model(model), params.trainer, params.dataset, train, val, params.seed,
-                           on_epoch=tracked.log_epoch)
+                           on_epoch=tracked.log_epoch, init=init)
+        tracked.set_tags(parent_tags(bundle.record))
         bundle.record = bundle.record.model_copy(update={"run_id": tracked.id})
         bundle.save(layout.model(model).dir)
         tracked.log_fit(bundle.record)
