@@ -50,12 +50,14 @@ class Objective:
     prune: bool = True
 
     def __call__(self, trial: optuna.Trial) -> float:
-        from cleargate.tuning.pruning import PruneTrial  # imports Lightning: deep models only
-
         params = self.params
         values = suggest(trial, self.space, params.model(self.model))
         config = with_values(self.model, params.model(self.model), values)
-        pruning = PruneTrial(trial, PRUNE_ON) if self.prune and config.flavour == "torch" else None
+        pruning = None
+        if self.prune and config.flavour == "torch":
+            from cleargate.tuning.pruning import PruneTrial  # imports Lightning: deep models only
+
+            pruning = PruneTrial(trial, PRUNE_ON)
         with trial_run(params, self.parent_id, self.model, trial.number, config, values) as run:
             bundle = fit_model(self.model, config, params.trainer, params.dataset, self.train, self.val,
                                params.seed, on_epoch=run.log_epoch, init=self.init,
