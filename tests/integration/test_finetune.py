@@ -14,6 +14,7 @@ from cleargate.models.finetune import InitWeights
 from cleargate.params import ProjectParams, load_params
 from cleargate.records import TrainRecord
 from cleargate.stages import clean, evaluate, gate, ingest, promote, split, train, validate
+from cleargate.tracking.parent import resolve_init
 from cleargate.training import fit_model
 from tests.conftest import tiny_params, write_params
 
@@ -62,6 +63,10 @@ def _pipeline(params):
 @pytest.mark.slow
 def test_a_fine_tuned_version_names_the_registered_version_it_started_from(tmp_path: Path):
     raw = tiny_params()
+    first_run = {**raw, "train": {**raw["train"], "cnn": {**raw["train"]["cnn"],
+                                                           "init_from": "models:/digits-classifier@champion"}}}
+    assert resolve_init(load_params(write_params(tmp_path / "params.yaml", first_run)), "cnn") is None, \
+        "the dataset's own model, nothing registered yet: a first run trains from scratch"
     raw["train"]["cnn"]["max_epochs"] = 3
     raw["datasets"]["digits"]["gates"]["latency_repeats"] = 5   # the release checks are not what is tested here
     del raw["train"]["rf"]

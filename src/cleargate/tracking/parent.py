@@ -30,7 +30,10 @@ def resolve_init(params: DatasetParams, model: str) -> InitWeights | None:
         return None
     if source.startswith(REGISTRY):
         with tempfile.TemporaryDirectory() as scratch:
-            name, version, folder = _download(params, model, source, Path(scratch))
+            found = _download(params, model, source, Path(scratch))
+            if found is None:   # this dataset's own registered model has no version yet: the first run
+                return None
+            name, version, folder = found
             return _weights(model, f"{REGISTRY}{name}/{version}", version, folder)
     return _weights(model, source, None, _project_model(params, model, source))
 
@@ -47,8 +50,10 @@ def _project_model(params: DatasetParams, model: str, parent: str) -> Path:
                       f"train it first (`dvc repro train@{parent}`)")
 
 
-def _download(params: DatasetParams, model: str, source: str, into: Path) -> tuple[str, str, Path]:
-    """`models:/name@alias` or `models:/name/version` -> (name, version, local bundle folder)."""
+def _download(params: DatasetParams, model: str, source: str, into: Path) -> tuple[str, str, Path] | None:
+    """`models:/name@alias` or `models:/name/version` -> (name, version, local bundle folder); None when it is
+    this dataset's own registered model and nothing is registered yet (a first run trains from scratch, so
+    `init_from: models:/<own name>@champion` can stay in params.yaml from the start)."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -60,6 +65,8 @@ def _download(params: DatasetParams, model: str, source: str, into: Path) -> tup
             versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
         except MlflowException:
             versions = []
+        if not versions and name == params.registry.model_name:
+            return None
         version = alias_version(client, name, alias) if alias else ref.partition("/")[2]
         if not versions or version is None or not version.isdigit() or int(version) not in versions:
             known = f"versions {versions[0]}-{versions[-1]}" if versions else "no registered version"
