@@ -1,5 +1,5 @@
 """`cleargate ...`: the registry commands people run (status, promote, rollback), batch scoring, seed
-stability and the MLflow UI."""
+stability, hyper-parameter search (tune), reproduce and the MLflow UI."""
 
 from __future__ import annotations
 
@@ -160,6 +160,30 @@ def reproduce(model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERS
     typer.echo(verdict.line)
     if not verdict.metrics_match:
         raise typer.Exit(1)
+
+
+@app.command()
+def tune(model: Annotated[str, typer.Argument(help="a model of params.yaml train, with a tuning.space entry")],
+         trials: Annotated[int, typer.Option(min=1, help="trials to add to the model's study")] = 20,
+         params_path: ParamsOpt = Path("params.yaml")) -> None:
+    """Hyper-parameter search: trials of an Optuna study (resumed if it exists) judged on the validation split,
+    each an MLflow child run; prints the best values and the `dvc exp run -S ...` that applies them.
+
+    Runs its trials in this process; `python flows/tune.py` runs the same trials `tuning.workers` at a time."""
+    from cleargate.runtime import quiet_third_party
+    from cleargate.tracking import check_store
+    from cleargate.tuning.study import tune as run_search
+
+    try:
+        apply_offline_env()
+        quiet_third_party()
+        project = load_project(params_path)
+        check_store(project.scope(project.dataset_of(model)))
+        result = run_search(project, model, trials)
+    except CleargateError as exc:
+        _fail(exc)
+    for line in result.lines():
+        typer.echo(line)
 
 
 @app.command()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cleargate.layout import WEIGHTS
 from cleargate.params import DatasetParams
+from cleargate.records import TrainRecord
 
 LOCK_FILE = "dvc.lock"                      # DVC's record of every stage's inputs and outputs (not in git)
 LOCK_ARTIFACT = "lineage/dvc.lock"          # its copy on a registered version's run: `cleargate reproduce` reads it
@@ -79,3 +80,12 @@ def _member_key(name: str, order: dict[str, int]) -> tuple[int, int, str]:
     """Files named by an object id (`<id>.npy`) in schema order, then the others by name."""
     stem, _, suffix = name.partition(".")
     return (0, order[stem], suffix) if stem in order else (1, 0, name)
+
+
+def parent_tags(record: TrainRecord) -> dict[str, str]:
+    """A fine-tuned model names the model it started from (the registered version, when it was one)."""
+    if record.parent is None:
+        return {}
+    return {"lineage.parent_model": record.parent, "lineage.parent_version": record.parent_version or "none",
+            "lineage.parent_sha256": record.parent_sha256 or "unknown",
+            "lineage.parent_freeze": record.freeze or "none", "lineage.parent_head": record.head or "unknown"}

@@ -17,6 +17,7 @@ from cleargate.config.judging import EvaluateConfig, GateThresholds, RegistryCon
 from cleargate.config.models import ModelConfig
 from cleargate.config.operations import MonitoringConfig, Schedules, StorageConfig
 from cleargate.config.ops import DriftConfig, OrchestrationConfig, Paths, ScoringConfig, Tracking, TrainerConfig
+from cleargate.config.tuning import TuningConfig
 from cleargate.errors import ConfigError
 from cleargate.kinds import KINDS, DatasetConfig, Kind, kind_of
 from cleargate.layout import DatasetLayout
@@ -108,6 +109,7 @@ class ProjectParams(_Anchored):
     storage: StorageConfig | None = None        # the DVC remote (make push / make pull)
     datasets: Annotated[dict[DatasetName, DatasetEntry], Field(min_length=1)]
     train: dict[ModelName, ModelConfig]
+    tuning: TuningConfig | None = None      # `cleargate tune` (hyper-parameter search); none: not set up
 
     @model_validator(mode="before")
     @classmethod
@@ -131,6 +133,7 @@ class ProjectParams(_Anchored):
                 data = self.datasets[model.dataset].data
                 raise ValueError(f"train.{name}: family '{model.family}' cannot train on {data.kind} dataset "
                                  f"'{model.dataset}' (use {sorted(kind.deep_families) or 'a tree family'})")
+        self._check_init_from()
         for name, entry in self.datasets.items():
             known = kind_of(entry.data).perturbations(entry.data)
             unknown = sorted(set(entry.evaluate.robustness) - set(known))
@@ -152,6 +155,18 @@ class ProjectParams(_Anchored):
         if len(set(registered)) != len(registered):
             raise ValueError("datasets: two datasets register the same registry.model_name")
         return self
+
+    def _check_init_from(self) -> None:
+        """A fine-tuned model's parent in this project is a deep model declared before it (trained first)."""
+        names = list(self.train)
+        for name, model in self.train.items():
+            parent = getattr(model, "init_from", None)
+            if parent is None or parent.startswith("models:/"):
+                continue
+            if parent not in self.train or self.train[parent].flavour != "torch" or \
+                    names.index(parent) >= names.index(name):
+                raise ValueError(f"train.{name}.init_from: '{parent}' is not a deep model declared before "
+                                 f"'{name}' in train (nor a registered model: models:/<name>@<alias>)")
 
     def resolve(self, root: Path) -> ProjectParams:
         return self.model_copy(update=self._resolved(root))

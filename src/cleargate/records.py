@@ -95,6 +95,11 @@ class TrainRecord(Record):
     size_bytes: int
     device: str
     run_id: str | None = None      # the MLflow run that watched the fit (curves, system metrics)
+    parent: str | None = None      # fine-tuned from (`init_from`): models:/<name>/<version> or a project model
+    parent_version: str | None = None   # the registered version `init_from` resolved to
+    parent_sha256: str | None = None    # the parent's weights
+    head: str | None = None        # loaded | re-initialised (...)
+    freeze: str | None = None      # backbone | none
 
 
 class Evaluation(Record):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
@@ -35,10 +36,13 @@ def fit_tree(name: str, config: TreeConfig, data: DataContract, train: pd.DataFr
 
 
 def fit_model(name: str, config: ModelConfig, trainer: TrainerConfig, data: DataContract, train: pd.DataFrame,
-              val: pd.DataFrame, seed: int, on_epoch: EpochReport | None = None) -> ModelBundle:
-    """Seeded fit of one model of any flavour; deep fits report each epoch's metrics to `on_epoch`."""
+              val: pd.DataFrame, seed: int, on_epoch: EpochReport | None = None, init: Any = None,
+              callbacks: list[Any] | None = None) -> ModelBundle:
+    """Seeded fit of one model of any flavour; deep fits report each epoch's metrics to `on_epoch`, start from
+    `init` (a fine-tuned model's parent, `models.finetune.InitWeights`) and take extra Lightning `callbacks`."""
     if config.flavour == "torch":
         from cleargate.models.lightning_training import fit_deep
 
-        return fit_deep(name, config, trainer, data, train, val, seed, on_epoch)  # type: ignore[arg-type]
+        return fit_deep(name, config, trainer, data, train, val, seed, on_epoch, init,  # type: ignore[arg-type]
+                        callbacks)
     return fit_tree(name, config, data, train, seed)  # type: ignore[arg-type]

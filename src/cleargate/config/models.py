@@ -66,6 +66,17 @@ class _DeepBase(Optimisation, _ModelBase):
     batch_size: Annotated[int, Field(gt=0, le=65536)]
     patience: Annotated[int, Field(gt=0, le=1000)]
     limit_train_batches: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    # Fine-tuning: start from another model's weights (`models:/<name>@<alias>`, `models:/<name>/<version>`, or
+    # a model of this project's `train`); the head is re-initialised when the class count differs. `freeze:
+    # backbone` trains the head only. The entry's own `learning_rate` (and schedule) is the fine-tuning rate.
+    init_from: Annotated[str, Field(min_length=1)] | None = None
+    freeze: Literal["backbone", "none"] = "none"
+
+    @model_validator(mode="after")
+    def _check_fine_tuning(self) -> _DeepBase:
+        if self.freeze != "none" and self.init_from is None:
+            raise ValueError("freeze: backbone needs init_from (a frozen random backbone learns nothing)")
+        return self
 
     @property
     def optimisation(self) -> Optimisation:

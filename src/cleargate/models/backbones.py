@@ -65,5 +65,13 @@ BACKBONES: dict[str, Callable[[Any, Any], nn.Module]] = {
 }
 
 
+HEAD = "head"   # every backbone names its classifier `head`: what fine-tuning re-initialises or trains alone
+
+
 def build_backbone(config: DeepConfig, data: Any) -> nn.Module:
     return BACKBONES[config.family](config, data)
+
+
+def head(backbone: nn.Module) -> nn.Module:
+    """The classifier on top of the learnt features (the part fine-tuning retrains)."""
+    return getattr(backbone, HEAD)

@@ -62,7 +62,8 @@ class Classifier(L.LightningModule):
         self._step(batch, "val")
 
     def configure_optimizers(self) -> dict:
-        """From params: e.g. AdamW halving the rate when validation loss stalls, or SGD with a cosine schedule."""
-        optimizer = build_optimizer(self.parameters(), self.optimisation)
+        """From params: e.g. AdamW halving the rate when validation loss stalls, or SGD with a cosine schedule.
+        Frozen parameters (a fine-tuned model's backbone) are not given to the optimiser."""
+        optimizer = build_optimizer([p for p in self.parameters() if p.requires_grad], self.optimisation)
         schedule = build_schedule(optimizer, self.optimisation, lambda: self.trainer.estimated_stepping_batches)
         return {"optimizer": optimizer, **({"lr_scheduler": schedule} if schedule else {})}

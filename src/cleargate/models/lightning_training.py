@@ -33,6 +33,7 @@ from cleargate.models.devices import (
     sync_batchnorm_for,
 )
 from cleargate.models.distributed import join_launched_ranks, multi_process
+from cleargate.models.finetune import InitWeights, warm_start
 from cleargate.records import TrainRecord
 from cleargate.runtime import settle_library_logs
 from cleargate.schema import LABEL
@@ -80,12 +81,13 @@ class Runtime:
 
 
 def _trainer(name: str, config: DeepConfig, trainer_config: TrainerConfig, scratch: str,
-             on_epoch: EpochReport | None, runtime: Runtime) -> tuple[L.Trainer, ModelCheckpoint]:
+             on_epoch: EpochReport | None, runtime: Runtime,
+             extra: list[L.Callback]) -> tuple[L.Trainer, ModelCheckpoint]:
     """The checkpoint folder is left to Lightning: it takes rank 0's logger folder and broadcasts it, so every
     rank of a multi-process fit agrees on one folder (rank 0's scratch) for the best weights."""
     checkpoint = ModelCheckpoint(monitor="val_loss", mode="min", save_top_k=1)
     callbacks = [EarlyStopping(monitor="val_loss", mode="min", patience=config.patience), checkpoint,
-                 *_progress(name, on_epoch), *([RankReport(name)] if multi_process(trainer_config) else [])]
+                 *_progress(name, on_epoch), *([RankReport(name)] if multi_process(trainer_config) else []), *extra]
     trainer = L.Trainer(
         accelerator=trainer_config.accelerator, devices=trainer_config.devices,
         strategy=trainer_config.strategy, num_nodes=trainer_config.num_nodes, precision=runtime.precision,
@@ -98,39 +100,43 @@ def _trainer(name: str, config: DeepConfig, trainer_config: TrainerConfig, scrat
 
 
 def _device_trainer(name: str, config: DeepConfig, trainer_config: TrainerConfig, scratch: str,
-                    on_epoch: EpochReport | None) -> tuple[L.Trainer, ModelCheckpoint]:
+                    on_epoch: EpochReport | None, extra: list[L.Callback]) -> tuple[L.Trainer, ModelCheckpoint]:
     """The Trainer with the precision, determinism and batch norm of the device its strategy resolved
     (`precision: auto`: bf16 on a GPU that has it; `models.devices`); a Trainer is cheap to build before
     `fit`, so a device that resolves otherwise builds it again."""
     first = Runtime("32-true" if trainer_config.precision == "auto" else trainer_config.precision,
                     trainer_config.deterministic, sync_batchnorm=False)
-    trainer, checkpoint = _trainer(name, config, trainer_config, scratch, on_epoch, first)
+    trainer, checkpoint = _trainer(name, config, trainer_config, scratch, on_epoch, first, extra)
     device = trainer.strategy.root_device
     chosen = Runtime(precision_for(trainer_config.precision, device),
                      deterministic_for(trainer_config.deterministic, device),
                      sync_batchnorm_for(trainer.num_devices * trainer.num_nodes > 1, device))
     if chosen != first:
-        trainer, checkpoint = _trainer(name, config, trainer_config, scratch, on_epoch, chosen)
+        trainer, checkpoint = _trainer(name, config, trainer_config, scratch, on_epoch, chosen, extra)
     return trainer, checkpoint
 
 
 def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, data: DataContract,
-             train: pd.DataFrame, val: pd.DataFrame, seed: int, on_epoch: EpochReport | None = None) -> ModelBundle:
+             train: pd.DataFrame, val: pd.DataFrame, seed: int, on_epoch: EpochReport | None = None,
+             init: InitWeights | None = None, callbacks: list[L.Callback] | None = None) -> ModelBundle:
     """Seeded, deterministic Lightning fit with early stopping; keeps the best-val-loss weights.
     `on_epoch` receives each epoch's metrics as they come (the MLflow run of the fit).
 
     With `trainer.devices` N > 1 (strategy ddp) this runs in each of the N processes: rank 0 alone reads the
     history and the best weights, every rank waits at a barrier before rank 0's scratch folder (the shared
     checkpoint folder) goes, and the launching process fails if a rank it launched failed. Every rank returns
-    a bundle; the caller writes rank 0's (`models.distributed.is_global_zero`)."""
+    a bundle; the caller writes rank 0's (`models.distributed.is_global_zero`).
+    `init` is the parent of a fine-tuned model (`models.finetune`), loaded after the input statistics so a
+    parent's own are kept; `callbacks` are extra Lightning callbacks (a tuning trial's pruning)."""
     settle_library_logs()  # Lightning set its loggers to INFO when it was imported
     L.seed_everything(seed, workers=True, verbose=False)
     kind = kind_of(data)
     backbone = build_backbone(config, data)
     train_x, val_x = kind.to_tensor(train, data), kind.to_tensor(val, data)
     _fit_input_statistics(backbone, train_x)
+    head = warm_start(backbone, init, name, config.freeze) if init is not None else None
     with tempfile.TemporaryDirectory() as scratch:
-        trainer, checkpoint = _device_trainer(name, config, trainer_config, scratch, on_epoch)
+        trainer, checkpoint = _device_trainer(name, config, trainer_config, scratch, on_epoch, callbacks or [])
         device = trainer.strategy.root_device
         module = Classifier(backbone, len(data.classes), config.optimisation, augment=kind.augmentation(config),
                             channels_last=channels_last(train_x, device))
@@ -154,6 +160,8 @@ def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, data:
     device_name = str(device) if trainer.world_size == 1 else f"{device.type} x{trainer.world_size}"
     record = TrainRecord(model=name, family=config.family, flavour="torch", fit_seconds=fit_seconds,
                          epochs=trainer.current_epoch, n_parameters=sum(p.numel() for p in backbone.parameters()),
-                         size_bytes=0, device=device_name)
+                         size_bytes=0, device=device_name,
+                         **({"parent": init.source, "parent_version": init.version, "parent_sha256": init.digest,
+                             "head": head, "freeze": config.freeze} if init is not None else {}))
     manifest = Manifest(name=name, family=config.family, flavour="torch", config=config, dataset=data)
     return ModelBundle(manifest, module.backbone.to(memory_format=torch.contiguous_format), record, history)

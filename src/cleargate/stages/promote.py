@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from cleargate.io import read_table
-from cleargate.lineage import LOCK_ARTIFACT, lineage_tags, lock_snapshot
+from cleargate.lineage import LOCK_ARTIFACT, lineage_tags, lock_snapshot, parent_tags
 from cleargate.params import DatasetParams
 from cleargate.records import GateDecision, IngestRecord, ReleaseDecision, SplitReport, TrainRecord
 from cleargate.release import publish, release
@@ -38,7 +38,7 @@ def run(params: DatasetParams, flow_run_id: str | None = None) -> ReleaseDecisio
         if lock is not None:  # the dvc.lock whose digest is tagged: `cleargate reproduce` restores the data by it
             client.log_text(logged.run_id, lock.decode(), LOCK_ARTIFACT)
         decision = release(params, client, gate, logged, parent_id, test,
-                           {**lineage, "prefect.flow_run_id": flow_run_id})
+                           {**lineage, **parent_tags(trained[gate.selected]), "prefect.flow_run_id": flow_run_id})
         publish(params, client, decision, lineage)
     decision.save(layout.promotion)
     return decision

@@ -7,6 +7,9 @@ With `trainer.devices` N > 1 and `strategy: ddp`, this same command is every pro
 launcher re-runs it for ranks 1..N-1; or `torchrun --nproc_per_node=N -m cleargate.stages train --model X`):
 every rank trains, rank 0 alone tracks and writes (`models.distributed`), so the outputs are those of a
 one-device fit.
+
+A fine-tuned model (`init_from`) starts from its parent's weights; train.json and the run's `lineage.parent_*`
+tags name the parent (the registered version it resolved to), and so, at promotion, do the version's tags.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from pathlib import Path
 import pandas as pd
 
 from cleargate.io import read_table, write_text
+from cleargate.lineage import parent_tags
 from cleargate.models.distributed import is_global_zero
 from cleargate.params import DatasetParams
 from cleargate.records import TrainRecord
+from cleargate.tracking.parent import resolve_init
 from cleargate.tracking.runs import training_run
 from cleargate.training import fit_model
 
@@ -34,11 +39,14 @@ def write_curves(history: pd.DataFrame | None, path: Path) -> None:
 def run(params: DatasetParams, model: str) -> TrainRecord:
     layout = params.layout
     train, val = read_table(layout.split("train")), read_table(layout.split("val"))
+    init = resolve_init(params, model)  # a fine-tuned model's parent (train.<m>.init_from), before any fit
     if not is_global_zero():  # a rank > 0 of a multi-process fit: it trains, rank 0 tracks and writes
-        return fit_model(model, params.model(model), params.trainer, params.dataset, train, val, params.seed).record
+        return fit_model(model, params.model(model), params.trainer, params.dataset, train, val, params.seed,
+                         init=init).record
     with training_run(params, model) as tracked:
         bundle = fit_model(model, params.model(model), params.trainer, params.dataset, train, val, params.seed,
-                           on_epoch=tracked.log_epoch)
+                           on_epoch=tracked.log_epoch, init=init)
+        tracked.set_tags(parent_tags(bundle.record))
         bundle.record = bundle.record.model_copy(update={"run_id": tracked.id})
         bundle.save(layout.model(model).dir)
         tracked.log_fit(bundle.record)

@@ -37,6 +37,10 @@ class TrainingRun:
         stamp = int(pd.Timestamp.now().timestamp() * 1000)
         self.client.log_batch(self.id, metrics=[Metric(k, float(v), stamp, epoch) for k, v in metrics.items()])
 
+    def set_tags(self, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(self.id, key, value)
+
     def log_fit(self, record: TrainRecord) -> None:
         for key in ("fit_seconds", "epochs", "n_parameters", "size_bytes"):
             self.client.log_metric(self.id, key, float(getattr(record, key)))
