@@ -46,6 +46,8 @@ def test_tabular_pipelines_predict_what_sklearn_predicts(categorical, model):
     fast = SequentialTreePredictor(fitted, data, threads=1)
     assert (fast.forest is not None) == (not isinstance(model, HistGradientBoostingClassifier))
     assert (fast.imputer is not None) == (not categorical)  # the numeric-only path
+    if "n_jobs" in model.get_params():  # scikit-learn's reference order: with n_jobs=2 its threads add the
+        fitted.set_params(model__n_jobs=1)  # trees' probabilities in whichever order they finish (not bit-stable)
     for frame in (test, test.head(1), test[test["dose"].isna()].head(1)):
         assert np.array_equal(fast.predict_proba(frame), fitted.predict_proba(frame[columns]))
 
