@@ -25,18 +25,21 @@ FIX = ("start one there (`dask scheduler`, then `dask worker <address>` on each 
        "orchestration.dask_address in params.yaml at a running one (task_runner: process runs here instead)")
 
 
-def task_runner(project: ProjectParams) -> TaskRunner:
-    """The runner params.yaml asks for; a scheduler named there must answer first (see `check_scheduler`)."""
+def task_runner(project: ProjectParams, workers: int | None = None) -> TaskRunner:
+    """The runner params.yaml asks for; a scheduler named there must answer first (see `check_scheduler`).
+    `workers` sizes a local pool or cluster when a flow runs other work than fits (tuning trials); default
+    `fit_workers`."""
     orchestration = project.orchestration
+    workers = workers or orchestration.fit_workers
     if orchestration.task_runner == "process":
-        return ProcessPoolTaskRunner(max_workers=orchestration.fit_workers)
+        return ProcessPoolTaskRunner(max_workers=workers)
     from prefect_dask import DaskTaskRunner
 
     if orchestration.dask_address:
         check_scheduler(orchestration)
         return DaskTaskRunner(address=orchestration.dask_address)
     return DaskTaskRunner(cluster_class="distributed.LocalCluster",
-                          cluster_kwargs=local_cluster_options(orchestration.fit_workers))
+                          cluster_kwargs=local_cluster_options(workers))
 
 
 def local_cluster_options(workers: int) -> dict[str, Any]:

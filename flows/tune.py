@@ -1,5 +1,5 @@
 """Hyper-parameter search as a Prefect flow: the trials of `cleargate tune`, `tuning.workers` at a time, each in
-its own process through the same task runner as the pipeline's fits (Prefect's ProcessPoolTaskRunner).
+its own process through the same task runner as the pipeline's fits (flows/runners.py: a process pool or Dask).
 
 Run it: `python flows/tune.py mnist_cnn --trials 20`. Every worker asks the shared study (an RDB storage:
 SQLite under the project, or the team stack's PostgreSQL) for its next trial, so workers never repeat one
@@ -25,6 +25,7 @@ from cleargate.params import load_project  # noqa: E402
 from cleargate.runtime import apply_offline_env, limit_threads, quiet_third_party  # noqa: E402
 from cleargate.tuning import study  # noqa: E402
 from flows.console import quiet_prefect_console  # noqa: E402
+from flows.runners import task_runner  # noqa: E402
 
 
 @task(cache_policy=NO_CACHE)
@@ -62,10 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     quiet_third_party(args.verbose)
     quiet_prefect_console(args.verbose)
     try:
-        tuning = load_project(Path(args.params)).tuning
+        project = load_project(Path(args.params))
+        tuning = project.tuning
         if tuning is None:
             raise CleargateError(f"{args.params}: no `tuning` section (tuning.storage, tuning.space.<model>)")
-        lines = tune.with_options(task_runner=ProcessPoolTaskRunner(max_workers=tuning.workers))(
+        lines = tune.with_options(task_runner=task_runner(project, tuning.workers))(
             args.params, args.model, args.trials)
     except CleargateError as exc:
         print(f"cleargate: tune stopped: {exc}", file=sys.stderr)

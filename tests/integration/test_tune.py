@@ -6,17 +6,20 @@ a second search resumes the same study. A deep model's trials report each epoch 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import optuna
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from cleargate.cli import app
 from cleargate.params import load_params
 from cleargate.stages import clean, ingest, split, validate
-from tests.conftest import tiny_params, write_params
+from tests.conftest import ROOT, tiny_params, write_params
 
 SPACE = {"hgb": {"learning_rate": {"low": 0.05, "high": 0.5, "log": True}, "max_leaf_nodes": {"low": 4, "high": 16}},
          "cnn": {"learning_rate": {"low": 0.001, "high": 0.01, "log": True}, "hidden": {"choices": [16, 32]}}}
@@ -83,3 +86,29 @@ def test_a_deep_trial_reports_each_epoch_to_the_pruner(split_project: Path):
     study = optuna.load_study(study_name="cnn", storage=f"sqlite:///{split_project.parent}/.optuna/digits.db")
     assert len(study.trials) == 2
     assert all(sorted(t.intermediate_values) == [0, 1] for t in study.trials), "val accuracy per epoch, reported"
+
+
+@pytest.mark.slow
+def test_the_tune_flow_runs_trials_side_by_side_on_the_pipelines_task_runner(split_project: Path):
+    """`python flows/tune.py`: `tuning.workers` trials at once (two processes here) on the shared study."""
+    storage = f"sqlite:///{split_project.parent}/.optuna/digits.db"
+    raw = yaml.safe_load(split_project.read_text())
+    raw["tuning"]["workers"] = 2
+    split_project.write_text(yaml.safe_dump(raw, sort_keys=False))
+    before = len(optuna.load_study(study_name="hgb", storage=storage).trials) if _has_study(split_project, "hgb") else 0
+    done = subprocess.run([sys.executable, str(ROOT / "flows" / "tune.py"), "hgb", "--trials", "2",
+                           "--params", str(split_project)], cwd=split_project.parent, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "dvc exp run -S 'train.hgb." in done.stdout
+    trials = optuna.load_study(study_name="hgb", storage=storage).trials
+    assert len(trials) == before + 2 and all(t.state.name == "COMPLETE" for t in trials[-2:])
+    first, second = trials[-2:]
+    assert first.datetime_start < second.datetime_complete and second.datetime_start < first.datetime_complete, \
+        "the two trials overlapped in time (two worker processes)"
+
+
+def _has_study(params_file: Path, name: str) -> bool:
+    """Whether an earlier test of this module left the study (they share the project)."""
+    database = params_file.parent / ".optuna" / "digits.db"
+    return database.is_file() and name in {s.study_name for s in optuna.get_all_study_summaries(f"sqlite:///{database}")}
