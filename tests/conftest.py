@@ -113,3 +113,16 @@ def make_project(tmp_path: Path, params: dict[str, Any] | None = None) -> Path:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path)
+
+
+def run_stages(params: Any) -> Any:
+    """Every stage of one dataset in the process, in the graph's order, every model of it; the release."""
+    from cleargate.stages import clean, evaluate, gate, ingest, promote, split, train, validate
+
+    for stage in (ingest, validate, clean, split):
+        stage.run(params)
+    for name in params.train:
+        train.run(params, name)
+        evaluate.run(params, name)
+    gate.run(params)
+    return promote.run(params)

@@ -13,10 +13,10 @@ from cleargate.datasets import load
 from cleargate.models.finetune import InitWeights
 from cleargate.params import ProjectParams, load_params
 from cleargate.records import TrainRecord
-from cleargate.stages import clean, evaluate, gate, ingest, promote, split, train, validate
+from cleargate.stages import evaluate, gate, promote, train
 from cleargate.tracking.parent import resolve_init
 from cleargate.training import fit_model
-from tests.conftest import tiny_params, write_params
+from tests.conftest import run_stages, tiny_params, write_params
 
 
 def epochs_to(history, target: float) -> int | None:
@@ -50,15 +50,6 @@ def test_warm_start_from_an_older_model_reaches_the_cold_accuracy_in_fewer_epoch
     assert warm_epochs < cold_epochs
 
 
-def _pipeline(params):
-    for stage in (ingest, validate, clean, split):
-        stage.run(params)
-    for name in params.train:
-        train.run(params, name)
-        evaluate.run(params, name)
-    gate.run(params)
-    return promote.run(params)
-
 
 @pytest.mark.slow
 def test_a_fine_tuned_version_names_the_registered_version_it_started_from(tmp_path: Path):
@@ -70,7 +61,7 @@ def test_a_fine_tuned_version_names_the_registered_version_it_started_from(tmp_p
     raw["train"]["cnn"]["max_epochs"] = 3
     raw["datasets"]["digits"]["gates"]["latency_repeats"] = 5   # the release checks are not what is tested here
     del raw["train"]["rf"]
-    first = _pipeline(load_params(write_params(tmp_path / "params.yaml", raw)))
+    first = run_stages(load_params(write_params(tmp_path / "params.yaml", raw)))
     assert first.version == "1"
 
     raw["train"] = {"hgb": raw["train"]["hgb"],

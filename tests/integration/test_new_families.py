@@ -15,9 +15,8 @@ from cleargate.kinds.image import to_tensor
 from cleargate.models.bundle import ModelBundle
 from cleargate.params import load_project
 from cleargate.records import Evaluation, ValidationRecord
-from cleargate.stages import clean, evaluate, gate, ingest, promote, split, train, validate
 from tests.cifar_fixture import write_cifar10
-from tests.conftest import tiny_params, write_params
+from tests.conftest import run_stages, tiny_params, write_params
 
 ENCODER = {"dim": 32, "depth": 1, "heads": 2, "ff_dim": 64}
 
@@ -51,22 +50,13 @@ def cifar_params(folder: Path) -> dict:
     return params
 
 
-def run_stages(params, models):
-    for stage in (ingest, validate, clean, split):
-        stage.run(params)
-    for name in models:
-        train.run(params, name)
-        evaluate.run(params, name)
-    gate.run(params)
-    return promote.run(params)
-
 
 @pytest.mark.slow
 def test_colour_images_from_a_cifar_folder_reach_the_registry(tmp_path: Path):
     folder = write_cifar10(tmp_path / "downloads", per_class=5)   # 300 images, 30 per class
     project = load_project(write_params(tmp_path / "params.yaml", cifar_params(folder)))
     params = project.scope("cifar")
-    result = run_stages(params, params.train)
+    result = run_stages(params)
 
     checks = {c["check"] for c in ValidationRecord.load(params.layout.validation_dir / "result.json").checks
               if c["batch"] in ("channel_values", "channel_spread")}
@@ -105,7 +95,7 @@ def test_an_elman_rnn_and_a_transformer_train_on_the_rehab_recordings_and_regist
                                     "positions": "learned", "max_epochs": 4}
     project = load_project(write_params(tmp_path / "params.yaml", params))
     rehab = project.scope("rehab")
-    result = run_stages(rehab, rehab.train)
+    result = run_stages(rehab)
     for name, network in (("rnn", "RecurrentNet"), ("attention", "SequenceTransformer")):
         bundle = ModelBundle.load(rehab.layout.model(name).dir)
         assert type(bundle.model).__name__ == network and bundle.record.epochs == 4

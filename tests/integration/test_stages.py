@@ -12,23 +12,13 @@ from cleargate.errors import DataError
 from cleargate.models.bundle import load_predictor
 from cleargate.params import load_params
 from cleargate.stages import clean, evaluate, gate, ingest, promote, split, train, validate
-from tests.conftest import tiny_params, write_params
-
-
-def run_all(params):
-    for stage in (ingest, validate, clean, split):
-        stage.run(params)
-    for name in params.train:
-        train.run(params, name)
-        evaluate.run(params, name)
-    gate.run(params)
-    return promote.run(params)
+from tests.conftest import run_stages, tiny_params, write_params
 
 
 @pytest.mark.slow
 def test_pipeline_registers_a_champion_that_serves_raw_rows(tmp_path: Path):
     params = load_params(write_params(tmp_path / "params.yaml", tiny_params()))
-    result = run_all(params)
+    result = run_stages(params)
     assert result.passed and result.champion == result.version == "1" and result.outcome == "promoted"
     reports = params.paths.reports / "digits"
     for path in ("validation/result.json", "validation/index.html", "cleaning.json", "split.json",
