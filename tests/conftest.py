@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(autouse=True)
 def _isolate_mlflow_uri():
-    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI; never let one test's store leak into the next."""
+    """mlflow.set_tracking_uri/set_registry_uri keep the URI in a module global and export it; never let one
+    test's store leak into the next (a client built with only a tracking URI reads the global registry URI)."""
     yield
+    mlflow = sys.modules.get("mlflow")  # never imported: nothing to reset
+    if mlflow is not None:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
     for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         os.environ.pop(key, None)
 

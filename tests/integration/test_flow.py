@@ -77,7 +77,8 @@ def test_flow_stops_at_validation_on_a_corrupt_label(tmp_path: Path):
     assert pd.read_parquet(loaded.paths.raw / "digits.parquet").equals(frame), "raw data untouched"
     assert not loaded.paths.models.exists(), "nothing trained"
     store = project / "mlflow.db"  # the preflight creates an empty store before any stage runs
-    assert not store.exists() or not MlflowClient(f"sqlite:///{store}").search_registered_models(), "nothing promoted"
+    uri = f"sqlite:///{store}"
+    assert not store.exists() or not MlflowClient(uri, uri).search_registered_models(), "nothing promoted"
 
 
 def registry_champion(client: MlflowClient) -> str:
