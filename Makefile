@@ -12,6 +12,8 @@ export GX_ANALYTICS_ENABLED ?= false
 export DVC_NO_ANALYTICS ?= 1
 export MLFLOW_DISABLE_TELEMETRY ?= true
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test`: 2 fits this 2-core machine (tests wait on servers and subprocesses)
+TEST_WORKERS ?= 2
 RUN_ARGS ?=
 # torch build: cpu (requirements.lock's pin, the default) or cuda (`make setup TORCH=cuda` on a GPU machine: the
 # same torch version's CUDA build from the package index). The choice is remembered by the venv's stamp file.
@@ -40,8 +42,8 @@ $(INSTALLED): requirements.lock pyproject.toml
 run: setup ## run the whole pipeline (Prefect flow) on the embedded defaults and print the summary
 	$(PY) flows/pipeline.py $(RUN_ARGS)
 
-test: setup ## run the test suite (unit, data, integration, end to end)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: setup ## run the test suite (unit, data, integration, end to end) in TEST_WORKERS processes (0: in this one)
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 lint: setup ## ruff over the code, import-linter over the architecture, dvc.yaml up to date
 	$(VENV)/bin/ruff check src flows tests benchmarks scripts infra

@@ -20,10 +20,23 @@ ROOT = Path(__file__).resolve().parent.parent
 def pytest_configure(config: pytest.Config) -> None:
     apply_offline_env()
     os.environ.pop("MLFLOW_TRACKING_URI", None)
-    # One Prefect home for the whole suite: its first ephemeral start is slow, later ones are not.
-    os.environ.setdefault("PREFECT_HOME", str(ROOT / ".prefect"))
+    # One Prefect home for the whole suite: its first ephemeral start is slow, later ones are not. Under xdist
+    # (`make test` runs two workers) each worker has its own: two ephemeral servers never share one SQLite file.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    home = os.environ.get("PREFECT_HOME", str(ROOT / ".prefect"))
+    os.environ["PREFECT_HOME"] = f"{home}-{worker}" if worker else home
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "600")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """How `make test` shares the tests between its xdist workers (`--dist loadgroup`): a module's tests stay
+    together (a module-scoped fixture, such as a trained project, is built once), and every test of the team
+    stack (tests/ops) runs in one worker, so the session's stack starts once."""
+    for item in items:
+        relative = item.path.relative_to(ROOT)
+        group = "stack" if relative.parts[:2] == ("tests", "ops") else relative.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True)
