@@ -45,7 +45,6 @@ from flows.console import quiet_prefect_console  # noqa: E402
 from flows.fits import fit_command, own_process_tree  # noqa: E402
 from flows.ledger import RunLedger  # noqa: E402
 from flows.runners import task_runner  # noqa: E402
-from flows.stability import run_seeds  # noqa: E402
 
 
 @task(cache_policy=NO_CACHE)
@@ -131,6 +130,8 @@ def _execute_models(calls: list[StageCall], project: ProjectParams, ledger: RunL
 def _measure_stability(project: ProjectParams, calls: list[StageCall], ledger: RunLedger, seeds: int) -> None:
     """`--stability-seeds N`: each candidate of a dataset still going is fitted with N seeds (through this flow's
     pool; `cleargate stability`), unless its summary is current with N seeds; its gate then re-runs."""
+    from flows.stability import run_seeds  # imported here: it loads torch, sklearn and torchmetrics (8 s)
+
     for call in calls:
         model = call.model or ""
         if call.stage.name != "train" or project.train[model].role != "candidate" or call.dataset in ledger.failed:
