@@ -43,7 +43,7 @@ run: setup ## run the whole pipeline (Prefect flow) on the embedded defaults and
 	$(PY) flows/pipeline.py $(RUN_ARGS)
 
 test: setup ## run the test suite (unit, data, integration, end to end) in TEST_WORKERS processes (0: in this one)
-	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope) $(PYTEST_ARGS)
 
 lint: setup ## ruff over the code, import-linter over the architecture, dvc.yaml up to date
 	$(VENV)/bin/ruff check src flows tests benchmarks scripts infra

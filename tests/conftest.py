@@ -29,14 +29,19 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """How `make test` shares the tests between its xdist workers (`--dist loadgroup`): a module's tests stay
-    together (a module-scoped fixture, such as a trained project, is built once), and every test of the team
-    stack (tests/ops) runs in one worker, so the session's stack starts once."""
-    for item in items:
-        relative = item.path.relative_to(ROOT)
-        group = "stack" if relative.parts[:2] == ("tests", "ops") else relative.as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """How `make test` shares the tests between its xdist workers: a module's tests stay together (a
+    module-scoped fixture, such as a trained project, is built once) and every test of the team stack
+    (tests/ops) runs in one worker, so the session's stack starts once. (xdist's own `xdist_group` marks are
+    not applied under pytest 9: node ids are no longer plain strings there.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "tests/ops" if module.startswith("tests/ops/") else module
+
+    return ModuleScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)
