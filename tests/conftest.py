@@ -29,6 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: unknown where xdist is not installed
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """How `make test` shares the tests between its xdist workers: a module's tests stay together (a
     module-scoped fixture, such as a trained project, is built once) and every test of the team stack

