@@ -103,8 +103,11 @@ def test_a_fresh_clone_names_missing_data_then_rebuilds_from_a_remote_and_catche
     ("0" * 40, "commit 000000000000 is not in the history of"),
 ])
 def test_a_version_that_cannot_be_rebuilt_is_refused_in_one_line(built: Path, commit: str, says: str):
+    import mlflow
+
     head = run(["git", "rev-parse", "HEAD"], built).stdout.strip()
     client = client_of(built)
+    mlflow.set_tracking_uri(f"sqlite:///{built / 'mlflow.db'}")  # a `models:/m-<id>` source resolves through it
     champion = client.get_model_version_by_alias(TREE, "champion")
     forged = client.create_model_version(TREE, champion.source, run_id=champion.run_id, tags={
         **champion.tags, "lineage.git_commit": commit.format(head=head)})

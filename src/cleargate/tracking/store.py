@@ -78,13 +78,27 @@ def _check_writable(folder: Path, what: str) -> None:
 
 
 def _create_tables(uri: str) -> None:
-    """A new SQLite store gets its tables here, in one process: fits started side by side (a process pool, Dask
-    workers) would otherwise each create them, and all but the first fail (`table ... already exists`)."""
-    if Path(uri.removeprefix("sqlite:///")).is_file():
-        return
-    from mlflow.tracking import MlflowClient
+    """A new SQLite store gets its tables here, before any stage runs: fits started side by side (a process pool,
+    Dask workers) would otherwise each create them, and all but the first fail (`table ... already exists`). One
+    process at a time, under a file lock beside the database: two flows started at once (`make serve`'s
+    schedules) would otherwise both migrate the new file (`duplicate column name`)."""
+    from filelock import FileLock
 
-    MlflowClient(uri).search_experiments(max_results=1)
+    database = Path(uri.removeprefix("sqlite:///"))
+    if database.is_file():
+        return
+    with FileLock(f"{database}.lock"):
+        if database.is_file():  # created while this process waited
+            return
+        from mlflow.tracking import MlflowClient
+
+        # built under another name and renamed into place: a process that finds the file finds every table
+        scratch = database.with_name(f".{database.name}.{os.getpid()}.new")
+        try:
+            MlflowClient(f"sqlite:///{scratch}").search_experiments(max_results=1)
+            os.replace(scratch, database)
+        finally:
+            scratch.unlink(missing_ok=True)
 
 
 def _check_database(uri: str, budget: float) -> None:
@@ -149,6 +163,8 @@ def connect(params: Any) -> Any:
 
     configure_requests(params)
     uri = tracking_uri(params)
+    if uri.startswith("sqlite:///"):
+        _create_tables(uri)  # a flow that did not run the preflight (monitoring), several at once
     saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
