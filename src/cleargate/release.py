@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
@@ -81,9 +80,11 @@ def compare_with_champion(params: DatasetParams, champion: str | None, test: pd.
     """The champion scored now on the same test rows; any failure to score it fails the check, closed."""
     if champion is None:
         return ChampionComparison(None)
+    from cleargate.serving import load_served
+
     rule = params.gates.champion
     try:
-        model = mlflow.pyfunc.load_model(f"models:/{params.registry.model_name}/{champion}")
+        model, _ = load_served(f"models:/{params.registry.model_name}/{champion}")
         champion_labels = np.asarray(model.predict(test[params.features]))
     except Exception as exc:  # noqa: BLE001 - whatever breaks, the comparison fails closed
         return ChampionComparison(champion, error=f"could not score the champion ({type(exc).__name__}: {exc})")

@@ -56,3 +56,18 @@ def test_a_batch_column_of_a_type_the_model_did_not_learn_is_named():
     assert "column pixel_0: float64" in type_mismatch(frame, {"pixel_0": "i"})
     assert type_mismatch(frame, {"pixel_0": "f", "pixel_1": "f", "sex": "O"}) is None, "ints where floats were learnt"
     assert "column sex" in type_mismatch(frame, {"sex": "f"})
+
+
+def test_the_models_pins_are_compared_with_the_environment(tmp_path):
+    """`load_served` skips MLflow's slow requirement check and compares the model's exact pins itself."""
+    from importlib.metadata import version
+
+    from cleargate.serving import _pin_mismatches
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(f"numpy==0.0.1\npandas=={version('pandas').split('+')[0]}\nno-such-package==1.0\n")
+    found = _pin_mismatches(requirements)
+    assert found[0] == f"the model was logged with numpy==0.0.1, this environment has {version('numpy')}"
+    assert found[-1] == "the model was logged with no-such-package==1.0, this environment has not installed"
+    assert len(found) == 2
+    assert _pin_mismatches(tmp_path / "absent.txt") == []

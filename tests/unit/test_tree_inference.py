@@ -10,7 +10,8 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from cleargate.kinds.tabular import TabularData, tree_features
-from cleargate.tree_inference import SequentialTreePredictor
+from cleargate.models.bundle import _save_weights, load_skops
+from cleargate.tree_inference import LOCKSTEP_ROWS, SequentialTreePredictor, _ForestArrays
 
 
 def table(categorical: bool) -> TabularData:
@@ -48,8 +49,19 @@ def test_tabular_pipelines_predict_what_sklearn_predicts(categorical, model):
     assert (fast.imputer is not None) == (not categorical)  # the numeric-only path
     if "n_jobs" in model.get_params():  # scikit-learn's reference order: with n_jobs=2 its threads add the
         fitted.set_params(model__n_jobs=1)  # trees' probabilities in whichever order they finish (not bit-stable)
-    for frame in (test, test.head(1), test[test["dose"].isna()].head(1)):
+    few = test.head(LOCKSTEP_ROWS)  # all trees walked at once; 120 rows: tree by tree
+    for frame in (test, few, test.head(1), test[test["dose"].isna()].head(1)):
         assert np.array_equal(fast.predict_proba(frame), fitted.predict_proba(frame[columns]))
+
+
+def test_the_all_trees_walk_finds_every_trees_leaf():
+    rng = np.random.default_rng(3)
+    inputs = rng.normal(size=(40, 6)).astype(np.float32)
+    forest = ExtraTreesClassifier(n_estimators=30, random_state=0).fit(inputs, rng.integers(0, 4, 40))
+    leaves = _ForestArrays(forest).leaf_values(inputs)
+    assert leaves.shape == (30, 40, 4)
+    for walked, tree in zip(leaves, forest.estimators_, strict=True):
+        assert np.array_equal(walked, tree.tree_.predict(inputs))
 
 
 def test_a_bare_forest_on_pixels_and_bad_input_fall_back_to_sklearn():
@@ -62,3 +74,18 @@ def test_a_bare_forest_on_pixels_and_bad_input_fall_back_to_sklearn():
     bad = train.head(2).astype(float).assign(age=[1.0, np.inf])
     with pytest.raises(ValueError, match="infinity"):  # scikit-learn's own message, as before the fast path
         fast.predict_proba(bad)
+
+
+def test_a_pipeline_loaded_from_its_skops_file_keeps_the_fast_path(tmp_path):
+    """skops gives back a NaN float, not the `np.nan` object: the imputer must still be recognised (it was not,
+    and one breast_cancer row cost 12 ms instead of 1 ms)."""
+    data = table(False)
+    train, test = records(300, 0), records(50, 1)
+    columns = list(data.features)
+    fitted = Pipeline([("features", tree_features(data)), ("model", FORESTS[1])]).fit(train[columns], train["label"])
+    path = tmp_path / "model.skops"
+    _save_weights("sklearn", fitted, path)
+    loaded = load_skops(path)
+    fast = SequentialTreePredictor(loaded, data, threads=1)
+    assert fast.imputer is not None and fast.forest is not None
+    assert np.array_equal(fast.predict_proba(test), fitted.predict_proba(test[columns]))

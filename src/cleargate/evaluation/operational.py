@@ -33,11 +33,10 @@ def folder_size_mb(path: Path) -> float:
 
 def measure(model_uri: str, rows: pd.DataFrame, batch_size: int, repeats: int) -> Operational:
     """Download and load the logged model, then time predict on one row and on a batch of raw rows."""
-    import mlflow
+    from cleargate.serving import load_served
 
     started = time.perf_counter()
-    local = Path(mlflow.artifacts.download_artifacts(model_uri))
-    model = mlflow.pyfunc.load_model(str(local))
+    model, local = load_served(model_uri)
     load_seconds = time.perf_counter() - started
     single = rows.head(1)
     batch = rows.sample(n=batch_size, replace=len(rows) < batch_size, random_state=0)

@@ -106,16 +106,15 @@ def _check(params: DatasetParams, source: BatchSource, profile: dict[str, Any], 
 def _predict(params: DatasetParams, source: BatchSource, model: tuple[str, str, str], flagged: bool, path: Path,
              progress: Progress) -> None:
     """Pass 2: the model's labels, chunk by chunk, appended to one parquet file (a row group per chunk)."""
-    import mlflow.pyfunc
     import pyarrow as pa
     import pyarrow.parquet as pq
     from mlflow.exceptions import MlflowException
 
-    from cleargate.serving import THREADS_ENV, type_mismatch
+    from cleargate.serving import THREADS_ENV, load_served, type_mismatch
 
     name, version, digest = model
     os.environ.setdefault(THREADS_ENV, str(os.cpu_count() or 1))  # a chunk uses every core (a served row: one)
-    served = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    served, _ = load_served(f"models:/{name}/{version}")
     trained = (served.metadata.metadata or {}).get("input_kinds", {})
     writer = None
     try:
