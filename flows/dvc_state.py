@@ -9,12 +9,14 @@ call runs inside the repo (the stage functions themselves use absolute paths).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from contextlib import chdir
+import copy
+from collections.abc import Iterable, Iterator
+from contextlib import chdir, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from dvc.repo import Repo
+from dvc.repo import Repo, lock_repo
 
 
 @dataclass(frozen=True)
@@ -26,13 +28,50 @@ class Staleness:
         return stage in self.stale or bool(self.upstream.get(stage, set()) & set(ran))
 
 
+_PREFETCHED: dict[Path, Staleness] = {}  # root -> DVC's answer asked before the flow started
+
+
+def prefetch(root: Path) -> None:
+    """Ask DVC now, before the flow starts; the next `staleness(root)` in this process takes this answer (once)."""
+    _PREFETCHED[Path(root).resolve()] = _ask(root)
+
+
 def staleness(root: Path) -> Staleness:
-    with chdir(root), Repo(str(root)) as repo:
+    return _PREFETCHED.pop(Path(root).resolve(), None) or _ask(root)
+
+
+def _ask(root: Path) -> Staleness:
+    """`dvc status` and the stage graph under one repo lock: DVC builds its index once (each locked call
+    otherwise rebuilds it, ~2 s here), reading each params file once (`_params_read_once`)."""
+    with chdir(root), Repo(str(root)) as repo, lock_repo(repo), _params_read_once():
         stale = set(repo.status())
         upstream: dict[str, set[str]] = {}
         for downstream, dependency in repo.index.graph.edges():
             upstream.setdefault(downstream.addressing, set()).add(dependency.addressing)
     return Staleness(stale, upstream)
+
+
+@contextmanager
+def _params_read_once() -> Iterator[None]:
+    """Within one status call, DVC parses params.yaml again for every stage that depends on a parameter (56
+    here; ruamel, ~60 ms each: 3.5 s of a 7.4 s `repo.status()`, cProfile). The file does not change while DVC
+    holds the repo lock, so each file is parsed once and every stage gets its own copy. Written here because
+    DVC has no switch for it; it replaces `dvc.dependency.param.load_path` only inside this context."""
+    from dvc.dependency import param
+
+    original, parsed = param.load_path, {}
+
+    def load_once(path: str, fs: Any, **kwargs: Any) -> Any:
+        key = (path, id(fs), tuple(sorted(kwargs.items())))
+        if key not in parsed:
+            parsed[key] = original(path, fs, **kwargs)
+        return copy.deepcopy(parsed[key])
+
+    param.load_path = load_once
+    try:
+        yield
+    finally:
+        param.load_path = original
 
 
 def commit(root: Path, stages: Iterable[str]) -> None:

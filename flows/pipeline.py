@@ -42,6 +42,7 @@ from cleargate.stages.entry import run_stage  # noqa: E402
 from cleargate.tracking import check_store  # noqa: E402
 from flows import dvc_state  # noqa: E402
 from flows.console import quiet_prefect_console  # noqa: E402
+from flows.ephemeral_api import EphemeralApi  # noqa: E402
 from flows.fits import fit_command, own_process_tree  # noqa: E402
 from flows.ledger import RunLedger  # noqa: E402
 from flows.runners import task_runner  # noqa: E402
@@ -207,6 +208,15 @@ def pipeline_with_workers(params_path: str, rerun: list[str], datasets: list[str
     return configured(params_path, rerun=rerun, datasets=datasets, stability_seeds=stability_seeds)
 
 
+def _prepare(params_path: str, datasets: list[str] | None) -> None:
+    """The flow's slow first steps, done while Prefect's API server starts (`flows.ephemeral_api`): check the
+    tracking store (one line now if it is down, before any flow run) and ask DVC what is stale
+    (`dvc_state.prefetch`: the flow then finds DVC's answer ready)."""
+    project = load_project(Path(params_path))
+    check_store(project.scope(plan(project, datasets)[0].dataset))
+    dvc_state.prefetch(project.root)
+
+
 def _blocked(project: ProjectParams, datasets: list[str] | None) -> list[str]:
     """Datasets whose latest verdict (this run's or an earlier, unchanged one) blocked the candidate."""
     paths = {d: project.scope(d).layout.promotion for d in (datasets or project.datasets)}
@@ -249,7 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     _start_watchdog()
     console, errors = Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        outcomes = pipeline_with_workers(args.params, args.rerun, args.dataset, args.stability_seeds)
+        with EphemeralApi() as api:  # with no PREFECT_API_URL: Prefect's temporary server, started now
+            _prepare(args.params, args.dataset)
+            api.ready()
+            outcomes = pipeline_with_workers(args.params, args.rerun, args.dataset, args.stability_seeds)
         ran = [name for name, outcome in outcomes.items() if outcome in ("ran", "blocked")]
         console.print(f"stages ran: {len(ran)}; up to date, skipped: {len(outcomes) - len(ran)}")
         _print_summaries(console, args.params, args.dataset)

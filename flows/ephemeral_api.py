@@ -1,0 +1,147 @@
+"""Prefect's ephemeral API, started as early as possible and beside the run's own start-up work.
+
+With no PREFECT_API_URL, Prefect starts a temporary API server the first time a flow needs one: it imports
+`prefect.server.api.server` in this process (5.6-7.8 s here) only to launch `uvicorn` in another, then waits
+for it (7.7 s with its database already made). A no-op rerun spent most of its time there. Here the same
+server process is launched from the command line Prefect uses (`SubprocessASGIServer._run_uvicorn_command`,
+Prefect 3.8), without importing the server in this process, and the run checks its stores and asks DVC
+what is stale (`flows.pipeline._prepare`) while the server starts; `ready()` then waits for its /health
+and points this process and its children at it. Like Prefect's, the server lives until this process exits
+(stopped by its pid, after Prefect's log and event workers have sent what they hold) and later runs in the
+same process reuse it. Written here because Prefect starts its ephemeral server lazily and has no way to
+start it early without the import.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import ExitStack, closing
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from cleargate.errors import CleargateError
+
+MIN_START_S = 60.0   # at least this long a wait: Prefect's default (20 s) is short for a first run's database
+                     # migration on a busy 2-core machine; PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS raises it
+
+
+def _prefect_server_running() -> bool:
+    """Prefect's own ephemeral server already runs in this process (an earlier flow call started it): reuse it."""
+    server = sys.modules.get("prefect.server.api.server")
+    instances = getattr(getattr(server, "SubprocessASGIServer", None), "_instances", {})
+    return any(getattr(instance, "running", False) for instance in instances.values())
+
+
+def _free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Server:
+    """One uvicorn process serving Prefect's API on a free port of 127.0.0.1."""
+
+    def __init__(self) -> None:
+        import prefect
+        from prefect.settings import get_current_settings
+
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}/api"
+        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
+               **get_current_settings().to_environment_variables(exclude_unset=True)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(prefect.__file__).parent.parent), "--factory",
+             "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port), "--log-level",
+             "error", "--lifespan", "on"], env=env, stdin=subprocess.DEVNULL)
+        atexit.register(self.stop)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()  # our own child, by its pid
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+_SERVER: _Server | None = None   # this process's server, reused by later runs in it
+
+
+class EphemeralApi:
+    """`with EphemeralApi() as api: ...; api.ready(); <run flows>`. Does nothing where PREFECT_API_URL is set
+    (a team server) or the ephemeral server is disabled: the flow then talks to what Prefect is configured for."""
+
+    def __init__(self) -> None:
+        from prefect.settings import (
+            PREFECT_API_URL,
+            PREFECT_SERVER_EPHEMERAL_ENABLED,
+            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        )
+
+        self.needed = (not PREFECT_API_URL.value() and bool(PREFECT_SERVER_EPHEMERAL_ENABLED.value())
+                       and not _prefect_server_running())
+        self.timeout = max(MIN_START_S, float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
+        self.server: _Server | None = None
+        self._stack = ExitStack()
+
+    def __enter__(self) -> EphemeralApi:
+        global _SERVER  # noqa: PLW0603 - one server per process, like Prefect's own
+        if self.needed:
+            if _SERVER is None or _SERVER.process.poll() is not None:
+                _SERVER = _Server()
+            self.server = _SERVER
+        return self
+
+    def ready(self) -> None:
+        """Wait for the server's /health, then use it here (Prefect's settings) and in child processes (env)."""
+        if self.server is None:
+            return
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        url, process = self.server.url, self.server.process
+        deadline = time.monotonic() + self.timeout
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                if process.poll() is not None:
+                    raise CleargateError(f"Prefect's ephemeral API server ({url}) exited with code "
+                                         f"{process.returncode} while starting; check PREFECT_HOME "
+                                         f"({os.environ.get('PREFECT_HOME', '~/.prefect')}) is writable, or set "
+                                         "PREFECT_API_URL to a running server")
+                try:
+                    if client.get(f"{url}/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise CleargateError(f"Prefect's ephemeral API server ({url}) did not answer within "
+                                         f"{self.timeout:.0f} s; the machine is overloaded, or set "
+                                         "PREFECT_API_URL to a running server")
+                time.sleep(0.05)
+        saved = os.environ.get("PREFECT_API_URL")
+        os.environ["PREFECT_API_URL"] = url
+        self._stack.callback(self._restore, saved)
+        self._stack.enter_context(temporary_settings(updates={PREFECT_API_URL: url}))
+
+    @staticmethod
+    def _restore(saved: str | None) -> None:
+        if saved is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = saved
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self.server is not None:  # what Prefect's workers hold goes to this server before the URL is unset
+            from prefect.events.worker import EventsWorker
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=5)
+            EventsWorker.drain_all(timeout=5)
+        self._stack.close()

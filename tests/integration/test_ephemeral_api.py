@@ -1,0 +1,82 @@
+"""`flows.ephemeral_api`: Prefect's temporary API server started early, used, and stopped by its pid; and DVC's
+status asked with each params file parsed once (`flows.dvc_state`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from flows import dvc_state, ephemeral_api
+from flows.ephemeral_api import EphemeralApi
+from prefect.settings import PREFECT_API_URL
+
+
+def test_a_configured_server_is_left_alone(monkeypatch):
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    from prefect.settings import temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), EphemeralApi() as api:
+        api.ready()
+        assert not api.needed and api.server is None
+        assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:9/api"
+
+
+@pytest.mark.slow
+def test_the_server_starts_serves_flows_and_stops_by_its_pid(monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(ephemeral_api, "_prefect_server_running", lambda: False)
+    monkeypatch.setattr(ephemeral_api, "_SERVER", None)
+    from prefect import flow
+
+    @flow
+    def hello() -> str:
+        return "ran"
+
+    with EphemeralApi() as api:
+        assert api.needed and api.server is not None
+        api.ready()
+        url = api.server.url
+        assert os.environ["PREFECT_API_URL"] == url and PREFECT_API_URL.value() == url
+        assert httpx.get(f"{url}/health").status_code == 200
+        assert hello() == "ran"
+        runs = httpx.post(f"{url}/flow_runs/filter", json={"limit": 5}).json()
+        assert any(run["name"] and run["state"]["type"] == "COMPLETED" for run in runs)
+    assert "PREFECT_API_URL" not in os.environ and PREFECT_API_URL.value() != url
+    with EphemeralApi() as again:  # a later run in the same process reuses it
+        assert again.server is api.server
+    server = api.server
+    server.stop()
+    assert server.process.poll() is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(server.process.pid, 0)
+
+
+def test_dvc_reads_each_params_file_once_while_asked(tmp_path: Path, monkeypatch):
+    from dvc.dependency import param
+    from dvc.fs import LocalFileSystem
+
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"a": {"b": [1, 2]}, "c": 3}))
+    original, calls = param.load_path, []
+    monkeypatch.setattr(param, "load_path", lambda *a, **k: calls.append(a) or original(*a, **k))
+    patched = param.load_path
+    fs = LocalFileSystem()
+    with dvc_state._params_read_once():
+        first = param.load_path(str(path), fs)
+        first["a"]["b"].append(99)  # a stage's copy is its own
+        second = param.load_path(str(path), fs)
+    assert second == {"a": {"b": [1, 2]}, "c": 3} and len(calls) == 1
+    assert param.load_path is patched  # put back as it was
+
+
+def test_a_prefetched_answer_is_taken_once(tmp_path: Path, monkeypatch):
+    asked = []
+    monkeypatch.setattr(dvc_state, "_ask",
+                        lambda root: asked.append(root) or dvc_state.Staleness({f"s{len(asked)}"}, {}))
+    dvc_state.prefetch(tmp_path)
+    assert dvc_state.staleness(tmp_path).stale == {"s1"}  # the prefetched answer
+    assert dvc_state.staleness(tmp_path).stale == {"s2"}  # then DVC is asked again
+    assert len(asked) == 2
