@@ -55,3 +55,17 @@ def test_the_deep_models_benchmark_fits_each_model_as_the_train_stage_does():
     assert all(r["device"] == "cpu" and r["precision"] == "32-true" and r["epochs"] == 1 and r["train_rows"] == 64
                and 0 <= r["test_accuracy"] <= 1 and r["fit_s"] > 0 for r in results), results
     assert "rehab_lstm (rehab) on cpu 32-true: 1 epochs (max 1) of 64 rows" in done.stdout
+
+
+def test_a_scored_process_reports_its_own_peak_memory_not_the_benchmarks():
+    """wait4's ru_maxrss of a vforked child carries the parent's high-water mark (it reported the bench's 1.4 GB
+    for a scorer that peaked at 0.7 GB); the figure must be the child's own."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from scoring_scale import run_cli
+
+    ballast = np.ones(1_500_000_000, dtype=np.uint8)  # this process: 1.5 GB resident
+    run = run_cli(["--help"], ROOT)
+    assert run["rc"] == 0 and 20 < run["peak_mb"] < 1000, run
+    assert ballast[-1] == 1
