@@ -80,7 +80,7 @@ def compare_with_champion(params: DatasetParams, champion: str | None, test: pd.
     """The champion scored now on the same test rows; any failure to score it fails the check, closed."""
     if champion is None:
         return ChampionComparison(None)
-    from cleargate.serving import load_served
+    from cleargate.models.served import load_served
 
     rule = params.gates.champion
     try:

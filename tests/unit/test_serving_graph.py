@@ -62,7 +62,7 @@ def test_the_models_pins_are_compared_with_the_environment(tmp_path):
     """`load_served` skips MLflow's slow requirement check and compares the model's exact pins itself."""
     from importlib.metadata import version
 
-    from cleargate.serving import _pin_mismatches
+    from cleargate.models.served import _pin_mismatches
 
     requirements = tmp_path / "requirements.txt"
     requirements.write_text(f"numpy==0.0.1\npandas=={version('pandas').split('+')[0]}\nno-such-package==1.0\n")

@@ -110,7 +110,8 @@ def _predict(params: DatasetParams, source: BatchSource, model: tuple[str, str, 
     import pyarrow.parquet as pq
     from mlflow.exceptions import MlflowException
 
-    from cleargate.serving import THREADS_ENV, load_served, type_mismatch
+    from cleargate.models.served import load_served
+    from cleargate.serving import THREADS_ENV, type_mismatch
 
     name, version, digest = model
     os.environ.setdefault(THREADS_ENV, str(os.cpu_count() or 1))  # a chunk uses every core (a served row: one)
