@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Iterator
-from contextlib import chdir, contextmanager
+from contextlib import chdir, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,11 @@ _PREFETCHED: dict[Path, Staleness] = {}  # root -> DVC's answer asked before the
 
 
 def prefetch(root: Path) -> None:
-    """Ask DVC now, before the flow starts; the next `staleness(root)` in this process takes this answer (once)."""
-    _PREFETCHED[Path(root).resolve()] = _ask(root)
+    """Ask DVC now, before the flow starts; the next `staleness(root)` in this process takes this answer (once).
+    Best effort: if DVC cannot answer (no DVC repo, a broken dvc.yaml), the flow asks again where it always has,
+    so its failure reads as before (e.g. an unreachable Dask scheduler is reported first)."""
+    with suppress(Exception):  # the flow's own call raises it in its place
+        _PREFETCHED[Path(root).resolve()] = _ask(root)
 
 
 def staleness(root: Path) -> Staleness:
