@@ -80,11 +80,12 @@ def _params_read_once() -> Iterator[None]:
 def commit(root: Path, stages: Iterable[str]) -> None:
     """Hash the stages' deps and outs into dvc.lock (and the local cache), as `dvc repro` would: what
     `dvc commit --force` does for each, with dvc.lock rewritten once for all of them (DVC rewrites the whole
-    lock file per commit: about a second each on this project's 52 stages)."""
+    lock file per commit: about a second each on this project's 52 stages), params.yaml parsed once
+    (`_params_read_once`)."""
     names = list(stages)
     if not names:
         return
-    with chdir(root), Repo(str(root)) as repo, repo.lock:
+    with chdir(root), Repo(str(root)) as repo, repo.lock, _params_read_once():
         index = {stage.addressing: stage for stage in repo.index.stages}
         chosen = [index[name] for name in names]
         for stage in chosen:

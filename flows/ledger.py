@@ -60,8 +60,9 @@ class RunLedger:
         self._say(call, "ran")
 
     def record(self) -> None:
-        """What ran since the last call goes into dvc.lock, in one write (called after each phase, and always at
-        the end: a stage recorded there is never re-run by the next run or by `dvc repro`)."""
+        """What ran goes into dvc.lock, in one write (DVC re-reads and rewrites the whole lock file each time:
+        seconds here), called at the end of every run, also a failed one: a stage recorded there is never re-run
+        by the next run or by `dvc repro`."""
         names, self.pending = self.pending, []
         dvc_state.commit(self.root, names)
 

@@ -1,20 +1,25 @@
-"""The cleargate pipeline as a Prefect flow: the stages of `cleargate.graph`, in dvc.yaml's order.
+"""The cleargate pipeline as a Prefect flow: the stages of `cleargate.graph`, each as soon as what it reads is done.
 
 Run it: `python flows/pipeline.py` (what `make run` does; `-v` shows third-party logs). Uses Prefect's
-ephemeral API unless PREFECT_API_URL points at a server. Per dataset: ingest, validate, clean, split; then
-every (dataset, model) fit, `orchestration.fit_workers` at a time, each in its own process (seeded there, so
-results equal a sequential run); then evaluate, gate and promote. A dataset whose stage fails stops there;
-the other datasets go on, and the run exits non-zero naming every failure. The flow only wires: each task
-calls a stage's `run`, and DVC decides what is stale.
+ephemeral API unless PREFECT_API_URL points at a server. Each stage call starts when the stages it reads (DVC's
+graph of dvc.yaml) have finished (flows/schedule.py): the model stages (train, then evaluate) on the flow's
+task runner, `orchestration.fit_workers` at a time, each in a worker process seeded per call (so results
+equal a sequential run); the dataset stages (ingest, validate, clean, split; gate, promote) beside them on
+one more process, so the next dataset is prepared and a finished one promoted while a model fits. A dataset
+whose stage fails stops there; the other datasets go on, and the run exits non-zero naming every failure.
+The flow only wires: each task calls a stage's `run`, DVC decides what is stale, and dvc.lock is written
+once, by this process, at the end of the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -22,9 +27,9 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture
+from prefect.futures import PrefectFuture, as_completed, wait
 from prefect.runtime import flow_run
-from prefect.task_runners import ProcessPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
 from rich.console import Console
 
 if __package__ in (None, ""):  # `python flows/pipeline.py` from the project root
@@ -32,7 +37,7 @@ if __package__ in (None, ""):  # `python flows/pipeline.py` from the project roo
 
 from cleargate.errors import CleargateError  # noqa: E402
 from cleargate.evaluation.stability import seed_evidence  # noqa: E402
-from cleargate.graph import StageCall, plan  # noqa: E402
+from cleargate.graph import StageCall, plan, stage, stage_modules  # noqa: E402
 from cleargate.layout import run_timings  # noqa: E402
 from cleargate.params import ProjectParams, load_project  # noqa: E402
 from cleargate.records import ReleaseDecision, RunTimings  # noqa: E402
@@ -46,6 +51,7 @@ from flows.ephemeral_api import EphemeralApi  # noqa: E402
 from flows.fits import fit_command, own_process_tree  # noqa: E402
 from flows.ledger import RunLedger  # noqa: E402
 from flows.runners import task_runner  # noqa: E402
+from flows.schedule import Schedule, lane  # noqa: E402
 
 
 @task(cache_policy=NO_CACHE)
@@ -89,43 +95,72 @@ def _task(call: StageCall):  # noqa: ANN202 - a configured Prefect task
     return execute.with_options(name=call.dvc_name, retries=1 if call.stage.fit else 0, retry_delay_seconds=5)
 
 
-def _execute_one(call: StageCall, project: ProjectParams, ledger: RunLedger, state: dvc_state.Staleness) -> None:
-    if ledger.skip_failed(call):
-        return
-    try:
-        if ledger.stale(call, state):
-            ledger.done(call, *_task(call)(call, project))
-    except CleargateError as exc:
-        ledger.fail(call, exc)
-    finally:
-        publish_report(call, project)
+@task(cache_policy=NO_CACHE)
+def warm_up(modules: list[str]) -> None:
+    """Import the fit stage's code (torch, Lightning, scikit-learn, MLflow: ~8 s) in a fit worker while the first
+    dataset is still being validated, so the first fit does not wait for it."""
+    quiet_third_party()
+    for module in modules:
+        importlib.import_module(module)
 
 
-def _execute_models(calls: list[StageCall], project: ProjectParams, ledger: RunLedger,
-                    state: dvc_state.Staleness, threads: int) -> None:
-    """Every model's chain of per-model stages (train, then evaluate) through the flow's process pool, the
-    models side by side: a model is evaluated in a worker that has already imported torch and the model code,
-    right after its fit. dvc.lock is written here, in the flow's process, as each stage finishes."""
-    chains: dict[str, list[StageCall]] = {}
-    for call in calls:
-        chains.setdefault(call.model or "", []).append(call)
+def _warm_fit_workers(project: ProjectParams, calls: list[StageCall], state: dvc_state.Staleness,
+                      rerun: set[str]) -> list[PrefectFuture]:
+    """One warm-up per fit worker when anything may run (DVC finds a planned stage stale, or one is asked for);
+    none on a no-op run."""
+    if not state.stale & {c.dvc_name for c in calls} and not rerun:
+        return []
+    modules = sorted(stage_modules(stage("train").module))
+    return [warm_up.submit(modules) for _ in range(project.orchestration.fit_workers)]
 
-    def submit(call: StageCall) -> PrefectFuture | None:
-        if ledger.skip_failed(call) or not ledger.stale(call, state):
-            return None
+
+def _submit(call: StageCall, project: ProjectParams, threads: int, datasets: TaskRunner) -> PrefectFuture:
+    """A model stage on the flow's task runner with the fits' thread count; a dataset stage on the dataset lane
+    with its process's own."""
+    if lane(call) == "fit":
         return _task(call).submit(call, project, threads)
+    return datasets.submit(_task(call), {"call": call, "project": project, "threads": None})
 
-    running = [(chain, 0, submit(chain[0])) for chain in chains.values()]
-    while running:
-        chain, position, future = running.pop(0)
-        call = chain[position]
-        if future is not None:
+
+def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger, state: dvc_state.Staleness,
+               threads: int, stability_seeds: int) -> None:
+    """Every planned call, each as soon as the stages it reads are done (flows/schedule.py): the model stages on
+    the flow's task runner (`fit_workers` at a time), the dataset stages beside them on one more process."""
+    schedule = Schedule.of(calls, state)
+    room = {"fit": project.orchestration.fit_workers, "dataset": 1}
+    in_flight: dict[PrefectFuture, StageCall] = {}
+    measured: set[str] = set()
+    with ProcessPoolTaskRunner(max_workers=1) as datasets:
+        warming = _warm_fit_workers(project, calls, state, ledger.rerun)
+        while not schedule.complete:
+            busy = Counter(lane(c) for c in in_flight.values())
+            call = schedule.next_ready({name for name, n in room.items() if busy[name] < n})
+            if call is not None:
+                schedule.start(call)
+                if stability_seeds and call.stage.name == "gate" and call.dataset not in measured:
+                    measured.add(call.dataset)
+                    _measure_stability(project, [c for c in calls if c.dataset == call.dataset], ledger,
+                                       stability_seeds)
+                if ledger.skip_failed(call) or not ledger.stale(call, state):
+                    _finish(call, project, schedule)
+                else:
+                    in_flight[_submit(call, project, threads, datasets)] = call
+                continue
+            if not in_flight:  # cannot happen with dvc.yaml's acyclic graph; never wait on nothing
+                raise RuntimeError(f"stage graph: nothing ready or running, {sorted(schedule.started)} started")
+            future = next(as_completed(list(in_flight)))
+            call = in_flight.pop(future)
             try:
                 ledger.done(call, *future.result())
             except CleargateError as exc:
                 ledger.fail(call, exc)
-        if position + 1 < len(chain):
-            running.append((chain, position + 1, submit(chain[position + 1])))
+            _finish(call, project, schedule)
+        wait(warming)
+
+
+def _finish(call: StageCall, project: ProjectParams, schedule: Schedule) -> None:
+    publish_report(call, project)
+    schedule.finish(call)
 
 
 def _measure_stability(project: ProjectParams, calls: list[StageCall], ledger: RunLedger, seeds: int) -> None:
@@ -165,19 +200,8 @@ def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
     ledger = RunLedger(project.root, set(rerun or []), logger=get_run_logger())
     state = dvc_state.staleness(project.root)
     threads = max(1, (os.cpu_count() or 1) // project.orchestration.fit_workers)
-    per_model = [c for c in calls if c.stage.per == "model"]
-    first = calls.index(per_model[0]) if per_model else len(calls)
     try:
-        for call in calls[:first]:
-            _execute_one(call, project, ledger, state)
-        ledger.record()
-        _execute_models(per_model, project, ledger, state, threads)
-        ledger.record()
-        if stability_seeds:
-            _measure_stability(project, per_model, ledger, stability_seeds)
-        for call in calls[first:]:
-            if call.stage.per == "dataset":
-                _execute_one(call, project, ledger, state)
+        _run_graph(calls, project, ledger, state, threads, stability_seeds)
     finally:
         ledger.record()
     for name in dict.fromkeys(c.dataset for c in calls):

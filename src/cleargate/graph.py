@@ -151,15 +151,19 @@ def _module_file(module: str) -> Path:
     return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
 
 
+def stage_modules(*roots: str) -> set[str]:
+    """The modules of this package that `roots` import, transitively, lazy imports included (grimp)."""
+    import grimp
+
+    graph = grimp.build_graph(PACKAGE, cache_dir=None)
+    return set(roots) | {u for r in roots for u in graph.find_upstream_modules(r)}
+
+
 def code_deps(module: str) -> list[str]:
     """Source files a stage runs: its module, the stage entry point, everything they import (transitively,
     lazy imports included) and the packages' __init__ files that importing them executes. A package folder
     whose every file is needed is listed as the folder."""
-    import grimp
-
-    graph = grimp.build_graph(PACKAGE, cache_dir=None)
-    roots = {module, ENTRY_MODULE}
-    modules = roots | {u for r in roots for u in graph.find_upstream_modules(r)}
+    modules = stage_modules(module, ENTRY_MODULE)
     modules |= {".".join(m.split(".")[:i]) for m in modules for i in range(1, m.count(".") + 1)}
     files = {_module_file(m) for m in modules}
     for folder in sorted({f.parent for f in files}, key=lambda p: -len(p.parts)):

@@ -1,0 +1,79 @@
+"""Which stage call the pipeline flow starts next: each one as soon as every stage it reads has finished.
+
+The graph is DVC's own (`dvc_state.Staleness.upstream`: the edges dvc.yaml's deps and outs make), restricted
+to the calls planned for this run, so the flow can never start a stage before one whose outputs it reads.
+Calls go to one of two lanes that run side by side:
+
+- `fit`: the per-model stages (train, then evaluate), on the flow's task runner, `orchestration.fit_workers`
+  at a time, in processes that stay warm (torch and the model code imported once);
+- `dataset`: the per-dataset stages (ingest, validate, clean, split; gate, promote), one at a time on one
+  more local process: the next dataset is prepared, and a finished one judged and promoted, while a model fits.
+
+Measured on 2 cores (`make run`, 2026-11-26): other placements cost more than they hid. Evaluations on a
+third process beside the fits slowed the fits (at normal priority: 60 s in a 400 s run), or, at the lowest
+priority, starved until the last fit and then queued with every gate and promote at the end.
+
+Within a lane, a call that a fit waits for goes first, then params.yaml's dataset order, then dvc.yaml's stage
+order: the first dataset reaches its fits soonest, the next one is ready before the fits run out, and each
+dataset is promoted as soon as its own models are done. Only the order changes: each stage is the same function
+on the same inputs, seeded inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cleargate.graph import StageCall
+from flows.dvc_state import Staleness
+
+
+def lane(call: StageCall) -> str:
+    return "fit" if call.stage.per == "model" else "dataset"
+
+
+@dataclass
+class Schedule:
+    calls: list[StageCall]                  # in the order they are preferred
+    upstream: dict[str, set[str]]           # call -> the planned calls whose outputs it reads
+    started: set[str] = field(default_factory=set)
+    finished: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, calls: list[StageCall], state: Staleness) -> Schedule:
+        planned = {c.dvc_name for c in calls}
+        upstream = {c.dvc_name: state.upstream.get(c.dvc_name, set()) & planned for c in calls}
+        awaited = _ancestors({c.dvc_name for c in calls if c.stage.fit}, upstream)
+        datasets = {d: i for i, d in enumerate(dict.fromkeys(c.dataset for c in calls))}
+        position = {c.dvc_name: i for i, c in enumerate(calls)}
+        ranked = sorted(calls, key=lambda c: (c.dvc_name not in awaited, datasets[c.dataset], position[c.dvc_name]))
+        return cls(ranked, upstream)
+
+    def next_ready(self, free: set[str]) -> StageCall | None:
+        """The preferred call not yet started whose upstream calls have all finished, in a lane with room."""
+        return next((c for c in self.calls if c.dvc_name not in self.started and lane(c) in free
+                     and self.upstream[c.dvc_name] <= self.finished), None)
+
+    def start(self, call: StageCall) -> None:
+        self.started.add(call.dvc_name)
+
+    def finish(self, call: StageCall) -> None:
+        self.finished.add(call.dvc_name)
+
+    def dataset_finished(self, dataset: str) -> bool:
+        return all(c.dvc_name in self.finished for c in self.calls if c.dataset == dataset)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.finished) == len(self.calls)
+
+
+def _ancestors(names: set[str], upstream: dict[str, set[str]]) -> set[str]:
+    """Every call that `names` wait for, directly or through others."""
+    found: set[str] = set()
+    todo = [u for n in names for u in upstream.get(n, set())]
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo.extend(upstream.get(name, set()))
+    return found
