@@ -71,3 +71,28 @@ def test_stability_measures_three_seeds_logs_them_nested_and_the_gate_blocks_a_l
     gate.run(stale)
     check = {c.name: c for c in GateDecision.load(stale.layout.gate).candidates["rf"].checks}["seed_std_macro_f1"]
     assert not check.passed and "stale" in check.detail
+
+
+@pytest.mark.slow
+def test_the_pipeline_measures_seeds_before_the_gate_and_skips_them_when_current(tmp_path: Path, capsys):
+    """`python flows/pipeline.py --stability-seeds 2`: the candidate's seeds run through the flow's pool after its
+    fit and before its dataset's gate, whose verdict then reads the summary; a second run finds it current."""
+    from flows.pipeline import main
+
+    from tests.conftest import make_project
+
+    config = tiny_params()
+    config["train"] = {"rf": {**config["train"]["rf"], "role": "candidate"}}
+    config["datasets"]["digits"]["gates"].update({"must_beat_baselines": False, "max_seed_std": {"macro_f1": 1.0}})
+    project = make_project(tmp_path, config)
+    assert main(["--params", str(project / "params.yaml"), "--stability-seeds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "stability@rf: 2 seeds in" in out, out
+    assert out.index("train@rf") < out.index("stability@rf") < out.index("gate@digits"), out
+    params = load_params(project / "params.yaml")
+    summary = StabilitySummary.load(params.layout.model("rf").stability)
+    check = {c.name: c for c in GateDecision.load(params.layout.gate).candidates["rf"].checks}["seed_std_macro_f1"]
+    assert summary.seeds == [42, 43] and check.passed and check.value == pytest.approx(
+        summary.metrics["macro_f1"].std), "the gate read the summary measured in this run"
+    assert main(["--params", str(project / "params.yaml"), "--stability-seeds", "2"]) == 0
+    assert "stability@rf: current (2 seeds), skipped" in capsys.readouterr().out
