@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed, wait
 from prefect.runtime import flow_run
@@ -46,6 +46,7 @@ from cleargate.runtime import apply_offline_env, limit_threads, quiet_third_part
 from cleargate.stages.entry import run_stage  # noqa: E402
 from cleargate.tracking import check_store  # noqa: E402
 from flows import dvc_state  # noqa: E402
+from flows.artifacts import publish_report  # noqa: E402
 from flows.console import quiet_prefect_console  # noqa: E402
 from flows.ephemeral_api import EphemeralApi  # noqa: E402
 from flows.fits import fit_command, own_process_tree  # noqa: E402
@@ -67,28 +68,6 @@ def execute(call: StageCall, project: ProjectParams, threads: int | None = None)
         return fit_command(call, project), time.perf_counter() - started
     result = run_stage(call.stage, project, call.dataset, call.model, **extra)
     return result, time.perf_counter() - started
-
-
-REPORTS = {"validate": ("validation_summary", "validation-report", "Great Expectations checks"),
-           "gate": ("gate_md", "gate-report", "Offline acceptance gates"),
-           "promote": ("release_gate", "release-gate-report", "All gates, incl. latency, size, champion")}
-
-
-def publish_report(call: StageCall, project: ProjectParams) -> None:
-    """The gate tables as Prefect artifacts, also when the stage failed (that is when they matter)."""
-    layout, slug = project.scope(call.dataset).layout, call.dataset.replace("_", "-")
-    if call.stage.name in REPORTS:
-        attribute, key, description = REPORTS[call.stage.name]
-        path = getattr(layout, attribute)
-        if path.is_file():
-            create_markdown_artifact(key=f"{key}-{slug}", markdown=path.read_text(),
-                                     description=f"{call.dataset}: {description}")
-    if call.stage.name == "gate" and layout.leaderboard_csv.is_file():
-        import pandas as pd
-
-        create_table_artifact(key=f"leaderboard-{slug}",
-                              table=pd.read_csv(layout.leaderboard_csv).fillna("-").to_dict("records"),
-                              description=f"{call.dataset}: every model ranked on the primary metric")
 
 
 def _task(call: StageCall):  # noqa: ANN202 - a configured Prefect task

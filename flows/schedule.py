@@ -59,9 +59,6 @@ class Schedule:
     def finish(self, call: StageCall) -> None:
         self.finished.add(call.dvc_name)
 
-    def dataset_finished(self, dataset: str) -> bool:
-        return all(c.dvc_name in self.finished for c in self.calls if c.dataset == dataset)
-
     @property
     def complete(self) -> bool:
         return len(self.finished) == len(self.calls)

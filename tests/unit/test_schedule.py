@@ -1,41 +1,30 @@
 """The pipeline flow's order (flows/schedule.py): a call starts only after every call it reads has finished;
 fits and the other stages go to their own lanes; the first dataset goes first."""
 
-from pathlib import Path
-
+import pytest
+from flows import dvc_state
 from flows.dvc_state import Staleness
 from flows.schedule import Schedule, lane
 
 from cleargate.graph import StageCall, plan
 from cleargate.params import load_project
-from tests.conftest import tiny_params, write_params
+from tests.conftest import make_project, tiny_params
 
 DATASET_CHAIN = ("ingest", "validate", "clean", "split")
 ROOM = {"fit": 1, "dataset": 1}
 
 
-def _upstream(calls: list[StageCall]) -> dict[str, set[str]]:
-    """dvc.yaml's edges, written out: each dataset stage reads the one before, a fit reads the split, an
-    evaluation its fit, the gate every evaluation of its dataset, promote the gate and every model."""
-    edges: dict[str, set[str]] = {}
-    for call in calls:
-        mine = [c for c in calls if c.dataset == call.dataset]
-        name = call.stage.name
-        if name in DATASET_CHAIN[1:]:
-            edges[call.dvc_name] = {f"{DATASET_CHAIN[DATASET_CHAIN.index(name) - 1]}@{call.dataset}"}
-        elif name == "train":
-            edges[call.dvc_name] = {f"split@{call.dataset}"}
-        elif name == "evaluate":
-            edges[call.dvc_name] = {f"train@{call.model}"}
-        elif name == "gate":
-            edges[call.dvc_name] = {c.dvc_name for c in mine if c.stage.name == "evaluate"}
-        elif name == "promote":
-            edges[call.dvc_name] = {f"gate@{call.dataset}"} | {c.dvc_name for c in mine if c.stage.per == "model"}
-    return edges
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[StageCall], dict[str, set[str]]]:
+    """The planned calls of a tiny three-dataset project and DVC's own edges between them (a real git + DVC
+    repo with the project's dvc.yaml: the graph the flow schedules from)."""
+    root = make_project(tmp_path_factory.mktemp("schedule"), tiny_params("rehab", "breast_cancer"))
+    return plan(load_project(root / "params.yaml")), dvc_state.staleness(root).upstream
 
 
-def _calls(tmp_path: Path) -> list[StageCall]:
-    return plan(load_project(write_params(tmp_path / "params.yaml", tiny_params("rehab", "breast_cancer"))))
+def _schedule(graph: tuple[list[StageCall], dict[str, set[str]]]) -> Schedule:
+    calls, upstream = graph
+    return Schedule.of(calls, Staleness(stale=set(), upstream=upstream))
 
 
 def _simulate(schedule: Schedule, room: dict[str, int]) -> list[list[str]]:
@@ -54,10 +43,10 @@ def _simulate(schedule: Schedule, room: dict[str, int]) -> list[list[str]]:
     return steps
 
 
-def test_every_call_runs_once_after_everything_it_reads(tmp_path: Path):
-    calls = _calls(tmp_path)
-    upstream = _upstream(calls)
-    schedule = Schedule.of(calls, Staleness(stale=set(), upstream=upstream))
+def test_every_call_runs_once_after_everything_it_reads(graph):
+    calls, upstream = graph
+    assert upstream["gate@rehab"] == {"evaluate@lstm", "evaluate@rehab_hgb"}, "DVC's edges, as dvc.yaml has them"
+    schedule = _schedule(graph)
     steps = _simulate(schedule, ROOM)
     ran = [name for step in steps for name in step]
     assert sorted(ran) == sorted(c.dvc_name for c in calls), "each call exactly once"
@@ -69,10 +58,10 @@ def test_every_call_runs_once_after_everything_it_reads(tmp_path: Path):
     assert max(sum(n.startswith("train@") for n in s) for s in steps) == 1, "one fit at a time"
 
 
-def test_a_dataset_is_prepared_while_the_first_one_fits_and_fits_go_first_dataset_first(tmp_path: Path):
-    calls = _calls(tmp_path)
+def test_a_dataset_is_prepared_while_the_first_one_fits_and_fits_go_first_dataset_first(graph):
+    calls = graph[0]
     first, second = list(dict.fromkeys(c.dataset for c in calls))[:2]
-    schedule = Schedule.of(calls, Staleness(stale=set(), upstream=_upstream(calls)))
+    schedule = _schedule(graph)
     steps = _simulate(schedule, ROOM)
     step_of = {name: i for i, step in enumerate(steps) for name in step}
     assert steps[:4] == [[f"{s}@{first}"] for s in DATASET_CHAIN], "the first dataset reaches its fits first"
@@ -84,9 +73,8 @@ def test_a_dataset_is_prepared_while_the_first_one_fits_and_fits_go_first_datase
         "the first dataset is promoted while the other's models still fit"
 
 
-def test_a_lane_without_room_gets_nothing_and_only_planned_calls_count(tmp_path: Path):
-    calls = _calls(tmp_path)
-    upstream = _upstream(calls)
+def test_a_lane_without_room_gets_nothing_and_only_planned_calls_count(graph):
+    calls, upstream = graph[0], dict(graph[1])
     upstream["ingest@rehab"] = {"ingest@not_planned"}  # DVC's graph may name stages this run does not plan
     schedule = Schedule.of(calls, Staleness(stale=set(), upstream=upstream))
     assert schedule.next_ready({"fit"}) is None, "nothing to fit before a split"
@@ -95,14 +83,13 @@ def test_a_lane_without_room_gets_nothing_and_only_planned_calls_count(tmp_path:
     schedule.start(ready)
     ready = schedule.next_ready({"dataset"})
     assert ready is not None and ready.dvc_name == "ingest@rehab", "an unplanned upstream stage does not block"
-    assert not schedule.dataset_finished("rehab")
 
 
-def test_what_a_fit_waits_for_goes_before_a_verdict(tmp_path: Path):
+def test_what_a_fit_waits_for_goes_before_a_verdict(graph):
     """The next dataset's validation before the gate of a dataset whose models are done: fits never idle for a
     promote."""
-    calls = _calls(tmp_path)
-    schedule = Schedule.of(calls, Staleness(stale=set(), upstream=_upstream(calls)))
+    calls = graph[0]
+    schedule = _schedule(graph)
     for call in calls:
         if (call.dataset == "digits" and call.stage.name not in ("gate", "promote")) or call.dvc_name == "ingest@rehab":
             schedule.start(call)
@@ -115,9 +102,8 @@ def test_what_a_fit_waits_for_goes_before_a_verdict(tmp_path: Path):
     assert {lane(c) for c in calls} == {"fit", "dataset"}
 
 
-def test_a_model_is_evaluated_in_the_fit_lane_before_the_next_dataset_fits(tmp_path: Path):
-    calls = _calls(tmp_path)
-    schedule = Schedule.of(calls, Staleness(stale=set(), upstream=_upstream(calls)))
+def test_a_model_is_evaluated_in_the_fit_lane_before_the_next_dataset_fits(graph):
+    schedule = _schedule(graph)
     steps = _simulate(schedule, ROOM)
     fit_lane = [name for step in steps for name in step if name.split("@")[0] in ("train", "evaluate")]
     digits = [n for n in fit_lane if n.split("@")[1] in ("cnn", "hgb", "rf")]
