@@ -107,12 +107,17 @@ def summary_table(params: DatasetParams) -> Any:
     return Group(table, Text(summary.footer)) if summary.footer else table
 
 
-def timings_line(timings: RunTimings) -> str:
-    """`pipeline 296 s: fitting 210 s, overhead 0.41 (stage time, partly side by side: train 230 s, ...)`: the
-    four costliest stages, each summed over its calls (the flow runs dataset stages beside the fits, so the
-    sums can exceed the wall time)."""
-    stages = sorted(timings.by_stage().items(), key=lambda kv: -kv[1])[:4]
-    parts = "stage time, partly side by side: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in stages)
+def timings_line(timings: RunTimings, width: int = 120) -> str:
+    """`pipeline 296 s: fitting 210 s, overhead 0.41 (summed: train 230 s, evaluate 21 s, validate 20 s)`: the
+    costliest stages (three, fewer where the line would pass `width`), each summed over its calls (the flow
+    runs dataset stages beside the fits, so the sums can exceed the wall time)."""
     overhead = "n/a (nothing was fitted)" if not timings.fit_seconds else f"{timings.overhead:.2f}"
-    return (f"pipeline {timings.wall_seconds:.0f} s: fitting {timings.fit_seconds:.0f} s, overhead {overhead}"
-            + (f" ({parts})" if stages else "") + (f"; {timings.skipped} stages up to date" if timings.skipped else ""))
+    head = f"pipeline {timings.wall_seconds:.0f} s: fitting {timings.fit_seconds:.0f} s, overhead {overhead}"
+    tail = f"; {timings.skipped} up to date" if timings.skipped else ""
+    stages = sorted(timings.by_stage().items(), key=lambda kv: -kv[1])
+    for shown in (3, 2, 1):
+        parts = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in stages[:shown])
+        line = f"{head} (summed: {parts}){tail}"
+        if stages and len(line) <= width:
+            return line
+    return head + tail
