@@ -23,7 +23,9 @@ def test_bench_measures_every_row_side_by_side(tmp_path: Path):
     assert any(f.startswith("pyfunc / bare model") for f in figures) and any("dvc repro" in f for f in figures)
     raw = results["raw"]
     assert raw["pipeline"]["fit_s"] > 0 and 0 < raw["pipeline"]["noop_share"] < 1, "a no-op rerun is cheaper"
-    assert raw["lightning"]["cnn"]["plain_s"] > 0 and raw["lightning"]["cnn"]["cleargate_s"] > 0
+    parity = raw["lightning"]["cnn"]
+    assert parity["plain_s"] > 0 and parity["cleargate_s"] > 0
+    assert len(parity["plain_runs_s"]) == len(parity["cleargate_runs_s"]) == parity["repeats"] == 2, "pairs, medians"
     sizes = raw["scoring"]["sizes"]
     assert [s["rows"] for s in sizes] == [500, 5_000] and all(s["rc"] == 0 and s["peak_mb"] > 0 for s in sizes)
     assert raw["drivers"]["dvc_repro_force_s"] > 0 and raw["drivers"]["flow_s"] > 0

@@ -3,6 +3,7 @@ on any machine (only the speed of a GPU needs one: tests/unit/test_gpu.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from cleargate.models.devices import (
     placement,
     precision_for,
     sync_batchnorm_for,
+    unfilled_new_tensors,
 )
 from cleargate.models.distributed import is_global_zero, multi_process, without_distributed_env
 from tests.conftest import ROOT
@@ -36,6 +38,38 @@ def test_precision_auto_is_bf16_on_a_gpu_that_has_it_and_32_bit_elsewhere():
 def test_deterministic_fits_on_a_gpu_warn_where_torch_has_no_deterministic_kernel():
     assert deterministic_for(True, CUDA) == "warn" and deterministic_for(True, CPU) is True
     assert deterministic_for(False, CUDA) is False
+
+
+def _deterministic_fit(fill: bool) -> dict[str, torch.Tensor]:
+    """A few seeded steps of a small conv + LSTM network under deterministic algorithms."""
+    import torch.utils.deterministic as settings
+
+    torch.manual_seed(0)
+    conv, lstm, head = torch.nn.Conv1d(3, 8, 3), torch.nn.LSTM(8, 16, 2, batch_first=True), torch.nn.Linear(16, 4)
+    modules = torch.nn.ModuleList([conv, lstm, head])
+    optimiser = torch.optim.AdamW(modules.parameters(), lr=0.01)
+    x, y = torch.randn(32, 3, 20), torch.randint(0, 4, (32,))
+    torch.use_deterministic_algorithms(True)
+    try:
+        with contextlib.nullcontext() if fill else unfilled_new_tensors():
+            assert settings.fill_uninitialized_memory is fill
+            for _ in range(5):
+                optimiser.zero_grad()
+                out, _ = lstm(conv(x).transpose(1, 2))
+                torch.nn.functional.cross_entropy(head(out[:, -1]), y).backward()
+                optimiser.step()
+    finally:
+        torch.use_deterministic_algorithms(False)
+    return {k: v.clone() for k, v in modules.state_dict().items()}
+
+
+def test_deterministic_fits_skip_the_nan_fill_of_new_tensors_and_get_the_same_weights():
+    import torch.utils.deterministic as settings
+
+    assert settings.fill_uninitialized_memory is True
+    filled, unfilled = _deterministic_fit(fill=True), _deterministic_fit(fill=False)
+    assert settings.fill_uninitialized_memory is True, "restored after the fit"
+    assert all(torch.equal(filled[k], unfilled[k]) for k in filled)
 
 
 def test_batch_norm_synchronised_across_gpu_ranks_only():

@@ -31,6 +31,7 @@ from cleargate.models.devices import (
     placement,
     precision_for,
     sync_batchnorm_for,
+    unfilled_new_tensors,
 )
 from cleargate.models.distributed import join_launched_ranks, multi_process
 from cleargate.models.finetune import InitWeights, warm_start
@@ -85,7 +86,8 @@ def _trainer(name: str, config: DeepConfig, trainer_config: TrainerConfig, scrat
              extra: list[L.Callback]) -> tuple[L.Trainer, ModelCheckpoint]:
     """The checkpoint folder is left to Lightning: it takes rank 0's logger folder and broadcasts it, so every
     rank of a multi-process fit agrees on one folder (rank 0's scratch) for the best weights."""
-    checkpoint = ModelCheckpoint(monitor="val_loss", mode="min", save_top_k=1)
+    # the best weights only (read back as `state_dict`): not the optimiser's state, twice the weights' size
+    checkpoint = ModelCheckpoint(monitor="val_loss", mode="min", save_top_k=1, save_weights_only=True)
     callbacks = [EarlyStopping(monitor="val_loss", mode="min", patience=config.patience), checkpoint,
                  *_progress(name, on_epoch), *([RankReport(name)] if multi_process(trainer_config) else []), *extra]
     trainer = L.Trainer(
@@ -146,9 +148,10 @@ def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, data:
             module.backbone.compile()
         where = placement(device, train_x.nbytes + val_x.nbytes, processes=trainer.num_devices)
         started = time.perf_counter()
-        trainer.fit(module,
-                    _loader(train_x, train, config.batch_size, True, seed, where),
-                    _loader(val_x, val, config.batch_size, False, seed, where))
+        with unfilled_new_tensors():
+            trainer.fit(module,
+                        _loader(train_x, train, config.batch_size, True, seed, where),
+                        _loader(val_x, val, config.batch_size, False, seed, where))
         fit_seconds = time.perf_counter() - started
         history = None
         if trainer.is_global_zero:
