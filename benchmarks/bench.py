@@ -46,9 +46,8 @@ def _rows(results: dict[str, Any], tiny: bool) -> list[tuple[str, str, str, bool
     rows.append(("no-op rerun, share of the first run", f"{pipe['noop_share']:.1%}", "<= 5 %",
                  pipe["noop_share"] <= 0.05))
     for name, parity in results["lightning"].items():
-        rows.append((f"Lightning fit / hand loop, {name} (medians of {parity['repeats']})", f"{parity['ratio']:.3f}x",
-                     "<= 1.05x",
-                     parity["ratio"] <= 1.05))
+        rows.append((f"Lightning fit / hand loop, {name} (medians of {parity['repeats']})",
+                     f"{parity['ratio']:.3f}x", "<= 1.05x", parity["ratio"] <= 1.05))
     for name, serving in results["serving"].items():
         one = serving["1_row"]
         rows.append((f"pyfunc / bare model, 1 row, {serving['flavour']} ({name})",

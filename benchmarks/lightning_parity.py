@@ -121,8 +121,7 @@ def main() -> None:
     quiet_third_party(False)
     result = measure(args.model, args.epochs, args.rows, args.params, args.repeats)
     print(f"{result['model']}: {result['epochs']} epochs of {result['train_rows']} rows, medians of {args.repeats}; "
-          f"plain loop "
-          f"{result['plain_s']:.2f} s ({result['plain_images_per_s']:.0f} img/s), cleargate fit "
+          f"plain loop {result['plain_s']:.2f} s ({result['plain_images_per_s']:.0f} img/s), cleargate fit "
           f"{result['cleargate_s']:.2f} s ({result['cleargate_images_per_s']:.0f} img/s): {result['ratio']:.3f}x")
     print(json.dumps(result))
 

@@ -115,9 +115,8 @@ def timings_line(timings: RunTimings, width: int = 120) -> str:
     head = f"pipeline {timings.wall_seconds:.0f} s: fitting {timings.fit_seconds:.0f} s, overhead {overhead}"
     tail = f"; {timings.skipped} up to date" if timings.skipped else ""
     stages = sorted(timings.by_stage().items(), key=lambda kv: -kv[1])
-    for shown in (3, 2, 1):
-        parts = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in stages[:shown])
-        line = f"{head} (summed: {parts}){tail}"
-        if stages and len(line) <= width:
+    for shown in range(min(3, len(stages)), 0, -1):
+        line = f"{head} (summed: {', '.join(f'{name} {s:.0f} s' for name, s in stages[:shown])}){tail}"
+        if len(line) <= width:
             return line
     return head + tail
