@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Iterator
-from contextlib import chdir, contextmanager, suppress
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, chdir, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,22 +78,78 @@ def _params_read_once() -> Iterator[None]:
         param.load_path = original
 
 
-def commit(root: Path, stages: Iterable[str]) -> None:
-    """Hash the stages' deps and outs into dvc.lock (and the local cache), as `dvc repro` would: what
-    `dvc commit --force` does for each, with dvc.lock rewritten once for all of them (DVC rewrites the whole
-    lock file per commit: about a second each on this project's 52 stages), params.yaml parsed once
-    (`_params_read_once`)."""
-    names = list(stages)
-    if not names:
-        return
-    with chdir(root), Repo(str(root)) as repo, repo.lock, _params_read_once():
-        index = {stage.addressing: stage for stage in repo.index.stages}
-        chosen = [index[name] for name in names]
-        for stage in chosen:
-            stage.save()
-            stage.commit(relink=True)
-        by_file: dict = {}
-        for stage in chosen:
-            by_file.setdefault(stage.dvcfile, []).append(stage)
-        for dvcfile, group in by_file.items():
-            dvcfile.dump_stages(group, update_pipeline=False)
+class LockRecorder:
+    """Records the stages a flow run ran in dvc.lock, as `dvc repro` would: for each, what `dvc commit --force`
+    does (deps and outs hashed, outs into the local cache, the run cache), with dvc.lock written once for all of
+    them (DVC rewrites the whole lock file per write: about a second each on this project's 56 stages) and
+    params.yaml parsed once (`_params_read_once`).
+
+    The hashing starts early: `hash_soon` (called as each dataset is promoted) hashes the stages done so far on
+    one thread of the flow's process, which otherwise only waits for its workers while the next dataset fits;
+    `write` hashes the rest and writes dvc.lock. Measured for the 56 stages of a fresh `make run`: hashing and
+    caching 5.7 s, the write 1.2 s, opening the repo 0.7 s, all of which the run waited for at its end. Every
+    DVC call happens on that one thread, and only in the project root: DVC resolves names against the working
+    directory, which a thread must not change under the others (run from elsewhere, all waits for `write`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.early = Path.cwd().resolve() == self.root
+        self._thread: ThreadPoolExecutor | None = None
+        self._jobs: list[Future] = []
+        self._repo: Any = None
+        self._saved: dict[str, Any] = {}   # stage name -> its hashed DVC stage
+
+    def hash_soon(self, names: Iterable[str]) -> None:
+        if self.early and (names := list(names)):
+            self._jobs.append(self._worker().submit(self._save, names))
+
+    def write(self, names: Iterable[str]) -> None:
+        """Every stage in `names` into dvc.lock, in one write; a failure of the early hashing is raised here."""
+        names = list(names)
+        if not names and not self._jobs:
+            return
+        try:
+            for job in self._jobs:
+                job.result()
+            self._worker().submit(self._write, names).result()
+        finally:
+            self._jobs = []
+            self._close()
+
+    def _worker(self) -> ThreadPoolExecutor:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dvc-lock")
+        return self._thread
+
+    def _save(self, names: list[str]) -> None:
+        with self._in_root():
+            if self._repo is None:
+                self._repo = Repo(str(self.root))
+            with self._repo.lock, _params_read_once():
+                index = {stage.addressing: stage for stage in self._repo.index.stages}
+                for name in names:
+                    if name not in self._saved:
+                        stage = index[name]
+                        stage.save()
+                        stage.commit(relink=True)
+                        self._saved[name] = stage
+
+    def _write(self, names: list[str]) -> None:
+        self._save(names)
+        with self._in_root(), self._repo.lock:
+            by_file: dict[str, list[Any]] = {}
+            for name in names:
+                stage = self._saved[name]
+                by_file.setdefault(stage.dvcfile.path, []).append(stage)
+            for group in by_file.values():
+                group[0].dvcfile.dump_stages(group, update_pipeline=False)
+
+    def _in_root(self) -> AbstractContextManager[Any]:
+        return nullcontext() if self.early else chdir(self.root)
+
+    def _close(self) -> None:
+        if self._thread is not None:
+            if self._repo is not None:
+                self._thread.submit(self._repo.close).result()
+            self._thread.shutdown(wait=True)
+        self._thread, self._repo, self._saved = None, None, {}

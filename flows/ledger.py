@@ -30,6 +30,7 @@ class RunLedger:
     seconds: dict[str, float] = field(default_factory=dict)
     fit_seconds: float = 0.0
     pending: list[str] = field(default_factory=list)                  # ran, not yet recorded in dvc.lock
+    lock: dvc_state.LockRecorder = field(init=False, repr=False)      # what records them (hashing early)
     failed: dict[str, CleargateError] = field(default_factory=dict)   # dataset -> the first error that stopped it
     blocked: dict[str, str] = field(default_factory=dict)             # dataset -> why its candidate was not promoted
 
@@ -48,8 +49,13 @@ class RunLedger:
         self._say(call, "skipped")
         return False
 
+    def __post_init__(self) -> None:
+        self.lock = dvc_state.LockRecorder(self.root)
+
     def done(self, call: StageCall, result: Any, seconds: float) -> None:
         self.pending.append(call.dvc_name)
+        if call.stage.name == "promote":  # a dataset is done: hash what ran so far while the next one fits
+            self.lock.hash_soon(self.pending)
         self.seconds[call.dvc_name] = seconds
         if isinstance(result, TrainRecord):
             self.fit_seconds += result.fit_seconds
@@ -62,9 +68,9 @@ class RunLedger:
     def record(self) -> None:
         """What ran goes into dvc.lock, in one write (DVC re-reads and rewrites the whole lock file each time:
         seconds here), called at the end of every run, also a failed one: a stage recorded there is never re-run
-        by the next run or by `dvc repro`."""
+        by the next run or by `dvc repro`. Most of it was hashed already, as each dataset was promoted."""
         names, self.pending = self.pending, []
-        dvc_state.commit(self.root, names)
+        self.lock.write(names)
 
     def fail(self, call: StageCall, exc: CleargateError) -> None:
         self.failed.setdefault(call.dataset, exc)

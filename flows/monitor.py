@@ -27,7 +27,7 @@ if __package__ in (None, ""):
 from cleargate.errors import CleargateError  # noqa: E402
 from cleargate.monitoring import cycle  # noqa: E402
 from cleargate.params import DatasetParams, ProjectParams, load_project  # noqa: E402
-from cleargate.runtime import apply_offline_env  # noqa: E402
+from cleargate.runtime import apply_offline_env, exit_without_heap_walks  # noqa: E402
 from cleargate.tracking import connect, server_errors  # noqa: E402
 
 PIPELINE_FLOW = "cleargate-pipeline"
@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-retrain", action="store_true", help="judge and record, start no training")
     args = parser.parse_args(argv)
     apply_offline_env()
+    exit_without_heap_walks()
     try:
         outcomes = monitor(args.params, args.dataset, not args.no_retrain)
     except CleargateError as exc:

@@ -42,7 +42,7 @@ from cleargate.layout import run_timings  # noqa: E402
 from cleargate.params import ProjectParams, load_project  # noqa: E402
 from cleargate.records import ReleaseDecision, RunTimings  # noqa: E402
 from cleargate.reporting import summary_markdown, summary_table, timings_line  # noqa: E402
-from cleargate.runtime import apply_offline_env, limit_threads, quiet_third_party  # noqa: E402
+from cleargate.runtime import apply_offline_env, exit_without_heap_walks, limit_threads, quiet_third_party  # noqa: E402
 from cleargate.stages.entry import run_stage  # noqa: E402
 from cleargate.tracking import check_store  # noqa: E402
 from flows import dvc_state  # noqa: E402
@@ -60,6 +60,7 @@ def execute(call: StageCall, project: ProjectParams, threads: int | None = None)
     """The stage function itself, timed; DVC bookkeeping stays in the flow's process (one writer of dvc.lock).
     `threads`: the CPU threads a model stage may use (cores shared by the fits running side by side)."""
     quiet_third_party()  # a pool worker starts fresh: the same quiet output as the flow's process
+    exit_without_heap_walks()  # the run waits for each worker to exit (3.5 s -> 1 s, cleargate.runtime)
     if threads is not None:
         limit_threads(threads)
     extra = {"flow_run_id": flow_run.get_id()} if call.stage.name == "promote" else {}
@@ -79,6 +80,7 @@ def warm_up(modules: list[str]) -> None:
     """Import the fit stage's code (torch, Lightning, scikit-learn, MLflow: ~8 s) in a fit worker while the first
     dataset is still being validated, so the first fit does not wait for it."""
     quiet_third_party()
+    exit_without_heap_walks()
     for module in modules:
         importlib.import_module(module)
 
@@ -105,7 +107,8 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
                threads: int, stability_seeds: int) -> None:
     """Every planned call, each as soon as the stages it reads are done (flows/schedule.py): the model stages on
     the flow's task runner (`fit_workers` at a time), the dataset stages beside them on one more process."""
-    schedule = Schedule.of(calls, state)
+    widths = {name: len(project.scope(name).features) for name in dict.fromkeys(c.dataset for c in calls)}
+    schedule = Schedule.of(calls, state, widths)  # the narrowest dataset first: the fits start soonest
     room = {"fit": project.orchestration.fit_workers, "dataset": 1}
     in_flight: dict[PrefectFuture, StageCall] = {}
     measured: set[str] = set()
@@ -257,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="show every library's log lines and warnings")
     args = parser.parse_args(argv)
     apply_offline_env()
+    exit_without_heap_walks()
     quiet_third_party(args.verbose)
     quiet_prefect_console(args.verbose)
     _start_watchdog()

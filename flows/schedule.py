@@ -13,10 +13,14 @@ Measured on 2 cores (`make run`, 2026-11-26): other placements cost more than th
 third process beside the fits slowed the fits (at normal priority: 60 s in a 400 s run), or, at the lowest
 priority, starved until the last fit and then queued with every gate and promote at the end.
 
-Within a lane, a call that a fit waits for goes first, then params.yaml's dataset order, then dvc.yaml's stage
-order: the first dataset reaches its fits soonest, the next one is ready before the fits run out, and each
-dataset is promoted as soon as its own models are done. Only the order changes: each stage is the same function
-on the same inputs, seeded inside.
+Within a lane, a call that a fit waits for goes first, then the dataset with the fewest features (params.yaml's
+order among equals), then dvc.yaml's stage order: the first dataset reaches its fits soonest, the next one is
+ready before the fits run out, and each dataset is promoted as soon as its own models are done. Fewest features
+first because preparing a dataset costs about its number of values checked, and while the first dataset is
+prepared the fit lane idles: MNIST's 784 pixel columns took 18 s to ingest, validate, clean and split, breast
+cancer's 30 columns 5 s (`make run`, 2026-11-26); with every dataset cheaper to prepare than to fit, this is
+Johnson's rule for two machines in series (the dataset lane, then the fit lane). Only the order changes: each
+stage is the same function on the same inputs, seeded inside.
 """
 
 from __future__ import annotations
@@ -39,11 +43,13 @@ class Schedule:
     finished: set[str] = field(default_factory=set)
 
     @classmethod
-    def of(cls, calls: list[StageCall], state: Staleness) -> Schedule:
+    def of(cls, calls: list[StageCall], state: Staleness, widths: dict[str, int] | None = None) -> Schedule:
+        """`widths`: each dataset's number of features (none: params.yaml's order)."""
         planned = {c.dvc_name for c in calls}
         upstream = {c.dvc_name: state.upstream.get(c.dvc_name, set()) & planned for c in calls}
         awaited = _ancestors({c.dvc_name for c in calls if c.stage.fit}, upstream)
-        datasets = {d: i for i, d in enumerate(dict.fromkeys(c.dataset for c in calls))}
+        names = list(dict.fromkeys(c.dataset for c in calls))
+        datasets = {d: i for i, d in enumerate(sorted(names, key=lambda d: (widths or {}).get(d, 0)))}  # stable
         position = {c.dvc_name: i for i, c in enumerate(calls)}
         ranked = sorted(calls, key=lambda c: (c.dvc_name not in awaited, datasets[c.dataset], position[c.dvc_name]))
         return cls(ranked, upstream)

@@ -20,7 +20,7 @@ if __package__ in (None, ""):
 
 from cleargate.errors import CleargateError  # noqa: E402
 from cleargate.params import DatasetParams, load_project  # noqa: E402
-from cleargate.runtime import apply_offline_env  # noqa: E402
+from cleargate.runtime import apply_offline_env, exit_without_heap_walks  # noqa: E402
 from cleargate.scoring import ScoreResult, log_scoring_run, progress_for, score_file  # noqa: E402
 from cleargate.tracking import connect  # noqa: E402
 from flows.pipeline import pipeline  # noqa: E402
@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retrain-on-drift", action="store_true")
     args = parser.parse_args(argv)
     apply_offline_env()
+    exit_without_heap_walks()
     try:
         result, _ = score(args.input, args.model, args.params, args.retrain_on_drift)
     except CleargateError as exc:

@@ -29,7 +29,7 @@ from cleargate.evaluation.stability import stability_seeds  # noqa: E402
 from cleargate.graph import stage  # noqa: E402
 from cleargate.params import ProjectParams, load_project  # noqa: E402
 from cleargate.records import StabilitySummary  # noqa: E402
-from cleargate.runtime import apply_offline_env, limit_threads, quiet_third_party  # noqa: E402
+from cleargate.runtime import apply_offline_env, exit_without_heap_walks, limit_threads, quiet_third_party  # noqa: E402
 from cleargate.stability import (  # noqa: E402
     SeedResult,
     check_ready,
@@ -50,6 +50,7 @@ from flows.runners import task_runner  # noqa: E402
 def fit_seed(project: ProjectParams, model: str, seed: int, parent_id: str, threads: int) -> SeedResult:
     """One seed's fit and test scores, in a pool worker (its CPU threads limited like the pipeline's fits)."""
     quiet_third_party()
+    exit_without_heap_walks()
     limit_threads(threads)
     return measure_seed(project.scope(project.dataset_of(model)), model, seed, parent_id)
 
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="show every library's log lines and warnings")
     args = parser.parse_args(argv)
     apply_offline_env()
+    exit_without_heap_walks()
     quiet_third_party(args.verbose)
     quiet_prefect_console(args.verbose)
     try:

@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # `python flows/tune.py` from the project root
 
 from cleargate.errors import CleargateError  # noqa: E402
 from cleargate.params import load_project  # noqa: E402
-from cleargate.runtime import apply_offline_env, limit_threads, quiet_third_party  # noqa: E402
+from cleargate.runtime import apply_offline_env, exit_without_heap_walks, limit_threads, quiet_third_party  # noqa: E402
 from cleargate.tuning import study  # noqa: E402
 from flows.console import quiet_prefect_console  # noqa: E402
 from flows.runners import task_runner  # noqa: E402
@@ -32,6 +32,7 @@ from flows.runners import task_runner  # noqa: E402
 def trial(params_path: str, model: str, parent_id: str, threads: int) -> None:
     """One trial of the shared study, in a pool worker."""
     quiet_third_party()
+    exit_without_heap_walks()
     limit_threads(threads)
     study.run_trials(load_project(Path(params_path)), model, 1, parent_id)
 
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     apply_offline_env()
+    exit_without_heap_walks()
     quiet_third_party(args.verbose)
     quiet_prefect_console(args.verbose)
     try:

@@ -15,10 +15,15 @@ from cleargate import registry
 from cleargate.errors import CleargateError
 from cleargate.lock import promotion_lock
 from cleargate.params import load_project
-from cleargate.runtime import apply_offline_env
+from cleargate.runtime import apply_offline_env, exit_without_heap_walks
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 ParamsOpt = Annotated[Path, typer.Option("--params", help="params.yaml of the project")]
+
+
+@app.callback()
+def _every_command() -> None:
+    exit_without_heap_walks()  # before any command: a second off each exit (cleargate.runtime)
 
 
 def _client(params_path: Path, model: str | None = None):  # noqa: ANN202 - MlflowClient, imported lazily

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import os
 import warnings
@@ -84,3 +86,25 @@ def limit_threads(threads: int) -> None:
     torch = sys.modules.get("torch")
     if torch is not None and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+
+
+_EXIT_HOOKED = False
+
+
+def exit_without_heap_walks() -> None:
+    """Let this process exit in about a second instead of four. At exit (after the handlers registered later,
+    such as Prefect's and MLflow's flushes) collect garbage once, then freeze the heap: CPython's finalization
+    still frees every object as it tears the modules down, and finalizers still run, but its cyclic collector
+    no longer walks millions of objects several times over. Measured on this 2-core machine: a process that
+    imported torch, Lightning, MLflow, scikit-learn, Great Expectations and Prefect took 3.5 s to exit, 1.0 s
+    with this. A run waits for each pool worker to exit, so this is on its critical path (and on every
+    `cleargate score`). Called by entry points and pool workers, never at import; a second call does nothing."""
+    global _EXIT_HOOKED  # noqa: PLW0603 - one hook per process
+    if not _EXIT_HOOKED:
+        atexit.register(_freeze_heap)
+        _EXIT_HOOKED = True
+
+
+def _freeze_heap() -> None:
+    gc.collect()
+    gc.freeze()

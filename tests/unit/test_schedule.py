@@ -1,5 +1,5 @@
 """The pipeline flow's order (flows/schedule.py): a call starts only after every call it reads has finished;
-fits and the other stages go to their own lanes; the first dataset goes first."""
+fits and the other stages go to their own lanes; the narrowest dataset (fewest features) goes first."""
 
 import pytest
 from flows import dvc_state
@@ -14,17 +14,23 @@ DATASET_CHAIN = ("ingest", "validate", "clean", "split")
 ROOM = {"fit": 1, "dataset": 1}
 
 
+WIDTHS = {"digits": 64, "rehab": 240, "breast_cancer": 30}   # features per dataset (pixels, window values, columns)
+
+
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[StageCall], dict[str, set[str]]]:
-    """The planned calls of a tiny three-dataset project and DVC's own edges between them (a real git + DVC
-    repo with the project's dvc.yaml: the graph the flow schedules from)."""
+    """The planned calls of a tiny three-dataset project (params.yaml's order: digits, rehab, breast_cancer) and
+    DVC's own edges between them (a real git + DVC repo with the project's dvc.yaml: the graph the flow
+    schedules from)."""
     root = make_project(tmp_path_factory.mktemp("schedule"), tiny_params("rehab", "breast_cancer"))
-    return plan(load_project(root / "params.yaml")), dvc_state.staleness(root).upstream
+    project = load_project(root / "params.yaml")
+    assert {name: len(project.scope(name).features) for name in project.datasets} == WIDTHS
+    return plan(project), dvc_state.staleness(root).upstream
 
 
 def _schedule(graph: tuple[list[StageCall], dict[str, set[str]]]) -> Schedule:
     calls, upstream = graph
-    return Schedule.of(calls, Staleness(stale=set(), upstream=upstream))
+    return Schedule.of(calls, Staleness(stale=set(), upstream=upstream), WIDTHS)
 
 
 def _simulate(schedule: Schedule, room: dict[str, int]) -> list[list[str]]:
@@ -58,19 +64,29 @@ def test_every_call_runs_once_after_everything_it_reads(graph):
     assert max(sum(n.startswith("train@") for n in s) for s in steps) == 1, "one fit at a time"
 
 
-def test_a_dataset_is_prepared_while_the_first_one_fits_and_fits_go_first_dataset_first(graph):
+def test_the_narrowest_dataset_is_prepared_first_the_next_while_it_fits_and_fits_follow_that_order(graph):
     calls = graph[0]
-    first, second = list(dict.fromkeys(c.dataset for c in calls))[:2]
+    first, second, third = "breast_cancer", "digits", "rehab"   # 30, 64 and 240 features; params.yaml: digits first
     schedule = _schedule(graph)
     steps = _simulate(schedule, ROOM)
     step_of = {name: i for i, step in enumerate(steps) for name in step}
-    assert steps[:4] == [[f"{s}@{first}"] for s in DATASET_CHAIN], "the first dataset reaches its fits first"
+    assert steps[:4] == [[f"{s}@{first}"] for s in DATASET_CHAIN], "the narrowest dataset reaches its fits first"
     first_fit = next(c.dvc_name for c in calls if c.stage.name == "train" and c.dataset == first)
     assert set(steps[4]) == {first_fit, f"ingest@{second}"}, "the next dataset is prepared beside the first fit"
     fits = [c for c in calls if c.stage.name == "train"]
-    assert sorted(fits, key=lambda c: step_of[c.dvc_name]) == fits, "fits start in params.yaml's order"
+    order = [first, second, third]
+    assert sorted(fits, key=lambda c: step_of[c.dvc_name]) == sorted(fits, key=lambda c: order.index(c.dataset)), \
+        "fits start dataset by dataset, narrowest first (params.yaml's order within one)"
     assert step_of[f"promote@{first}"] <= max(step_of[c.dvc_name] for c in fits), \
-        "the first dataset is promoted while the other's models still fit"
+        "the first dataset is promoted while the others' models still fit"
+
+
+def test_without_widths_the_datasets_go_in_params_order(graph):
+    calls, upstream = graph
+    steps = _simulate(Schedule.of(calls, Staleness(stale=set(), upstream=upstream)), ROOM)
+    assert steps[0] == ["ingest@digits"]
+    assert [n for step in steps for n in step if n.startswith("split@")] == \
+        ["split@digits", "split@rehab", "split@breast_cancer"]
 
 
 def test_a_lane_without_room_gets_nothing_and_only_planned_calls_count(graph):
@@ -91,14 +107,15 @@ def test_what_a_fit_waits_for_goes_before_a_verdict(graph):
     calls = graph[0]
     schedule = _schedule(graph)
     for call in calls:
-        if (call.dataset == "digits" and call.stage.name not in ("gate", "promote")) or call.dvc_name == "ingest@rehab":
+        if (call.dataset == "breast_cancer" and call.stage.name not in ("gate", "promote")) \
+                or call.dvc_name == "ingest@digits":
             schedule.start(call)
             schedule.finish(call)
     ready = schedule.next_ready({"dataset"})
-    assert ready is not None and ready.dvc_name == "validate@rehab"
+    assert ready is not None and ready.dvc_name == "validate@digits"
     schedule.start(ready)
-    assert schedule.next_ready({"dataset"}).dvc_name == "ingest@breast_cancer"
-    assert schedule.next_ready({"fit"}) is None, "every digits model is done, rehab is not split yet"
+    assert schedule.next_ready({"dataset"}).dvc_name == "ingest@rehab"
+    assert schedule.next_ready({"fit"}) is None, "every breast_cancer model is done, digits is not split yet"
     assert {lane(c) for c in calls} == {"fit", "dataset"}
 
 
@@ -106,6 +123,6 @@ def test_a_model_is_evaluated_in_the_fit_lane_before_the_next_dataset_fits(graph
     schedule = _schedule(graph)
     steps = _simulate(schedule, ROOM)
     fit_lane = [name for step in steps for name in step if name.split("@")[0] in ("train", "evaluate")]
-    digits = [n for n in fit_lane if n.split("@")[1] in ("cnn", "hgb", "rf")]
-    assert fit_lane[:len(digits)] == digits, "the first dataset's models, trained and evaluated, come first"
-    assert digits[:3] == ["train@cnn", "train@hgb", "train@rf"]
+    cancer = [n for n in fit_lane if n.split("@")[1] in ("cancer_hgb", "cancer_rf")]
+    assert fit_lane[:len(cancer)] == cancer, "the first dataset's models, trained and evaluated, come first"
+    assert cancer[:2] == ["train@cancer_hgb", "train@cancer_rf"]

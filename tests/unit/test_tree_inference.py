@@ -89,3 +89,24 @@ def test_a_pipeline_loaded_from_its_skops_file_keeps_the_fast_path(tmp_path):
     fast = SequentialTreePredictor(loaded, data, threads=1)
     assert fast.imputer is not None and fast.forest is not None
     assert np.array_equal(fast.predict_proba(test), fitted.predict_proba(test[columns]))
+
+
+class Gadget:
+    """A type skops does not trust by default and cleargate does not list: loading it must be refused."""
+
+    def __init__(self) -> None:
+        self.payload = [1, 2, 3]
+
+
+def test_a_model_file_with_an_untrusted_type_is_refused_naming_it(tmp_path):
+    import skops.io as sio
+
+    from cleargate.errors import DataError
+
+    path = tmp_path / "model.skops"
+    sio.dump({"step": Gadget()}, path)
+    with pytest.raises(DataError, match=r"model\.skops: holds types not on .*TRUSTED_TYPES.*Gadget"):
+        load_skops(path)
+    fitted = RandomForestClassifier(n_estimators=3, random_state=0).fit([[0.0], [1.0]], [0, 1])
+    _save_weights("sklearn", fitted, path)
+    assert load_skops(path).predict([[1.0]]).tolist() == [1], "a trusted model still loads"

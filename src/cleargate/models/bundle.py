@@ -146,11 +146,12 @@ def load_skops(path: Path) -> Any:
 
     if not path.is_file():
         raise DataError(f"{path}: not found; the model folder is incomplete, re-run its train stage")
-    found = set(sio.get_untrusted_types(file=path))
-    untrusted = found - set(TRUSTED_TYPES)
-    if untrusted:
-        raise DataError(f"{path}: holds types not on cleargate.models.bundle.TRUSTED_TYPES: {sorted(untrusted)}")
-    return sio.load(path, trusted=sorted(found))
+    try:  # one read: skops audits every type against its own and our trusted list before building anything
+        return sio.load(path, trusted=list(TRUSTED_TYPES))
+    except sio.exceptions.UntrustedTypesFoundException:
+        untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
+        raise DataError(f"{path}: holds types not on cleargate.models.bundle.TRUSTED_TYPES: "
+                        f"{sorted(untrusted)}") from None
 
 
 class TorchPredictor:

@@ -12,7 +12,7 @@ from cleargate.errors import CleargateError
 from cleargate.graph import STAGES, Stage, stage
 from cleargate.params import ProjectParams, load_project
 from cleargate.records import ReleaseDecision
-from cleargate.runtime import apply_offline_env, quiet_third_party
+from cleargate.runtime import apply_offline_env, exit_without_heap_walks, quiet_third_party
 
 
 def run_stage(s: Stage, project: ProjectParams, dataset: str | None = None, model: str | None = None,
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     target.add_argument("--model", help="a key of params.yaml `train` (per-model stages)")
     args = parser.parse_args(argv)
     apply_offline_env()
+    exit_without_heap_walks()
     quiet_third_party()  # cleargate's own lines (epochs, the ranks of a multi-process fit); `-v` env: all
     try:
         result = run_stage(stage(args.stage), load_project(args.params), args.dataset, args.model)

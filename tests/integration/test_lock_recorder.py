@@ -1,0 +1,58 @@
+"""`flows.dvc_state.LockRecorder` on a real git + DVC repo: stages hashed early (in the background, as a dataset is
+promoted) and the rest at the end give the dvc.lock `dvc repro` would: `dvc status` clean, outputs cached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from flows.dvc_state import LockRecorder
+
+from tests.conftest import run
+
+STAGES = {"first": "a.txt", "second": "b.txt", "third": "c.txt"}
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    """Three stages, each already run (its output written), none recorded in dvc.lock yet."""
+    pipeline = {"stages": {name: {"cmd": f"echo {name} > {out}", "outs": [out]} for name, out in STAGES.items()}}
+    pipeline["stages"]["second"]["deps"] = ["a.txt"]
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(pipeline))
+    for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        run(command, tmp_path)
+    for name, out in STAGES.items():
+        (tmp_path / out).write_text(f"{name}\n")
+    return tmp_path
+
+
+def _cached(root: Path) -> int:
+    return sum(1 for p in (root / ".dvc" / "cache").rglob("*") if p.is_file())
+
+
+def test_stages_hashed_early_and_at_the_end_make_the_lock_dvc_repro_would(repo: Path, monkeypatch):
+    monkeypatch.chdir(repo)
+    recorder = LockRecorder(repo)
+    assert recorder.early, "run from the project root: hashing may start before the end"
+    recorder.hash_soon(["first", "second"])
+    recorder._jobs[-1].result()  # the background job, done
+    assert _cached(repo) >= 2, "the early stages' outputs are in the cache before dvc.lock is written"
+    assert not (repo / "dvc.lock").exists(), "dvc.lock is written once, at the end"
+    recorder.write(["first", "second", "third"])
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    assert set(lock) == set(STAGES)
+    assert lock["second"]["deps"][0]["md5"] == lock["first"]["outs"][0]["md5"], "the dep hashed like the out"
+    status = run(["dvc", "status", "--json"], repo)
+    assert yaml.safe_load(status.stdout) == {}, status.stdout
+    assert run(["dvc", "repro", "--dry"], repo).stdout.count("Running stage") == 0, "dvc repro: nothing to run"
+
+
+def test_from_another_folder_everything_waits_for_the_end(repo: Path, tmp_path_factory, monkeypatch):
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    recorder = LockRecorder(repo)
+    recorder.hash_soon(["first"])
+    assert not recorder.early and not recorder._jobs, "no thread changes the working directory under the others"
+    recorder.write(list(STAGES))
+    assert yaml.safe_load(run(["dvc", "status", "--json"], repo).stdout) == {}
+    assert Path.cwd() != repo, "the working directory is restored"
