@@ -65,7 +65,9 @@ class BatchSource:
         if self.suffix == ".parquet":
             import pyarrow.parquet as pq
 
-            parquet = pq.ParquetFile(self.path)
+            # pre_buffer=False: pyarrow's pre-buffering keeps what it read for the whole file, so memory grew
+            # with the file (iterating 100k / 400k MNIST rows: 169 / 257 MB with it, 165 / 169 MB without)
+            parquet = pq.ParquetFile(self.path, pre_buffer=False)
             names = None if columns is None else [*columns, *_index_columns(self.schema)]
             batches = parquet.iter_batches(batch_size=min(READ_ROWS, self.chunk_rows), columns=names)
             yield from (_table(b, columns) for b in batches)
