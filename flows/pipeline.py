@@ -44,7 +44,7 @@ from cleargate.records import ReleaseDecision, RunTimings  # noqa: E402
 from cleargate.reporting import summary_markdown, summary_table, timings_line  # noqa: E402
 from cleargate.runtime import apply_offline_env, exit_without_heap_walks, limit_threads, quiet_third_party  # noqa: E402
 from cleargate.stages.entry import run_stage  # noqa: E402
-from cleargate.tracking import check_store  # noqa: E402
+from cleargate.tracking import check_store, tracking_uri  # noqa: E402
 from flows import dvc_state  # noqa: E402
 from flows.artifacts import publish_report  # noqa: E402
 from flows.console import quiet_prefect_console  # noqa: E402
@@ -75,14 +75,31 @@ def _task(call: StageCall):  # noqa: ANN202 - a configured Prefect task
     return execute.with_options(name=call.dvc_name, retries=1 if call.stage.fit else 0, retry_delay_seconds=5)
 
 
+# What the fit lane's stages import inside functions, beyond cleargate's own modules: the first tree fit of a run
+# paid 6.7 s for them (train@covid_hgb 8.1 s for a 1.4 s fit, `make run` 2026-11-26) on the run's critical path.
+# skops.io enumerates every scikit-learn estimator as it loads (1.7 s); MLflow's SQL stores load alembic and
+# SQLAlchemy's models when the first client opens a database (1.7 s); Agg draws the evaluation plots.
+LAZY_IMPORTS = ("skops.io", "matplotlib.backends.backend_agg", "sklearn.calibration")
+SQL_STORE_IMPORTS = ("mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store")
+
+
 @task(cache_policy=NO_CACHE)
 def warm_up(modules: list[str]) -> None:
-    """Import the fit stage's code (torch, Lightning, scikit-learn, MLflow: ~8 s) in a fit worker while the first
-    dataset is still being validated, so the first fit does not wait for it."""
+    """Import the fit lane's code (torch, Lightning, scikit-learn, skops, MLflow's store: ~12 s) in a fit worker
+    while the first dataset is still being validated, so the first fit does not wait for it."""
     quiet_third_party()
     exit_without_heap_walks()
     for module in modules:
         importlib.import_module(module)
+
+
+def warm_modules(project: ProjectParams) -> list[str]:
+    """The modules a fit worker imports before its first stage: cleargate's train and evaluate code (lazy imports
+    included), then the third-party modules those import inside functions; MLflow's SQL stores only when the
+    tracking store is a database (a tracking server needs only MLflow's REST client, imported with MLflow)."""
+    own = stage_modules(stage("train").module, stage("evaluate").module)
+    database = not tracking_uri(project.scope(next(iter(project.datasets)))).startswith(("http://", "https://"))
+    return [*sorted(own), *LAZY_IMPORTS, *(SQL_STORE_IMPORTS if database else ())]
 
 
 def _warm_fit_workers(project: ProjectParams, calls: list[StageCall], state: dvc_state.Staleness,
@@ -91,7 +108,7 @@ def _warm_fit_workers(project: ProjectParams, calls: list[StageCall], state: dvc
     none on a no-op run."""
     if not state.stale & {c.dvc_name for c in calls} and not rerun:
         return []
-    modules = sorted(stage_modules(stage("train").module))
+    modules = warm_modules(project)
     return [warm_up.submit(modules) for _ in range(project.orchestration.fit_workers)]
 
 
