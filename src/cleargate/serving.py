@@ -90,7 +90,7 @@ class RecordClassifier(mlflow.pyfunc.PythonModel):
             torch.set_num_threads(threads)
         data = bundle.manifest.dataset
         self.columns = kind_of(data).feature_columns(data)
-        self.expected = frozenset(self.columns)
+        self.expected = pd.Index(self.columns)
         if bundle.manifest.flavour == "torch":
             self.predictor = bundle.predictor()
             self.predictor.batch_size = INFERENCE_ROWS
@@ -101,7 +101,10 @@ class RecordClassifier(mlflow.pyfunc.PythonModel):
             self.predictor = SequentialTreePredictor(bundle.model, data, threads)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
-        missing = self.expected.difference(model_input.columns)
+        # columns as given (the common case) compare in one vectorised step; a set built from pandas 3's
+        # pyarrow-backed column names iterated them one by one: 1.7 ms of a 3.5 ms MNIST row (cProfile)
+        same = model_input.columns.equals(self.expected)
+        missing = [] if same else self.expected.difference(model_input.columns).tolist()
         if missing:
             shown = ", ".join(sorted(missing)[:5]) + (", ..." if len(missing) > 5 else "")
             raise ValueError(f"input lacks {len(missing)} of the model's {len(self.columns)} columns: {shown}")

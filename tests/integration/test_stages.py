@@ -39,6 +39,9 @@ def test_pipeline_registers_a_champion_that_serves_raw_rows(tmp_path: Path):
     predicted = model.predict(raw.drop(columns="label").head(200))
     assert (predicted == raw["label"].head(200).to_numpy()).mean() > 0.9
     assert model.metadata.metadata["input_columns"][:2] == ["pixel_0", "pixel_1"]
+    shuffled = raw.drop(columns="label").head(200)
+    shuffled = shuffled[list(reversed(shuffled.columns))].assign(extra=1)  # other order, one column more
+    assert (model.predict(shuffled) == predicted).all()
     with pytest.raises(Exception, match="input lacks 1 of the model's 64 columns: pixel_7"):
         model.predict(raw.drop(columns=["label", "pixel_7"]).head(1))  # the model checks its own columns
 
