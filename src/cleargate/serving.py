@@ -5,7 +5,8 @@ object. Everything that can be prepared is prepared once in `load_context`: the 
 columns are known, scikit-learn estimators are set to one thread (a thread pool per call costs more than a
 one-row prediction) and forests predict tree by tree without scikit-learn's per-call overhead
 (`tree_inference`, the same outputs). MLflow's column-by-column signature check would cost ~35 ms per
-call on 784 pixel columns (measured), so the model is logged without one and checks its own columns: one set difference.
+call on 784 pixel columns (measured), so the model is logged without one and checks its own columns: one
+comparison of the column index.
 A model serves on one torch / OpenMP thread unless CLEARGATE_SERVING_THREADS says otherwise (batch scoring sets
 it to the cores), and an image network serves as a frozen TorchScript graph optimised for inference when that
 gives the eager network's outputs (`_inference_graph`).
