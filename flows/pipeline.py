@@ -44,7 +44,7 @@ from cleargate.records import ReleaseDecision, RunTimings  # noqa: E402
 from cleargate.reporting import summary_markdown, summary_table, timings_line  # noqa: E402
 from cleargate.runtime import apply_offline_env, exit_without_heap_walks, limit_threads, quiet_third_party  # noqa: E402
 from cleargate.stages.entry import run_stage  # noqa: E402
-from cleargate.tracking import check_store, tracking_uri  # noqa: E402
+from cleargate.tracking import check_store, is_server, tracking_uri  # noqa: E402
 from flows import dvc_state  # noqa: E402
 from flows.artifacts import publish_report  # noqa: E402
 from flows.console import quiet_prefect_console  # noqa: E402
@@ -98,8 +98,7 @@ def warm_modules(project: ProjectParams) -> list[str]:
     included), then the third-party modules those import inside functions; MLflow's SQL stores only when the
     tracking store is a database (a tracking server needs only MLflow's REST client, imported with MLflow)."""
     own = stage_modules(stage("train").module, stage("evaluate").module)
-    database = not tracking_uri(project.scope(next(iter(project.datasets)))).startswith(("http://", "https://"))
-    return [*sorted(own), *LAZY_IMPORTS, *(SQL_STORE_IMPORTS if database else ())]
+    return [*sorted(own), *LAZY_IMPORTS, *(() if is_server(tracking_uri(project)) else SQL_STORE_IMPORTS)]
 
 
 def _warm_fit_workers(project: ProjectParams, calls: list[StageCall], state: dvc_state.Staleness,

@@ -34,7 +34,6 @@ CHILD = textwrap.dedent('''
 
     _save_weights("sklearn", DecisionTreeClassifier().fit([[0], [1]], [0, 1]), tmp / "model.skops")
     MlflowClient(f"sqlite:///{tmp / 'mlflow.db'}").search_experiments(max_results=1)
-    from cleargate.evaluation.plots import save_pngs  # noqa: F401 - its module imports matplotlib lazily
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

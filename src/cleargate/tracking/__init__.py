@@ -5,10 +5,11 @@ from cleargate.tracking.store import (
     check_store,
     connect,
     ensure_experiment,
+    is_server,
     server_errors,
     store_errors,
     tracking_uri,
 )
 
-__all__ = ["TrackingStoreError", "check_store", "connect", "ensure_experiment", "server_errors", "store_errors",
-           "tracking_uri"]
+__all__ = ["TrackingStoreError", "check_store", "connect", "ensure_experiment", "is_server", "server_errors",
+           "store_errors", "tracking_uri"]

@@ -29,6 +29,11 @@ def tracking_uri(params: Any) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or params.tracking.uri
 
 
+def is_server(uri: str) -> bool:
+    """A tracking server (MLflow's REST API), as opposed to a database MLflow opens itself."""
+    return uri.startswith(("http://", "https://"))
+
+
 def _shown(uri: str) -> str:
     """The URI without a password (user:pass@host -> user:***@host)."""
     scheme, sep, rest = uri.partition("://")
@@ -117,7 +122,7 @@ def _check_database(uri: str, budget: float) -> None:
 def check_store(params: Any) -> str:
     """Fail fast, in one line, when the store cannot be used; returns the URI checked."""
     uri, budget = tracking_uri(params), params.tracking.connect_budget_s
-    if uri.startswith(("http://", "https://")):
+    if is_server(uri):
         _check_http(uri, budget)
     elif uri.startswith("sqlite:///"):
         _check_writable(Path(uri.removeprefix("sqlite:///")).parent, "the tracking database's folder")
@@ -208,7 +213,7 @@ def server_errors(params: Any, doing: str) -> Iterator[None]:
             yield
     except Exception as exc:
         uri = tracking_uri(params)
-        if uri.startswith(("http://", "https://")) and not _answers(uri):
+        if is_server(uri) and not _answers(uri):
             cause = "" if isinstance(exc, TrackingStoreError) else f" ({type(exc).__name__})"
             raise TrackingStoreError(f"MLflow tracking server {_shown(uri)}: not answering during {doing}{cause}; "
                                      f"{HINT}, then run again: the run resumes there") from None
