@@ -20,7 +20,8 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import ExitStack, closing
+from collections.abc import Iterator
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -75,6 +76,31 @@ class _Server:
 _SERVER: _Server | None = None   # this process's server, reused by later runs in it
 
 
+@contextmanager
+def api_everywhere(url: str) -> Iterator[None]:
+    """Point Prefect at `url` in this context, in every thread of this process, and in the processes it starts.
+
+    Prefect's own threads (the process pool's message forwarder, the event and log workers) carry no settings
+    context: they read the process-global settings, made from the environment when Prefect was imported. A
+    temporary setting alone left them with no API URL, so each started an ephemeral server of its own: two or
+    three more uvicorn processes in every run, ~35 CPU-s while the run started on this 2-core machine."""
+    from prefect.context import refresh_global_settings_context
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    saved = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url  # child processes
+    refresh_global_settings_context()    # threads without a settings context
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):  # this context
+            yield
+    finally:
+        if saved is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = saved
+        refresh_global_settings_context()
+
+
 class EphemeralApi:
     """`with EphemeralApi() as api: ...; api.ready(); <run flows>`. Does nothing where PREFECT_API_URL is set
     (a team server) or the ephemeral server is disabled: the flow then talks to what Prefect is configured for."""
@@ -101,11 +127,10 @@ class EphemeralApi:
         return self
 
     def ready(self) -> None:
-        """Wait for the server's /health, then use it here (Prefect's settings) and in child processes (env)."""
+        """Wait for the server's /health, then use it in this process, its threads and its children
+        (`api_everywhere`)."""
         if self.server is None:
             return
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
         url, process = self.server.url, self.server.process
         deadline = time.monotonic() + self.timeout
         with httpx.Client(timeout=2.0) as client:
@@ -125,17 +150,7 @@ class EphemeralApi:
                                          f"{self.timeout:.0f} s; the machine is overloaded, or set "
                                          "PREFECT_API_URL to a running server")
                 time.sleep(0.05)
-        saved = os.environ.get("PREFECT_API_URL")
-        os.environ["PREFECT_API_URL"] = url
-        self._stack.callback(self._restore, saved)
-        self._stack.enter_context(temporary_settings(updates={PREFECT_API_URL: url}))
-
-    @staticmethod
-    def _restore(saved: str | None) -> None:
-        if saved is None:
-            os.environ.pop("PREFECT_API_URL", None)
-        else:
-            os.environ["PREFECT_API_URL"] = saved
+        self._stack.enter_context(api_everywhere(url))
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self.server is not None:  # what Prefect's workers hold goes to this server before the URL is unset

@@ -59,13 +59,12 @@ def local_server(root: Path) -> Iterator[str]:
 
 def serve_both(params_path: Path, api: str) -> None:
     from prefect import serve
-    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.deployments import declared, serve_deployments
+    from flows.ephemeral_api import api_everywhere
 
     project = load_project(params_path)
-    os.environ["PREFECT_API_URL"] = api  # the flow runs serve starts inherit it
-    with temporary_settings(updates={PREFECT_API_URL: api}):
+    with api_everywhere(api):  # here, in Prefect's threads, and in the flow runs serve starts
         for d in declared(project):
             schedule = d.options["schedule"]
             print(f"serving {d.full_name}: cron '{schedule.cron}' ({schedule.timezone}), "

@@ -4,9 +4,11 @@ status asked with each params file parsed once (`flows.dvc_state`)."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 import yaml
 from flows import dvc_state, ephemeral_api
@@ -44,6 +46,13 @@ def test_the_server_starts_serves_flows_and_stops_by_its_pid(monkeypatch):
         assert hello() == "ran"
         runs = httpx.post(f"{url}/flow_runs/filter", json={"limit": 5}).json()
         assert any(run["name"] and run["state"]["type"] == "COMPLETED" for run in runs)
+        seen: list[str] = []  # a new thread has no settings context, like Prefect's own workers
+        thread = threading.Thread(target=lambda: seen.append(PREFECT_API_URL.value()))
+        thread.start()
+        thread.join()
+        assert seen == [url]
+        assert pooled() == 4
+        assert _other_prefect_servers(api.server.process.pid) == []  # its forwarder and workers used this one
     assert "PREFECT_API_URL" not in os.environ and PREFECT_API_URL.value() != url
     with EphemeralApi() as again:  # a later run in the same process reuses it
         assert again.server is api.server
@@ -52,6 +61,37 @@ def test_the_server_starts_serves_flows_and_stops_by_its_pid(monkeypatch):
     assert server.process.poll() is not None
     with pytest.raises(ProcessLookupError):
         os.kill(server.process.pid, 0)
+
+
+def _other_prefect_servers(ours: int) -> list[str]:
+    """Prefect API servers this process started besides `ours` (Prefect starts one of its own where a thread
+    finds no API URL)."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            command = " ".join(child.cmdline())
+        except psutil.Error:  # gone meanwhile
+            continue
+        if child.pid != ours and "prefect.server.api.server" in command:
+            found.append(f"{child.pid}: {command[:120]}")
+    return found
+
+
+def pooled() -> int:
+    """A flow whose task runs in a worker process: the pool's message forwarder (a thread of this process)
+    sends the worker's events and logs on."""
+    from prefect import flow, task
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    @task
+    def double(x: int) -> int:
+        return 2 * x
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def in_a_worker() -> int:
+        return double.submit(2).result()
+
+    return in_a_worker()
 
 
 def test_dvc_reads_each_params_file_once_while_asked(tmp_path: Path, monkeypatch):
