@@ -18,33 +18,38 @@ import importlib
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture, as_completed, wait
-from prefect.runtime import flow_run
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
-from rich.console import Console
-
 if __package__ in (None, ""):  # `python flows/pipeline.py` from the project root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if __name__ == "__main__":  # Prefect's API server starts now, beside the imports below (flows/ephemeral_api.py)
+    from flows.ephemeral_api import launch_early
+
+    launch_early()
+
+from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect.artifacts import create_markdown_artifact  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.futures import PrefectFuture, as_completed, wait  # noqa: E402
+from prefect.runtime import flow_run  # noqa: E402
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner  # noqa: E402
+from rich.console import Console  # noqa: E402
 
 from cleargate.errors import CleargateError  # noqa: E402
 from cleargate.evaluation.stability import seed_evidence  # noqa: E402
 from cleargate.graph import StageCall, plan, stage, stage_modules  # noqa: E402
 from cleargate.layout import run_timings  # noqa: E402
-from cleargate.params import ProjectParams, load_project  # noqa: E402
+from cleargate.params import DatasetParams, ProjectParams, load_project  # noqa: E402
 from cleargate.records import ReleaseDecision, RunTimings  # noqa: E402
 from cleargate.reporting import summary_markdown, summary_table, timings_line  # noqa: E402
 from cleargate.runtime import apply_offline_env, exit_without_heap_walks, limit_threads, quiet_third_party  # noqa: E402
 from cleargate.stages.entry import run_stage  # noqa: E402
-from cleargate.tracking import check_store, is_server, tracking_uri  # noqa: E402
+from cleargate.tracking import check_store, ensure_tables, is_server, tracking_uri  # noqa: E402
 from flows import dvc_state  # noqa: E402
 from flows.artifacts import publish_report  # noqa: E402
 from flows.console import quiet_prefect_console  # noqa: E402
@@ -84,13 +89,19 @@ SQL_STORE_IMPORTS = ("mlflow.store.tracking.sqlalchemy_store", "mlflow.store.mod
 
 
 @task(cache_policy=NO_CACHE)
-def warm_up(modules: list[str]) -> None:
+def warm_up(modules: list[str], params: DatasetParams) -> None:
     """Import the fit lane's code (torch, Lightning, scikit-learn, skops, MLflow's store: ~12 s) in a fit worker
-    while the first dataset is still being validated, so the first fit does not wait for it."""
+    while the first dataset is still being validated, so the first fit does not wait for it; then a new SQLite
+    tracking store's tables (MLflow's migrations, ~3 s, its SQL store imported just before). This process used
+    to make them before the flow started: 7 s on the run's critical path, before any worker existed. Whichever
+    process opens a new store first makes them (`ensure_tables`, under a file lock), so a failure here is the
+    stage's to report, with its own message."""
     quiet_third_party()
     exit_without_heap_walks()
     for module in modules:
         importlib.import_module(module)
+    with suppress(Exception):
+        ensure_tables(params)
 
 
 def warm_modules(project: ProjectParams) -> list[str]:
@@ -101,14 +112,31 @@ def warm_modules(project: ProjectParams) -> list[str]:
     return [*sorted(own), *LAZY_IMPORTS, *(() if is_server(tracking_uri(project)) else SQL_STORE_IMPORTS)]
 
 
+def end_imports(project: ProjectParams) -> list[str]:
+    """What this process imports only at the end of a run (`_record_timings`: MLflow, and its SQL store when the
+    store is a database; ~5 s on the run's serial tail), imported beside the fits instead (`_import_beside`)."""
+    return ["cleargate.tracking.runs", *(() if is_server(tracking_uri(project)) else SQL_STORE_IMPORTS)]
+
+
+def _import_beside(modules: list[str]) -> None:
+    """Import `modules` in a daemon thread. A later import of one of them in another thread waits for this one
+    (Python's per-module import lock) or finds it done; one that fails here fails again there, with its error."""
+    def load() -> None:
+        with suppress(Exception):
+            for module in modules:
+                importlib.import_module(module)
+
+    threading.Thread(target=load, name="cleargate-end-imports", daemon=True).start()
+
+
 def _warm_fit_workers(project: ProjectParams, calls: list[StageCall], state: dvc_state.Staleness,
                       rerun: set[str]) -> list[PrefectFuture]:
     """One warm-up per fit worker when anything may run (DVC finds a planned stage stale, or one is asked for);
     none on a no-op run."""
     if not state.stale & {c.dvc_name for c in calls} and not rerun:
         return []
-    modules = warm_modules(project)
-    return [warm_up.submit(modules) for _ in range(project.orchestration.fit_workers)]
+    modules, params = warm_modules(project), project.scope(calls[0].dataset)
+    return [warm_up.submit(modules, params) for _ in range(project.orchestration.fit_workers)]
 
 
 def _submit(call: StageCall, project: ProjectParams, threads: int, datasets: TaskRunner) -> PrefectFuture:
@@ -130,6 +158,7 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
     measured: set[str] = set()
     with ProcessPoolTaskRunner(max_workers=1) as datasets:
         warming = _warm_fit_workers(project, calls, state, ledger.rerun)
+        imported = False
         while not schedule.complete:
             busy = Counter(lane(c) for c in in_flight.values())
             call = schedule.next_ready({name for name, n in room.items() if busy[name] < n})
@@ -153,6 +182,9 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
             except CleargateError as exc:
                 ledger.fail(call, exc)
             _finish(call, project, schedule)
+            if lane(call) == "fit" and not imported:  # the start-up's imports are over in every process by now
+                imported = True
+                _import_beside(end_imports(project))
         wait(warming)
 
 
@@ -194,7 +226,8 @@ def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
     unknown = set(rerun or []) - ({c.dvc_name for c in calls} | {c.stage.name for c in calls})
     if unknown:
         raise CleargateError(f"--rerun: unknown stage(s) {sorted(unknown)}; see dvc.yaml")
-    check_store(project.scope(calls[0].dataset))  # a stopped tracking server: one line now, not after training
+    # a stopped tracking server: one line now, not after training (a new SQLite store's tables: `warm_up`)
+    check_store(project.scope(calls[0].dataset), tables=False)
     ledger = RunLedger(project.root, set(rerun or []), logger=get_run_logger())
     state = dvc_state.staleness(project.root)
     threads = max(1, (os.cpu_count() or 1) // project.orchestration.fit_workers)
@@ -235,7 +268,7 @@ def _prepare(params_path: str, datasets: list[str] | None) -> None:
     tracking store (one line now if it is down, before any flow run) and ask DVC what is stale
     (`dvc_state.prefetch`: the flow then finds DVC's answer ready)."""
     project = load_project(Path(params_path))
-    check_store(project.scope(plan(project, datasets)[0].dataset))
+    check_store(project.scope(plan(project, datasets)[0].dataset), tables=False)  # tables: `warm_up`
     dvc_state.prefetch(project.root)
 
 

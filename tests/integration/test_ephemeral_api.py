@@ -64,6 +64,46 @@ def test_the_server_starts_serves_flows_and_stops_by_its_pid(monkeypatch):
         os.kill(server.process.pid, 0)
 
 
+@pytest.mark.slow
+def test_a_server_launched_before_prefect_is_imported_is_the_one_the_run_uses(monkeypatch):
+    """`python flows/pipeline.py` launches it first thing (`launch_early`), beside its own imports."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(ephemeral_api, "_prefect_server_running", lambda: False)
+    monkeypatch.setattr(ephemeral_api, "_SERVER", None)
+    ephemeral_api.launch_early()
+    early = ephemeral_api._SERVER
+    assert early is not None and early.early and early.process.poll() is None
+    try:
+        with EphemeralApi() as api:
+            assert api.server is early and not early.early  # used, not a second one
+            api.ready()
+            assert httpx.get(f"{early.url}/health").status_code == 200
+            ephemeral_api.launch_early()  # a second call launches nothing
+            assert ephemeral_api._SERVER is early
+    finally:
+        early.stop()
+
+
+def test_a_server_launched_early_is_stopped_where_the_settings_name_another_api(monkeypatch):
+    from prefect.settings import temporary_settings
+
+    monkeypatch.setattr(ephemeral_api, "_SERVER", None)
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    ephemeral_api.launch_early()
+    assert ephemeral_api._SERVER is None  # the environment names an API: nothing launched
+    monkeypatch.delenv("PREFECT_API_URL")
+    ephemeral_api.launch_early()
+    early = ephemeral_api._SERVER
+    assert early is not None
+    try:  # e.g. a profile's PREFECT_API_URL, read once Prefect is imported
+        with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), EphemeralApi() as api:
+            assert not api.needed and api.server is None
+        assert ephemeral_api._SERVER is None
+        assert early.process.poll() is not None  # stopped by its pid
+    finally:
+        early.stop()
+
+
 def _other_prefect_servers(ours: int) -> list[str]:
     """Prefect API servers this process started besides `ours` (Prefect starts one of its own where a thread
     finds no API URL, and keeps it for the life of the process)."""

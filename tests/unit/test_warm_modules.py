@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from flows.pipeline import LAZY_IMPORTS, SQL_STORE_IMPORTS, warm_modules
+from flows.pipeline import LAZY_IMPORTS, SQL_STORE_IMPORTS, end_imports, warm_modules, warm_up
 
 from cleargate.params import load_project
 
@@ -80,3 +80,46 @@ def test_after_the_warm_up_the_first_save_store_and_plot_import_nothing_heavy(tm
         assert left == []
     else:
         assert {"skops", "skops.io", "mlflow.store.tracking.sqlalchemy_store"} <= set(left)
+
+
+def test_the_end_of_run_imports_follow_the_store(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    project = load_project(ROOT / "params.yaml")
+    assert end_imports(project) == ["cleargate.tracking.runs", *SQL_STORE_IMPORTS]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert end_imports(project) == ["cleargate.tracking.runs"]
+
+
+def test_imports_beside_the_run_load_in_a_thread_and_a_failing_one_raises_nothing():
+    child = textwrap.dedent('''
+        import sys, time
+        from flows.pipeline import _import_beside
+        assert "wave" not in sys.modules
+        _import_beside(["no_such_module_here", "wave"])  # the first fails (silently: its importer reports it)
+        _import_beside(["wave"])
+        deadline = time.monotonic() + 60
+        while "wave" not in sys.modules and time.monotonic() < deadline:
+            time.sleep(0.01)
+        print("wave" in sys.modules)
+    ''')
+    done = subprocess.run([sys.executable, "-c", child], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True"]
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_the_warm_up_makes_a_new_sqlite_stores_tables(tmp_path, monkeypatch):
+    """The run's own process no longer makes them before the flow starts (`check_store(tables=False)`)."""
+    from mlflow.tracking import MlflowClient
+
+    from cleargate.tracking import check_store
+
+    database = tmp_path / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{database}")
+    params = load_project(ROOT / "params.yaml").scope("breast_cancer")
+    check_store(params, tables=False)
+    assert not database.exists()
+    warm_up.fn([], params)
+    assert database.is_file()
+    assert [e.name for e in MlflowClient(f"sqlite:///{database}").search_experiments()] == ["Default"]

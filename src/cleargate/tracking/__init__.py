@@ -5,11 +5,12 @@ from cleargate.tracking.store import (
     check_store,
     connect,
     ensure_experiment,
+    ensure_tables,
     is_server,
     server_errors,
     store_errors,
     tracking_uri,
 )
 
-__all__ = ["TrackingStoreError", "check_store", "connect", "ensure_experiment", "is_server", "server_errors",
-           "store_errors", "tracking_uri"]
+__all__ = ["TrackingStoreError", "check_store", "connect", "ensure_experiment", "ensure_tables", "is_server",
+           "server_errors", "store_errors", "tracking_uri"]
