@@ -103,15 +103,26 @@ class LockRecorder:
         if self.early and (names := list(names)):
             self._jobs.append(self._worker().submit(self._save, names))
 
+    def write_soon(self, names: Iterable[str]) -> list[str]:
+        """Start writing `names` into dvc.lock on the recorder's thread and return at once (what is left for
+        `write`: nothing, or all of them when the flow runs from elsewhere, where only `write` may run DVC)."""
+        names = list(names)
+        if not self.early or not names:
+            return names
+        self._jobs.append(self._worker().submit(self._write, names))
+        return []
+
     def write(self, names: Iterable[str]) -> None:
-        """Every stage in `names` into dvc.lock, in one write; a failure of the early hashing is raised here."""
+        """Every stage in `names` into dvc.lock, in one write, after any write started by `write_soon`; a failure
+        of the early hashing or of that write is raised here."""
         names = list(names)
         if not names and not self._jobs:
             return
         try:
             for job in self._jobs:
                 job.result()
-            self._worker().submit(self._write, names).result()
+            if names:
+                self._worker().submit(self._write, names).result()
         finally:
             self._jobs = []
             self._close()

@@ -21,11 +21,13 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -96,28 +98,50 @@ def launch_early() -> None:
 
 
 @contextmanager
-def api_everywhere(url: str) -> Iterator[None]:
-    """Point Prefect at `url` in this context, in every thread of this process, and in the processes it starts.
+def api_everywhere(url: str, ca_file: Path | None = None) -> Iterator[None]:
+    """Point Prefect at `url` in this context, in every thread of this process, and in the processes it starts;
+    with `ca_file`, Prefect's clients read that CA bundle (`PREFECT_API_SSL_CERT_FILE`) instead of certifi's.
 
     Prefect's own threads (the process pool's message forwarder, the event and log workers) carry no settings
     context: they read the process-global settings, made from the environment when Prefect was imported. A
     temporary setting alone left them with no API URL, so each started an ephemeral server of its own: two or
     three more uvicorn processes in every run, ~35 CPU-s while the run started on this 2-core machine."""
     from prefect.context import refresh_global_settings_context
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_SSL_CERT_FILE, PREFECT_API_URL, temporary_settings
 
-    saved = os.environ.get("PREFECT_API_URL")
-    os.environ["PREFECT_API_URL"] = url  # child processes
+    updates: dict[Any, str] = {PREFECT_API_URL: url}
+    if ca_file is not None:
+        updates[PREFECT_API_SSL_CERT_FILE] = str(ca_file)
+    saved = {setting.name: os.environ.get(setting.name) for setting in updates}
+    os.environ.update({setting.name: value for setting, value in updates.items()})  # child processes
     refresh_global_settings_context()    # threads without a settings context
     try:
-        with temporary_settings(updates={PREFECT_API_URL: url}):  # this context
+        with temporary_settings(updates=updates):  # this context
             yield
     finally:
-        if saved is None:
-            os.environ.pop("PREFECT_API_URL", None)
-        else:
-            os.environ["PREFECT_API_URL"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         refresh_global_settings_context()
+
+
+def one_certificate(folder: Path) -> Path:
+    """A CA bundle of one certificate (certifi's first) in `folder`, for clients of a plain-HTTP loopback server.
+
+    Prefect builds an SSL context for every API client it makes, whatever the URL's scheme: one per task run in
+    each worker (`hydrated_context`), more in the flow's process. Parsing certifi's ~140 certificates took 50 ms
+    each time here: 20 trivial tasks of a flow on a process pool took 240 ms a task with certifi's bundle, 158 ms
+    with this file. Our ephemeral server speaks HTTP on 127.0.0.1, so no certificate is ever checked."""
+    import certifi
+
+    text = Path(certifi.where()).read_text()
+    end = "-----END CERTIFICATE-----"
+    start = text.index("-----BEGIN CERTIFICATE-----")
+    path = folder / "prefect-api-ca.pem"
+    path.write_text(text[start:text.index(end, start) + len(end)] + "\n")
+    return path
 
 
 class EphemeralApi:
@@ -173,7 +197,8 @@ class EphemeralApi:
                                          f"{self.timeout:.0f} s; the machine is overloaded, or set "
                                          "PREFECT_API_URL to a running server")
                 time.sleep(0.05)
-        self._stack.enter_context(api_everywhere(url))
+        folder = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="cleargate-prefect-")))
+        self._stack.enter_context(api_everywhere(url, one_certificate(folder)))
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self.server is not None:  # what Prefect's workers hold goes to this server before the URL is unset

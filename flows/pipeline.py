@@ -186,6 +186,7 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
                 imported = True
                 _import_beside(end_imports(project))
         wait(warming)
+        ledger.record_soon()  # dvc.lock is written while the dataset worker exits (`ledger.record` waits for it)
 
 
 def _finish(call: StageCall, project: ProjectParams, schedule: Schedule) -> None:

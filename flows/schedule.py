@@ -14,8 +14,10 @@ third process beside the fits slowed the fits (at normal priority: 60 s in a 400
 priority, starved until the last fit and then queued with every gate and promote at the end.
 
 Within a lane, a call that a fit waits for goes first, then the dataset with the fewest features (params.yaml's
-order among equals), then dvc.yaml's stage order: the first dataset reaches its fits soonest, the next one is
-ready before the fits run out, and each dataset is promoted as soon as its own models are done. Fewest features
+order among equals), then dvc.yaml's stage order, except that a model's evaluation comes right after its own fit
+(the worker still holds the model it saved: `cleargate.models.bundle` skips reading it back): the first dataset
+reaches its fits soonest, the next one is ready before the fits run out, and each dataset is promoted as soon as
+its own models are done. Fewest features
 first because preparing a dataset costs about its number of values checked, and while the first dataset is
 prepared the fit lane idles: MNIST's 784 pixel columns took 18 s to ingest, validate, clean and split, breast
 cancer's 30 columns 5 s (`make run`, 2026-11-26); with every dataset cheaper to prepare than to fit, this is
@@ -50,7 +52,11 @@ class Schedule:
         awaited = _ancestors({c.dvc_name for c in calls if c.stage.fit}, upstream)
         names = list(dict.fromkeys(c.dataset for c in calls))
         datasets = {d: i for i, d in enumerate(sorted(names, key=lambda d: (widths or {}).get(d, 0)))}  # stable
-        position = {c.dvc_name: i for i, c in enumerate(calls)}
+        position = {c.dvc_name: float(i) for i, c in enumerate(calls)}
+        for c in calls:  # a model's evaluation right after its own fit, in the worker that still holds the model
+            trained = f"train@{c.model}"
+            if c.stage.name == "evaluate" and trained in position:
+                position[c.dvc_name] = position[trained] + 0.5
         ranked = sorted(calls, key=lambda c: (c.dvc_name not in awaited, datasets[c.dataset], position[c.dvc_name]))
         return cls(ranked, upstream)
 

@@ -4,6 +4,7 @@ status asked with each params file parsed once (`flows.dvc_state`)."""
 from __future__ import annotations
 
 import os
+import ssl
 import threading
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 import yaml
 from flows import dvc_state, ephemeral_api
 from flows.ephemeral_api import EphemeralApi
-from prefect.settings import PREFECT_API_URL
+from prefect.settings import PREFECT_API_SSL_CERT_FILE, PREFECT_API_URL
 
 
 def test_a_configured_server_is_left_alone(monkeypatch):
@@ -43,6 +44,9 @@ def test_the_server_starts_serves_flows_and_stops_by_its_pid(monkeypatch):
         url = api.server.url
         assert os.environ["PREFECT_API_URL"] == url and PREFECT_API_URL.value() == url
         assert httpx.get(f"{url}/health").status_code == 200
+        ca_file = Path(os.environ["PREFECT_API_SSL_CERT_FILE"])  # one certificate, not certifi's ~140
+        assert ca_file.read_text().count("BEGIN CERTIFICATE") == 1 and PREFECT_API_SSL_CERT_FILE.value() == str(ca_file)
+        ssl.create_default_context(cafile=str(ca_file))  # a bundle Prefect's clients can load
         assert hello() == "ran"
         runs = httpx.post(f"{url}/flow_runs/filter", json={"limit": 5}).json()
         assert any(run["name"] and run["state"]["type"] == "COMPLETED" for run in runs)
@@ -55,6 +59,7 @@ def test_the_server_starts_serves_flows_and_stops_by_its_pid(monkeypatch):
         assert pooled() == 4
         assert _other_prefect_servers(api.server.process.pid) == before  # its forwarder and workers used ours
     assert "PREFECT_API_URL" not in os.environ and PREFECT_API_URL.value() != url
+    assert "PREFECT_API_SSL_CERT_FILE" not in os.environ and not ca_file.exists()
     with EphemeralApi() as again:  # a later run in the same process reuses it
         assert again.server is api.server
     server = api.server

@@ -56,3 +56,21 @@ def test_from_another_folder_everything_waits_for_the_end(repo: Path, tmp_path_f
     recorder.write(list(STAGES))
     assert yaml.safe_load(run(["dvc", "status", "--json"], repo).stdout) == {}
     assert Path.cwd() != repo, "the working directory is restored"
+
+
+def test_a_write_started_soon_is_the_lock_write_waits_for(repo: Path, monkeypatch):
+    monkeypatch.chdir(repo)
+    recorder = LockRecorder(repo)
+    assert recorder.write_soon(list(STAGES)) == [], "all of it taken by the recorder's thread"
+    recorder._jobs[-1].result()  # written in the background, before `write`
+    assert set(yaml.safe_load((repo / "dvc.lock").read_text())["stages"]) == set(STAGES)
+    recorder.write([])  # waits for it and closes the repo
+    assert recorder._thread is None and not recorder._jobs
+    assert yaml.safe_load(run(["dvc", "status", "--json"], repo).stdout) == {}
+
+
+def test_from_another_folder_nothing_is_written_soon(repo: Path, tmp_path_factory, monkeypatch):
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    recorder = LockRecorder(repo)
+    assert recorder.write_soon(["first"]) == ["first"] and not recorder._jobs, "left for `write`"
+    assert not (repo / "dvc.lock").exists()

@@ -125,4 +125,5 @@ def test_a_model_is_evaluated_in_the_fit_lane_before_the_next_dataset_fits(graph
     fit_lane = [name for step in steps for name in step if name.split("@")[0] in ("train", "evaluate")]
     cancer = [n for n in fit_lane if n.split("@")[1] in ("cancer_hgb", "cancer_rf")]
     assert fit_lane[:len(cancer)] == cancer, "the first dataset's models, trained and evaluated, come first"
-    assert cancer[:2] == ["train@cancer_hgb", "train@cancer_rf"]
+    assert cancer == ["train@cancer_hgb", "evaluate@cancer_hgb", "train@cancer_rf", "evaluate@cancer_rf"], \
+        "each model evaluated right after its fit, by the worker that holds it"
