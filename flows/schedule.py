@@ -71,6 +71,10 @@ class Schedule:
     def finish(self, call: StageCall) -> None:
         self.finished.add(call.dvc_name)
 
+    def lane_finished(self, name: str) -> bool:
+        """Every call of lane `name` has finished (a skipped one too)."""
+        return all(c.dvc_name in self.finished for c in self.calls if lane(c) == name)
+
     @property
     def complete(self) -> bool:
         return len(self.finished) == len(self.calls)
