@@ -65,8 +65,7 @@ class _Server:
             from prefect.settings import get_current_settings
 
             env.update(get_current_settings().to_environment_variables(exclude_unset=True))
-        spec = importlib.util.find_spec("prefect")
-        packages = Path(spec.origin if spec and spec.origin else "prefect").parent.parent
+        packages = Path(str(importlib.util.find_spec("prefect").origin)).parent.parent  # type: ignore[union-attr]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--app-dir", str(packages), "--factory",
              "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port), "--log-level",

@@ -110,13 +110,18 @@ def warm_modules(project: ProjectParams) -> list[str]:
     included), then the third-party modules those import inside functions; MLflow's SQL stores only when the
     tracking store is a database (a tracking server needs only MLflow's REST client, imported with MLflow)."""
     own = stage_modules(stage("train").module, stage("evaluate").module)
-    return [*sorted(own), *LAZY_IMPORTS, *(() if is_server(tracking_uri(project)) else SQL_STORE_IMPORTS)]
+    return [*sorted(own), *LAZY_IMPORTS, *_sql_store_imports(project)]
+
+
+def _sql_store_imports(project: ProjectParams) -> tuple[str, ...]:
+    """MLflow's SQL store modules where the tracking store is a database; none for a tracking server."""
+    return () if is_server(tracking_uri(project)) else SQL_STORE_IMPORTS
 
 
 def end_imports(project: ProjectParams) -> list[str]:
     """What this process imports only at the end of a run (`_record_timings`: MLflow, and its SQL store when the
     store is a database; ~5 s on the run's serial tail), imported beside the fits instead (`_import_beside`)."""
-    return ["cleargate.tracking.runs", *(() if is_server(tracking_uri(project)) else SQL_STORE_IMPORTS)]
+    return ["cleargate.tracking.runs", *_sql_store_imports(project)]
 
 
 def _import_beside(modules: list[str]) -> None:
@@ -208,7 +213,8 @@ class _Beside:
         if not self.imported:  # the start-up's imports are over in every process by now
             self.imported = True
             _import_beside(end_imports(self.project))
-        runner = FlowRunContext.get().task_runner if FlowRunContext.get() else None
+        context = FlowRunContext.get()
+        runner = context.task_runner if context else None
         if self.exiting is None and not self.stability_seeds and isinstance(runner, ProcessPoolTaskRunner) \
                 and self.schedule.lane_finished("fit"):
             self.exiting = threading.Thread(target=runner.cancel_all, name="cleargate-fit-workers-exit", daemon=True)
