@@ -14,11 +14,9 @@ once, by this process, at the end of the run.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from contextlib import suppress
@@ -35,7 +33,6 @@ if __name__ == "__main__":  # Prefect's API server starts now, beside the import
 from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.artifacts import create_markdown_artifact  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
-from prefect.context import FlowRunContext  # noqa: E402
 from prefect.futures import PrefectFuture, as_completed, wait  # noqa: E402
 from prefect.runtime import flow_run  # noqa: E402
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner  # noqa: E402
@@ -43,16 +40,17 @@ from rich.console import Console  # noqa: E402
 
 from cleargate.errors import CleargateError  # noqa: E402
 from cleargate.evaluation.stability import seed_evidence  # noqa: E402
-from cleargate.graph import StageCall, plan, stage, stage_modules  # noqa: E402
+from cleargate.graph import StageCall, plan  # noqa: E402
 from cleargate.layout import run_timings  # noqa: E402
-from cleargate.params import DatasetParams, ProjectParams, load_project  # noqa: E402
+from cleargate.params import ProjectParams, load_project  # noqa: E402
 from cleargate.records import ReleaseDecision, RunTimings  # noqa: E402
 from cleargate.reporting import summary_markdown, summary_table, timings_line  # noqa: E402
 from cleargate.runtime import apply_offline_env, exit_without_heap_walks, limit_threads, quiet_third_party  # noqa: E402
 from cleargate.stages.entry import run_stage  # noqa: E402
-from cleargate.tracking import check_store, ensure_tables, is_server, tracking_uri  # noqa: E402
+from cleargate.tracking import check_store  # noqa: E402
 from flows import dvc_state  # noqa: E402
 from flows.artifacts import publish_report  # noqa: E402
+from flows.beside import Beside, warm_fit_workers  # noqa: E402
 from flows.console import quiet_prefect_console  # noqa: E402
 from flows.ephemeral_api import EphemeralApi  # noqa: E402
 from flows.fits import fit_command, own_process_tree  # noqa: E402
@@ -83,68 +81,6 @@ def _task(call: StageCall):  # noqa: ANN202 - a configured Prefect task
 
 # What the fit lane's stages import inside functions, beyond cleargate's own modules: the first tree fit of a run
 # paid 6.7 s for them (train@covid_hgb 8.1 s for a 1.4 s fit, `make run` 2026-11-26) on the run's critical path.
-# skops.io enumerates every scikit-learn estimator as it loads (1.7 s); MLflow's SQL stores load alembic and
-# SQLAlchemy's models when the first client opens a database (1.7 s); Agg draws the evaluation plots.
-LAZY_IMPORTS = ("skops.io", "matplotlib.backends.backend_agg", "sklearn.calibration")
-SQL_STORE_IMPORTS = ("mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store")
-
-
-@task(cache_policy=NO_CACHE)
-def warm_up(modules: list[str], params: DatasetParams) -> None:
-    """Import the fit lane's code (torch, Lightning, scikit-learn, skops, MLflow's store: ~12 s) in a fit worker
-    while the first dataset is still being validated, so the first fit does not wait for it; then a new SQLite
-    tracking store's tables (MLflow's migrations, ~3 s, its SQL store imported just before). This process used
-    to make them before the flow started: 7 s on the run's critical path, before any worker existed. Whichever
-    process opens a new store first makes them (`ensure_tables`, under a file lock), so a failure here is the
-    stage's to report, with its own message."""
-    quiet_third_party()
-    exit_without_heap_walks()
-    for module in modules:
-        importlib.import_module(module)
-    with suppress(Exception):
-        ensure_tables(params)
-
-
-def warm_modules(project: ProjectParams) -> list[str]:
-    """The modules a fit worker imports before its first stage: cleargate's train and evaluate code (lazy imports
-    included), then the third-party modules those import inside functions; MLflow's SQL stores only when the
-    tracking store is a database (a tracking server needs only MLflow's REST client, imported with MLflow)."""
-    own = stage_modules(stage("train").module, stage("evaluate").module)
-    return [*sorted(own), *LAZY_IMPORTS, *_sql_store_imports(project)]
-
-
-def _sql_store_imports(project: ProjectParams) -> tuple[str, ...]:
-    """MLflow's SQL store modules where the tracking store is a database; none for a tracking server."""
-    return () if is_server(tracking_uri(project)) else SQL_STORE_IMPORTS
-
-
-def end_imports(project: ProjectParams) -> list[str]:
-    """What this process imports only at the end of a run (`_record_timings`: MLflow, and its SQL store when the
-    store is a database; ~5 s on the run's serial tail), imported beside the fits instead (`_import_beside`)."""
-    return ["cleargate.tracking.runs", *_sql_store_imports(project)]
-
-
-def _import_beside(modules: list[str]) -> None:
-    """Import `modules` in a daemon thread. A later import of one of them in another thread waits for this one
-    (Python's per-module import lock) or finds it done; one that fails here fails again there, with its error."""
-    def load() -> None:
-        with suppress(Exception):
-            for module in modules:
-                importlib.import_module(module)
-
-    threading.Thread(target=load, name="cleargate-end-imports", daemon=True).start()
-
-
-def _warm_fit_workers(project: ProjectParams, calls: list[StageCall], state: dvc_state.Staleness,
-                      rerun: set[str]) -> list[PrefectFuture]:
-    """One warm-up per fit worker when anything may run (DVC finds a planned stage stale, or one is asked for);
-    none on a no-op run."""
-    if not state.stale & {c.dvc_name for c in calls} and not rerun:
-        return []
-    modules, params = warm_modules(project), project.scope(calls[0].dataset)
-    return [warm_up.submit(modules, params) for _ in range(project.orchestration.fit_workers)]
-
-
 def _submit(call: StageCall, project: ProjectParams, threads: int, datasets: TaskRunner) -> PrefectFuture:
     """A model stage on the flow's task runner with the fits' thread count; a dataset stage on the dataset lane
     with its process's own."""
@@ -163,8 +99,8 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
     in_flight: dict[PrefectFuture, StageCall] = {}
     measured: set[str] = set()
     with ProcessPoolTaskRunner(max_workers=1) as datasets:
-        warming = _warm_fit_workers(project, calls, state, ledger.rerun)
-        beside = _Beside(project, schedule, stability_seeds)
+        warming = warm_fit_workers(project, calls, state, ledger.rerun)
+        beside = Beside(project, schedule, stability_seeds)
         while not schedule.complete:
             busy = Counter(lane(c) for c in in_flight.values())
             call = schedule.next_ready({name for name, n in room.items() if busy[name] < n})
@@ -192,37 +128,6 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
         wait(warming)
         ledger.record_soon()  # dvc.lock is written while the dataset worker exits (`ledger.record` waits for it)
     beside.join()
-
-
-class _Beside:
-    """Work the run's own process starts beside the stages, each once, off the run's serial tail:
-    - after the first model stage: its end-of-run imports (`end_imports`), in a thread;
-    - after the last model stage: the fit workers' exit (1.4-1.8 s: torch, Lightning and MLflow torn down), in
-      a thread, while the last dataset is gated and promoted. Prefect closes the flow's process pool again when
-      the flow returns (`cancel_all`: the pool is already shut down then, so that does nothing). Not with
-      `--stability-seeds`, whose fits may still use the pool before a gate, nor with a Dask runner."""
-
-    def __init__(self, project: ProjectParams, schedule: Schedule, stability_seeds: int) -> None:
-        self.project, self.schedule, self.stability_seeds = project, schedule, stability_seeds
-        self.imported = False
-        self.exiting: threading.Thread | None = None
-
-    def after(self, call: StageCall) -> None:
-        if lane(call) != "fit":
-            return
-        if not self.imported:  # the start-up's imports are over in every process by now
-            self.imported = True
-            _import_beside(end_imports(self.project))
-        context = FlowRunContext.get()
-        runner = context.task_runner if context else None
-        if self.exiting is None and not self.stability_seeds and isinstance(runner, ProcessPoolTaskRunner) \
-                and self.schedule.lane_finished("fit"):
-            self.exiting = threading.Thread(target=runner.cancel_all, name="cleargate-fit-workers-exit", daemon=True)
-            self.exiting.start()
-
-    def join(self) -> None:
-        if self.exiting is not None:
-            self.exiting.join()
 
 
 def _finish(call: StageCall, project: ProjectParams, schedule: Schedule) -> None:
@@ -263,7 +168,7 @@ def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
     unknown = set(rerun or []) - ({c.dvc_name for c in calls} | {c.stage.name for c in calls})
     if unknown:
         raise CleargateError(f"--rerun: unknown stage(s) {sorted(unknown)}; see dvc.yaml")
-    # a stopped tracking server: one line now, not after training (a new SQLite store's tables: `warm_up`)
+    # a stopped tracking server: one line now, not after training (a new SQLite store's tables: `flows.beside.warm_up`)
     check_store(project.scope(calls[0].dataset), tables=False)
     ledger = RunLedger(project.root, set(rerun or []), logger=get_run_logger())
     state = dvc_state.staleness(project.root)
@@ -305,7 +210,7 @@ def _prepare(params_path: str, datasets: list[str] | None) -> None:
     tracking store (one line now if it is down, before any flow run) and ask DVC what is stale
     (`dvc_state.prefetch`: the flow then finds DVC's answer ready)."""
     project = load_project(Path(params_path))
-    check_store(project.scope(plan(project, datasets)[0].dataset), tables=False)  # tables: `warm_up`
+    check_store(project.scope(plan(project, datasets)[0].dataset), tables=False)  # tables: `flows.beside.warm_up`
     dvc_state.prefetch(project.root)
 
 

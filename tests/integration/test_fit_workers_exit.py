@@ -1,4 +1,4 @@
-"""The pipeline flow lets its fit workers exit as soon as its last model stage is done (`flows.pipeline._Beside`):
+"""The pipeline flow lets its fit workers exit as soon as its last model stage is done (`flows.beside.Beside`):
 their exit (torch, Lightning and MLflow torn down: 1.4-1.8 s) overlaps the last dataset's gate and promote
 instead of following the flow. A real Prefect flow on a real process pool."""
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from flows.beside import Beside
 from flows.dvc_state import Staleness
-from flows.pipeline import _Beside
 from flows.schedule import Schedule, lane
 from prefect import flow, task
 from prefect.task_runners import ProcessPoolTaskRunner
@@ -33,7 +33,7 @@ def model_stages_finish(stability_seeds: int) -> tuple[bool, bool, bool]:
     calls = plan(project, ["breast_cancer"])
     pid = worker_pid.submit().result()
     schedule = Schedule.of(calls, Staleness(stale=set(), upstream={}))
-    beside = _Beside(project, schedule, stability_seeds)
+    beside = Beside(project, schedule, stability_seeds)
     fits = [c for c in calls if lane(c) == "fit"]
     for call in fits[:-1]:
         schedule.start(call)

@@ -1,4 +1,4 @@
-"""The fit workers' warm-up (`flows.pipeline.warm_modules`): it imports what the first train and evaluate would
+"""The fit workers' warm-up (`flows.beside.warm_modules`): it imports what the first train and evaluate would
 otherwise import on the run's critical path, cleargate's own code and the third-party modules loaded inside
 functions (skops, MLflow's SQL store), and MLflow's SQL store only when the tracking store is a database."""
 
@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from flows.pipeline import LAZY_IMPORTS, SQL_STORE_IMPORTS, end_imports, warm_modules, warm_up
+from flows.beside import LAZY_IMPORTS, SQL_STORE_IMPORTS, end_imports, warm_modules, warm_up
 
 from cleargate.params import load_project
 
@@ -93,10 +93,10 @@ def test_the_end_of_run_imports_follow_the_store(monkeypatch):
 def test_imports_beside_the_run_load_in_a_thread_and_a_failing_one_raises_nothing():
     child = textwrap.dedent('''
         import sys, time
-        from flows.pipeline import _import_beside
+        from flows.beside import import_beside
         assert "wave" not in sys.modules
-        _import_beside(["no_such_module_here", "wave"])  # the first fails (silently: its importer reports it)
-        _import_beside(["wave"])
+        import_beside(["no_such_module_here", "wave"])  # the first fails (silently: its importer reports it)
+        import_beside(["wave"])
         deadline = time.monotonic() + 60
         while "wave" not in sys.modules and time.monotonic() < deadline:
             time.sleep(0.01)
