@@ -8,7 +8,8 @@ in row groups of 50,000 rows. Each size runs `cleargate score` in a fresh proces
 time end to end (start-up included) and the process's peak resident memory (ru_maxrss of that child). It
 also times the answer to a bad model reference (`NAME/999`) and `import cleargate.cli`, start-up alone.
 `--src` runs another checkout's code (its `src` folder) against the same files, for before/after figures
-measured side by side.
+measured side by side. `--bare-rows N` also times, on the N-row file, the floor any scorer of a registered
+model pays (`BARE`): MLflow's pyfunc alone, with no validation, drift, streaming or report.
 """
 
 from __future__ import annotations
@@ -30,12 +31,21 @@ import numpy as np
 # maxrss, and Python starts children with vfork, so that figure was the *benchmark's* own peak whenever it was
 # larger (measured: 908-1448 MB reported for a child whose own peak was 631-759 MB).
 PEAK_ENV = "CLEARGATE_BENCH_PEAK_FILE"
-CLI = ("import atexit, os\n"
-       "def _peak():\n"
-       "    with open('/proc/self/status') as s, open(os.environ['" + PEAK_ENV + "'], 'w') as out:\n"
-       "        out.write(next(line for line in s if line.startswith('VmHWM:')))\n"
-       "atexit.register(_peak)\n"
-       "from cleargate.cli import app; app()")
+PEAK = ("import atexit, os\n"
+        "def _peak():\n"
+        "    with open('/proc/self/status') as s, open(os.environ['" + PEAK_ENV + "'], 'w') as out:\n"
+        "        out.write(next(line for line in s if line.startswith('VmHWM:')))\n"
+        "atexit.register(_peak)\n")
+CLI = PEAK + "from cleargate.cli import app; app()"
+# The floor: what scoring a file with a registered model costs with nothing of cleargate's around it. MLflow's own
+# pyfunc, as a user would call it by hand: read the whole file, load the model, one `predict` of every row on every
+# core (the threads `cleargate score` gives a model), nothing checked, nothing written. Its imports, model load and
+# forward passes are the part of `cleargate score` no pipeline code can remove.
+BARE = PEAK + ("import sys\n"
+               "import mlflow.pyfunc, pandas as pd\n"
+               "frame = pd.read_parquet(sys.argv[1])\n"
+               "labels = mlflow.pyfunc.load_model(sys.argv[2]).predict(frame)\n"
+               "print(f'{len(labels)} rows predicted')\n")
 GROUP_ROWS = 50_000
 
 
@@ -61,14 +71,21 @@ def make_batch(test_split: Path, features: list[str], rows: int, path: Path, see
 def run_cli(args: list[str], cwd: Path, src: Path | None = None) -> dict[str, Any]:
     """One `cleargate ...` process: exit code, wall seconds, its own peak RSS (MB, VmHWM as it exits; see
     PEAK_ENV), and the last line it printed."""
+    return run_child(CLI, args, cwd, src)
+
+
+def run_child(code: str, args: list[str], cwd: Path, src: Path | None = None,
+              env_extra: dict[str, str] | None = None) -> dict[str, Any]:
+    """`python -c code args...` in `cwd`, measured as `run_cli` says (`code` starts with PEAK)."""
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = str(src)
     env.pop("MLFLOW_TRACKING_URI", None)
+    env.update(env_extra or {})
     with tempfile.TemporaryFile("w+") as output, tempfile.NamedTemporaryFile("r", suffix=".peak") as peak:
         env[PEAK_ENV] = peak.name
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-c", CLI, *args], cwd=cwd, env=env, text=True,
+        proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=cwd, env=env, text=True,
                                 stdout=output, stderr=subprocess.STDOUT)
         proc.wait()
         seconds = time.perf_counter() - started
@@ -81,7 +98,9 @@ def run_cli(args: list[str], cwd: Path, src: Path | None = None) -> dict[str, An
 
 
 def score_sizes(params_path: Path, sizes: list[int], workdir: Path, src: Path | None = None,
-                dataset: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
+                dataset: str | None = None, model: str | None = None,
+                bare_rows: int | None = None) -> list[dict[str, Any]]:
+    """`cleargate score` of a batch of each size; at `bare_rows`, also the bare pyfunc (`BARE`) on the same file."""
     from cleargate.params import load_project
 
     project = load_project(params_path)
@@ -93,8 +112,19 @@ def score_sizes(params_path: Path, sizes: list[int], workdir: Path, src: Path | 
         run = run_cli(["score", str(batch), "--model", model, "--params", str(params_path)], params_path.parent, src)
         results.append({"rows": rows, **run, "rows_per_s": round(rows / run["seconds"]),
                         "file_mb": round(batch.stat().st_size / 2**20, 1)})
+        if rows == bare_rows:
+            results[-1]["bare"] = bare_pyfunc(params, batch, model, params_path.parent, src)
         batch.unlink()
     return results
+
+
+def bare_pyfunc(params: Any, batch: Path, model: str, cwd: Path, src: Path | None = None) -> dict[str, Any]:
+    """The floor (`BARE`) on `batch`: the same store, the same model version, the threads `cleargate score` uses."""
+    from cleargate.serving import THREADS_ENV
+    from cleargate.tracking.store import tracking_uri
+
+    env = {"MLFLOW_TRACKING_URI": tracking_uri(params), THREADS_ENV: str(os.cpu_count() or 1)}
+    return run_child(BARE, [str(batch), f"models:/{model}"], cwd, src, env)
 
 
 def startup(params_path: Path, workdir: Path, src: Path | None = None, dataset: str | None = None) -> dict[str, Any]:
@@ -142,6 +172,11 @@ def table(results: list[dict[str, Any]]) -> str:
     for r in results:
         lines.append(f"{r['rows']:>9} {r['seconds']:>8.1f} {r['rows_per_s']:>8} {r['peak_mb']:>8.0f} "
                      f"{r['file_mb']:>8.1f} {r['rc']:>3}  {r['last_line'][:70]}")
+        if "bare" in r:
+            b = r["bare"]
+            lines.append(f"{'(bare)':>9} {b['seconds']:>8.1f} {round(r['rows'] / b['seconds']):>8} "
+                         f"{b['peak_mb']:>8.0f} "
+                         f"{r['file_mb']:>8.1f} {b['rc']:>3}  MLflow pyfunc alone: {b['last_line'][:48]}")
     return "\n".join(lines)
 
 
@@ -154,6 +189,7 @@ def main() -> None:
     parser.add_argument("--src", type=Path, default=None, help="run this checkout's src instead (before/after)")
     parser.add_argument("--workdir", type=Path, default=None, help="where batches are written (default: a temp folder)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--bare-rows", type=int, default=None, help="also time the bare MLflow pyfunc at this size")
     parser.add_argument("--register", metavar="MODEL", default=None,
                         help="first register this trained model of the dataset (e.g. mnist_hgb) and score with it")
     args = parser.parse_args()
@@ -175,7 +211,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     start = startup(params_path, workdir, args.src, args.dataset)
     print(f"start-up: import cleargate.cli {start['import_cli_s']} s; bad model reference answered in "
           f"{start['bad_ref_s']} s (exit {start['bad_ref_rc']}): {start['bad_ref_line']}")
-    results = score_sizes(params_path, args.rows, workdir, args.src, args.dataset, args.model)
+    results = score_sizes(params_path, args.rows, workdir, args.src, args.dataset, args.model, args.bare_rows)
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps({"startup": start, "scoring": results, "machine": _machine()}, indent=2) + "\n")

@@ -28,6 +28,9 @@ def test_bench_measures_every_row_side_by_side(tmp_path: Path):
     assert len(parity["plain_runs_s"]) == len(parity["cleargate_runs_s"]) == parity["repeats"] == 2, "pairs, medians"
     sizes = raw["scoring"]["sizes"]
     assert [s["rows"] for s in sizes] == [500, 5_000] and all(s["rc"] == 0 and s["peak_mb"] > 0 for s in sizes)
+    bare = sizes[1]["bare"]
+    assert bare["rc"] == 0 and bare["last_line"] == "5000 rows predicted" and bare["peak_mb"] > 0, bare
+    assert any(f.startswith("cleargate score / bare pyfunc, 5,000 rows") for f in figures)
     assert raw["drivers"]["dvc_repro_force_s"] > 0 and raw["drivers"]["flow_s"] > 0
     assert "cleargate benchmarks (tiny config" in done.stdout
 
