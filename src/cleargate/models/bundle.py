@@ -170,10 +170,16 @@ def load_skops(path: Path) -> Any:
                         f"{sorted(untrusted)}") from None
 
 
+# Rows per eager forward pass when evaluating. Measured on the test splits, 2 threads: the MNIST CNN (1,000 rows)
+# 239 ms at 128 rows against 568 ms at 1,024 (the activations of 1,024 images do not fit in cache), the rehab LSTM
+# (489 rows) 247 against 433 ms, the GRU 374 against 502 ms; the probabilities were equal bit for bit at every size.
+EVAL_ROWS = 128
+
+
 class TorchPredictor:
     """Stored records in, class probabilities out, in batches, through the kind's tensor transform."""
 
-    def __init__(self, network: Any, data: DatasetConfig, batch_size: int = 1024) -> None:
+    def __init__(self, network: Any, data: DatasetConfig, batch_size: int = EVAL_ROWS) -> None:
         self.network = network.eval()
         self.data = data
         self.classes = list(range(len(data.classes)))  # stored labels are class indices
