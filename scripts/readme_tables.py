@@ -1,6 +1,6 @@
 """Rewrite the README's generated blocks from the last run, so its figures are measured, not remembered.
 
-Run after `make run` (and `make bench`):  .venv/bin/python scripts/readme_tables.py [--readme README.md]
+Run after `make run` (and `make bench`):  .venv/bin/python scripts/readme_tables.py [--readme README.md] [--only bench]
 Each block sits between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` and says the machine and
 date it was measured on. Blocks: `leaderboards` (every dataset's summary from reports/), `timings` (the
 run's cost line), `bench` (benchmarks/results.json).
@@ -29,19 +29,25 @@ def stamp() -> str:
     return f"_Measured on {machine()}, {datetime.now(UTC):%Y-%m-%d}; regenerate with `scripts/readme_tables.py`._"
 
 
-def blocks(params_path: Path) -> dict[str, str]:
-    from cleargate.layout import run_timings
-    from cleargate.params import load_project
-    from cleargate.records import RunTimings
-    from cleargate.reporting import summary_markdown, timings_line
+BLOCKS = ("leaderboards", "timings", "bench")
 
-    project = load_project(params_path)
-    out = {"leaderboards": "\n\n".join(summary_markdown(project.scope(d)) for d in project.datasets)}
-    timings = run_timings(project.paths)
-    if timings.is_file():
-        out["timings"] = f"`{timings_line(RunTimings.load(timings))}`"
+
+def blocks(params_path: Path, names: tuple[str, ...] = BLOCKS) -> dict[str, str]:
+    out = {}
+    if "leaderboards" in names or "timings" in names:
+        from cleargate.layout import run_timings
+        from cleargate.params import load_project
+        from cleargate.records import RunTimings
+        from cleargate.reporting import summary_markdown, timings_line
+
+        project = load_project(params_path)
+        if "leaderboards" in names:
+            out["leaderboards"] = "\n\n".join(summary_markdown(project.scope(d)) for d in project.datasets)
+        timings = run_timings(project.paths)
+        if "timings" in names and timings.is_file():
+            out["timings"] = f"`{timings_line(RunTimings.load(timings))}`"
     results = params_path.parent / "benchmarks" / "results.json"
-    if results.is_file():
+    if "bench" in names and results.is_file():
         bench = json.loads(results.read_text())
         rows = ["| figure | measured | goal | met |", "|---|---|---|---|"]
         met = {True: "yes", False: "no"}
@@ -63,9 +69,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--readme", default=str(ROOT / "README.md"))
     parser.add_argument("--params", default=str(ROOT / "params.yaml"))
+    parser.add_argument("--only", action="append", choices=BLOCKS, default=None,
+                        help="rewrite only this block (repeatable), e.g. --only bench after `make bench`")
     args = parser.parse_args()
     readme = Path(args.readme)
-    readme.write_text(rewrite(readme.read_text(), blocks(Path(args.params))))
+    readme.write_text(rewrite(readme.read_text(), blocks(Path(args.params), tuple(args.only or BLOCKS))))
 
 
 if __name__ == "__main__":
