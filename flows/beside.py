@@ -23,7 +23,6 @@ from cleargate.params import DatasetParams, ProjectParams
 from cleargate.runtime import exit_without_heap_walks, quiet_third_party
 from cleargate.tracking import ensure_tables, is_server, tracking_uri
 from flows import dvc_state
-from flows.interrupts import hand_signals_to_the_run
 from flows.schedule import Schedule, lane
 
 # skops.io enumerates every scikit-learn estimator as it loads (1.7 s); MLflow's SQL stores load alembic and
@@ -40,7 +39,6 @@ def warm_up(modules: list[str], params: DatasetParams) -> None:
     to make them before the flow started: 7 s on the run's critical path, before any worker existed. Whichever
     process opens a new store first makes them (`ensure_tables`, under a file lock), so a failure here is the
     stage's to report, with its own message."""
-    hand_signals_to_the_run()
     quiet_third_party()
     exit_without_heap_walks()
     for module in modules:

@@ -69,8 +69,7 @@ class _Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--app-dir", str(packages), "--factory",
              "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port), "--log-level",
-             "error", "--lifespan", "on"], env=env, stdin=subprocess.DEVNULL,
-            start_new_session=True)  # Ctrl-C on the run must not stop it under the flow (flows/interrupts.py)
+             "error", "--lifespan", "on"], env=env, stdin=subprocess.DEVNULL)
         atexit.register(self.stop)
 
     def stop(self) -> None:

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -57,15 +54,6 @@ from flows.beside import Beside, warm_fit_workers  # noqa: E402
 from flows.console import quiet_prefect_console  # noqa: E402
 from flows.ephemeral_api import EphemeralApi  # noqa: E402
 from flows.fits import fit_command, own_process_tree  # noqa: E402
-from flows.interrupts import (  # noqa: E402
-    INTERRUPTS,
-    described,
-    exit_code,
-    exits_when_stopped,
-    hand_signals_to_the_run,
-    stop_workers,
-    terminate_like_ctrl_c,
-)
 from flows.ledger import RunLedger  # noqa: E402
 from flows.runners import task_runner  # noqa: E402
 from flows.schedule import Schedule, lane  # noqa: E402
@@ -75,17 +63,15 @@ from flows.schedule import Schedule, lane  # noqa: E402
 def execute(call: StageCall, project: ProjectParams, threads: int | None = None) -> tuple[Any, float]:
     """The stage function itself, timed; DVC bookkeeping stays in the flow's process (one writer of dvc.lock).
     `threads`: the CPU threads a model stage may use (cores shared by the fits running side by side)."""
-    hand_signals_to_the_run()  # Ctrl-C is the run's process's to handle: it stops this one (flows/interrupts.py)
     quiet_third_party()  # a pool worker starts fresh: the same quiet output as the flow's process
     exit_without_heap_walks()  # the run waits for each worker to exit (3.5 s -> 1 s, cleargate.runtime)
     if threads is not None:
         limit_threads(threads)
     extra = {"flow_run_id": flow_run.get_id()} if call.stage.name == "promote" else {}
     started = time.perf_counter()
-    with exits_when_stopped():
-        if own_process_tree(call, project):  # a multi-process (ddp) fit: the stage's command, its own process tree
-            return fit_command(call, project), time.perf_counter() - started
-        result = run_stage(call.stage, project, call.dataset, call.model, **extra)
+    if own_process_tree(call, project):  # a multi-process (ddp) fit: the stage's command, its own process tree
+        return fit_command(call, project), time.perf_counter() - started
+    result = run_stage(call.stage, project, call.dataset, call.model, **extra)
     return result, time.perf_counter() - started
 
 
@@ -112,7 +98,7 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
     room = {"fit": project.orchestration.fit_workers, "dataset": 1}
     in_flight: dict[PrefectFuture, StageCall] = {}
     measured: set[str] = set()
-    with ProcessPoolTaskRunner(max_workers=1) as datasets, stopped_on_interrupt():
+    with ProcessPoolTaskRunner(max_workers=1) as datasets:
         warming = warm_fit_workers(project, calls, state, ledger.rerun)
         beside = Beside(project, schedule, stability_seeds)
         while not schedule.complete:
@@ -142,19 +128,6 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
         wait(warming)
         ledger.record_soon()  # dvc.lock is written while the dataset worker exits (`ledger.record` waits for it)
     beside.join()
-
-
-@contextmanager
-def stopped_on_interrupt() -> Iterator[None]:
-    """Ctrl-C or SIGTERM while stages run: stop the workers now (the pools would wait for a running fit), ignore
-    a second Ctrl-C until the run has recorded what finished and said so (`main` restores it), then go on out."""
-    try:
-        yield
-    except INTERRUPTS:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-        stop_workers()
-        raise
 
 
 def _finish(call: StageCall, project: ProjectParams, schedule: Schedule) -> None:
@@ -282,13 +255,6 @@ def main(argv: list[str] | None = None) -> int:
     quiet_third_party(args.verbose)
     quiet_prefect_console(args.verbose)
     _start_watchdog()
-    with terminate_like_ctrl_c():
-        return _run(args)
-
-
-def _run(args: argparse.Namespace) -> int:
-    """The flow under Prefect's API, its outcome printed; 2 with one line on an error, 3 for a blocked candidate
-    with --strict, 130 / 143 with one line when interrupted."""
     console, errors = Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         with EphemeralApi() as api:  # with no PREFECT_API_URL: Prefect's temporary server, started now
@@ -307,10 +273,6 @@ def _run(args: argparse.Namespace) -> int:
             _print_summaries(console, args.params, args.dataset)  # what did run, and which check blocked
         errors.print(f"\ncleargate: run stopped: {exc}", markup=False)
         return 2
-    except INTERRUPTS as exc:
-        errors.print(f"\ncleargate: run interrupted ({described(exc)}): the stages that finished are recorded in "
-                     "dvc.lock, the ones running were stopped; `make run` goes on from there", markup=False)
-        return exit_code(exc)
     return 0
 
 

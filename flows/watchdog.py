@@ -54,23 +54,19 @@ def watch(pid: int) -> int:
         except psutil.Error:
             break
         time.sleep(POLL_S)
-    stop(_ours(known))
-    return 0
-
-
-def stop(processes: list[psutil.Process], grace_s: float = GRACE_S) -> None:
-    """Terminate each process (by its pid), then kill those still running after `grace_s`."""
-    for process in processes:
+    leftovers = _ours(known)
+    for process in leftovers:
         try:
             process.terminate()
         except psutil.Error:
             continue
-    _, alive = psutil.wait_procs(processes, timeout=grace_s)
+    _, alive = psutil.wait_procs(leftovers, timeout=GRACE_S)
     for process in alive:
         try:
             process.kill()
         except psutil.Error:
             continue
+    return 0
 
 
 if __name__ == "__main__":
