@@ -79,8 +79,6 @@ def _task(call: StageCall):  # noqa: ANN202 - a configured Prefect task
     return execute.with_options(name=call.dvc_name, retries=1 if call.stage.fit else 0, retry_delay_seconds=5)
 
 
-# What the fit lane's stages import inside functions, beyond cleargate's own modules: the first tree fit of a run
-# paid 6.7 s for them (train@covid_hgb 8.1 s for a 1.4 s fit, `make run` 2026-11-26) on the run's critical path.
 def _submit(call: StageCall, project: ProjectParams, threads: int, datasets: TaskRunner) -> PrefectFuture:
     """A model stage on the flow's task runner with the fits' thread count; a dataset stage on the dataset lane
     with its process's own."""
