@@ -23,7 +23,7 @@ OTHER_INSTALLED := $(VENV)/.installed$(if $(filter cuda,$(TORCH)),,-cuda)
 # requirements.lock as pip reads it: for cuda its `torch==X+cpu` line becomes `torch==X` (the CUDA wheel)
 REQUIREMENTS := $(if $(filter cuda,$(TORCH)),<(sed -E 's/^torch==([^+]+)\+cpu$$/torch==\1/' requirements.lock),requirements.lock)
 
-.PHONY: help setup run test lint ui repro status clean-outputs dvc.yaml bench exp-show plots serve stack-up stack-down stack-status
+.PHONY: help setup run test test-fast lint ui repro status clean-outputs dvc.yaml bench exp-show plots serve stack-up stack-down stack-status
 
 help: ## list the targets
 	@grep -E '^[a-z.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -42,8 +42,11 @@ $(INSTALLED): requirements.lock pyproject.toml
 run: setup ## run the whole pipeline (Prefect flow) on the embedded defaults and print the summary
 	$(PY) flows/pipeline.py $(RUN_ARGS)
 
-test: setup ## run the test suite (unit, data, integration, end to end) in TEST_WORKERS processes (0: in this one)
-	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope) $(PYTEST_ARGS)
+test: setup ## the whole test suite (unit, data, integration, end to end, team stack) in TEST_WORKERS processes
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope) --durations=25 $(PYTEST_ARGS)
+
+test-fast: setup ## the tests not marked slow (unit, data, the fast integration tests): a few minutes, for every edit
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope) -m "not slow" --durations=10 $(PYTEST_ARGS)
 
 lint: setup ## ruff over the code, import-linter over the architecture, dvc.yaml up to date
 	$(VENV)/bin/ruff check src flows tests benchmarks scripts infra

@@ -19,6 +19,7 @@ from cleargate.graph import StageCall
 from cleargate.models.distributed import multi_process, without_distributed_env
 from cleargate.params import ProjectParams, load_project
 from cleargate.records import TrainRecord
+from cleargate.runtime import CPUS_ENV
 
 PARAMS_FILE = "params.yaml"  # the stage command's default, as dvc.yaml runs it: the project root's params
 
@@ -29,13 +30,15 @@ def own_process_tree(call: StageCall, project: ProjectParams) -> bool:
             and project.train[call.model].flavour == "torch" and multi_process(project.trainer))
 
 
-def fit_command(call: StageCall, project: ProjectParams) -> TrainRecord:
+def fit_command(call: StageCall, project: ProjectParams, cpus: int) -> TrainRecord:
     """`python -m cleargate.stages train --model X` in the project root, without this process's distributed
-    environment; its lines go where this process's go. Returns the record the command wrote."""
+    environment, on the `cpus` cores this fit was given (its ranks share them); its lines go where this
+    process's go. Returns the record the command wrote."""
     params = project.root / PARAMS_FILE
     _check_same_params(params, project, call.model or "")
     command = [sys.executable, "-m", "cleargate.stages", call.stage.name, *call.argv, "--params", str(params)]
-    done = subprocess.run(command, cwd=project.root, env=without_distributed_env(os.environ), check=False)
+    env = {**without_distributed_env(os.environ), CPUS_ENV: str(cpus)}
+    done = subprocess.run(command, cwd=project.root, env=env, check=False)
     if done.returncode != 0:
         raise CleargateError(f"{call.dvc_name}: the fit command `{' '.join(command[1:])}` exited with "
                              f"{done.returncode} (its lines are above); nothing recorded for it")

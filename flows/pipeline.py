@@ -45,7 +45,13 @@ from cleargate.layout import run_timings  # noqa: E402
 from cleargate.params import ProjectParams, load_project  # noqa: E402
 from cleargate.records import ReleaseDecision, RunTimings  # noqa: E402
 from cleargate.reporting import summary_markdown, summary_table, timings_line  # noqa: E402
-from cleargate.runtime import apply_offline_env, exit_without_heap_walks, limit_threads, quiet_third_party  # noqa: E402
+from cleargate.runtime import (  # noqa: E402
+    apply_offline_env,
+    exit_without_heap_walks,
+    limit_threads,
+    quiet_third_party,
+    threads_for,
+)
 from cleargate.stages.entry import run_stage  # noqa: E402
 from cleargate.tracking import check_store  # noqa: E402
 from flows import dvc_state  # noqa: E402
@@ -70,7 +76,7 @@ def execute(call: StageCall, project: ProjectParams, threads: int | None = None)
     extra = {"flow_run_id": flow_run.get_id()} if call.stage.name == "promote" else {}
     started = time.perf_counter()
     if own_process_tree(call, project):  # a multi-process (ddp) fit: the stage's command, its own process tree
-        return fit_command(call, project), time.perf_counter() - started
+        return fit_command(call, project, threads or threads_for(1)), time.perf_counter() - started
     result = run_stage(call.stage, project, call.dataset, call.model, **extra)
     return result, time.perf_counter() - started
 
@@ -170,7 +176,7 @@ def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
     check_store(project.scope(calls[0].dataset), tables=False)
     ledger = RunLedger(project.root, set(rerun or []), logger=get_run_logger())
     state = dvc_state.staleness(project.root)
-    threads = max(1, (os.cpu_count() or 1) // project.orchestration.fit_workers)
+    threads = threads_for(project.orchestration.fit_workers)
     try:
         _run_graph(calls, project, ledger, state, threads, stability_seeds)
     finally:

@@ -11,7 +11,6 @@ every candidate with `--stability-seeds N`.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -29,7 +28,13 @@ from cleargate.evaluation.stability import stability_seeds  # noqa: E402
 from cleargate.graph import stage  # noqa: E402
 from cleargate.params import ProjectParams, load_project  # noqa: E402
 from cleargate.records import StabilitySummary  # noqa: E402
-from cleargate.runtime import apply_offline_env, exit_without_heap_walks, limit_threads, quiet_third_party  # noqa: E402
+from cleargate.runtime import (  # noqa: E402
+    apply_offline_env,
+    exit_without_heap_walks,
+    limit_threads,
+    quiet_third_party,
+    threads_for,
+)
 from cleargate.stability import (  # noqa: E402
     SeedResult,
     check_ready,
@@ -61,7 +66,7 @@ def run_seeds(project: ProjectParams, model: str, n_seeds: int, workers: int) ->
     check_ready(params, model, n_seeds)
     seeds, started = stability_seeds(project.seed, n_seeds), time.time()
     parent = open_stability_run(params, model, seeds)
-    threads = max(1, (os.cpu_count() or 1) // max(1, min(workers, n_seeds)))
+    threads = threads_for(min(workers, n_seeds))
     try:
         futures = [fit_seed.with_options(name=f"stability@{model}-seed-{s}").submit(project, model, s, parent, threads)
                    for s in seeds]

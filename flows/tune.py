@@ -9,7 +9,6 @@ another's values, and the study resumes on the next run. The flow only wires: `c
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -22,7 +21,13 @@ if __package__ in (None, ""):  # `python flows/tune.py` from the project root
 
 from cleargate.errors import CleargateError  # noqa: E402
 from cleargate.params import load_project  # noqa: E402
-from cleargate.runtime import apply_offline_env, exit_without_heap_walks, limit_threads, quiet_third_party  # noqa: E402
+from cleargate.runtime import (  # noqa: E402
+    apply_offline_env,
+    exit_without_heap_walks,
+    limit_threads,
+    quiet_third_party,
+    threads_for,
+)
 from cleargate.tuning import study  # noqa: E402
 from flows.console import quiet_prefect_console  # noqa: E402
 from flows.runners import task_runner  # noqa: E402
@@ -41,7 +46,7 @@ def trial(params_path: str, model: str, parent_id: str, threads: int) -> None:
 def tune(params_path: str, model: str, trials: int) -> list[str]:
     project = load_project(Path(params_path))
     parent_id = study.start(project, model, trials)
-    threads = max(1, (os.cpu_count() or 1) // project.tuning.workers)  # type: ignore[union-attr]
+    threads = threads_for(project.tuning.workers)  # type: ignore[union-attr]
     futures = [trial.with_options(name=f"trial-{model}").submit(params_path, model, parent_id, threads)
                for _ in range(trials)]
     for future in futures:

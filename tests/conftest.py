@@ -1,48 +1,143 @@
-"""Shared fixtures: a tiny real configuration (sklearn's 8x8 digits), and real local components only."""
+"""The suite's shared set-up: real local components only, each started once where a test does not need its own.
+
+- Each test process (an xdist worker) gets its share of the cores (`cleargate.runtime.CLEARGATE_CPUS`), so the
+  fits of two workers never oversubscribe the machine, and one Prefect API server of its own (PREFECT_API_URL)
+  that its flows and the pipeline commands it starts talk to (tests of Prefect's temporary server unset it).
+- Golden projects (tests/projects.py) are built once per session and copied for each test that needs one.
+- Heavy modules start first (tests/durations.json), so the long ones do not form a tail; the terminal summary
+  lists the seconds each module took.
+"""
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
-import subprocess
 import sys
+import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from cleargate.runtime import apply_offline_env
+from cleargate.runtime import CPUS_ENV, apply_offline_env, available_cpus, limit_threads
+from tests.projects import ROOT, GoldenProject, golden, make_project, tiny_params, write_params
+from tests.servers import PrefectServer
 
-ROOT = Path(__file__).resolve().parent.parent
+DURATIONS = Path(__file__).parent / "durations.json"   # seconds per module, from a whole run (--durations-file)
+UNKNOWN_MODULE_S = 20.0                                # a module not in the file yet: scheduled as a middling one
+_PREFECT: PrefectServer | None = None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--record-durations", action="store_true",
+                     help="write the seconds each test module took to tests/durations.json (scheduling order)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     apply_offline_env()
     os.environ.pop("MLFLOW_TRACKING_URI", None)
-    # One Prefect home for the whole suite: its first ephemeral start is slow, later ones are not. Under xdist
-    # (`make test` runs two workers) each worker has its own: two ephemeral servers never share one SQLite file.
     worker = os.environ.get("PYTEST_XDIST_WORKER")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    # One Prefect home per test process: two servers never share one SQLite file.
     home = os.environ.get("PREFECT_HOME", str(ROOT / ".prefect"))
     os.environ["PREFECT_HOME"] = f"{home}-{worker}" if worker else home
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "600")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    controller = not worker and bool(getattr(config.option, "numprocesses", None))  # xdist's, runs no test
+    if not controller:  # a test process: its share of the cores, and its Prefect API
+        share = max(1, available_cpus() // workers)
+        limit_threads(share)
+        os.environ[CPUS_ENV] = str(share)
+        _launch_prefect(Path(os.environ["PREFECT_HOME"]))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _PREFECT is not None:
+        _PREFECT.stop()
+
+
+def _launch_prefect(home: Path) -> None:
+    """Start this process's Prefect server now (before any test module imports Prefect, which reads
+    PREFECT_API_URL once); the first test that needs it waits for it (`prefect_api`)."""
+    global _PREFECT  # noqa: PLW0603 - one server per test process
+    _PREFECT = PrefectServer(home / "server").launch()
+    os.environ["PREFECT_API_URL"] = _PREFECT.api_url
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> str:
+    """This test process's Prefect API, answering (its flows and the commands it starts use it)."""
+    assert _PREFECT is not None, "no Prefect server in this process"
+    _PREFECT.wait(timeout=300)
+    return _PREFECT.api_url
+
+
+@pytest.fixture(autouse=True)
+def _prefect_ready(request: pytest.FixtureRequest) -> None:
+    """Tests that may run a flow wait for the process's Prefect server; unit and data tests do not."""
+    if Path(str(request.node.path)).parent.name not in ("unit", "data"):
+        request.getfixturevalue("prefect_api")
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: unknown where xdist is not installed
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """How `make test` shares the tests between its xdist workers: a module's tests stay together (a
-    module-scoped fixture, such as a trained project, is built once) and every test of the team stack
-    (tests/ops) runs in one worker, so the session's stack starts once. (xdist's own `xdist_group` marks are
-    not applied under pytest 9: node ids are no longer plain strings there.)"""
+    module-scoped fixture is built once) and every test of the team stack (tests/ops) runs in one worker, so the
+    session's stack starts once. Modules go out in the order of `pytest_collection_modifyitems`: longest first."""
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False  # keep our order (xdist's own puts modules with many tests first)
 
     class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return "tests/ops" if module.startswith("tests/ops/") else module
+            return scope_of(nodeid)
 
     return ModuleScheduling(config, log)
+
+
+def scope_of(nodeid: str) -> str:
+    module = nodeid.split("::", 1)[0]
+    return "tests/ops" if module.startswith("tests/ops/") else module
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest scope first (seconds from tests/durations.json), so the long poles start at once and the short
+    modules fill in around them; the same order in every worker (xdist requires identical collections)."""
+    known = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
+    weight: dict[str, float] = defaultdict(float)
+    for scope in {scope_of(item.nodeid) for item in items}:
+        modules = [m for m in known if scope_of(m) == scope] or [scope]
+        weight[scope] = sum(known.get(m, UNKNOWN_MODULE_S if "/unit/" not in m else 1.0) for m in modules)
+    order = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda item: (-weight[scope_of(item.nodeid)], order[id(item)]))
+
+
+_MODULE_SECONDS: dict[str, float] = defaultdict(float)
+_MODULE_TESTS: dict[str, int] = defaultdict(int)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    module = report.nodeid.split("::", 1)[0]
+    _MODULE_SECONDS[module] += report.duration
+    if report.when == "call" or (report.when == "setup" and report.skipped):
+        _MODULE_TESTS[module] += 1
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The seconds each module took (setup, call and teardown of its tests, summed over the workers), longest
+    first; `--record-durations` writes them to tests/durations.json for the next run's order."""
+    if not _MODULE_SECONDS or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    rows = sorted(_MODULE_SECONDS.items(), key=lambda kv: -kv[1])
+    terminalreporter.write_sep("=", f"seconds per test module (top 25 of {len(rows)})")
+    for module, seconds in rows[:25]:
+        terminalreporter.write_line(f"{seconds:8.1f} s  {_MODULE_TESTS[module]:4d} tests  {module}")
+    terminalreporter.write_line(f"{sum(_MODULE_SECONDS.values()):8.1f} s  {sum(_MODULE_TESTS.values()):4d} tests  "
+                                "in all (test time, all workers)")
+    if config.getoption("--record-durations"):
+        DURATIONS.write_text(json.dumps({m: round(s, 1) for m, s in sorted(_MODULE_SECONDS.items())}, indent=1)
+                             + "\n")
 
 
 @pytest.fixture(autouse=True)
@@ -58,81 +153,9 @@ def _isolate_mlflow_uri():
         os.environ.pop(key, None)
 
 
-def tiny_params(*extra: str, digits: bool = True) -> dict[str, Any]:
-    """The project's params.yaml, shrunk: digits 8x8 (dataset `digits`, models cnn/hgb/rf), same keys (so
-    drift in keys fails). `extra` adds shrunk real datasets of the other kinds: "rehab", "breast_cancer";
-    `digits=False` leaves the images out (tests about the other kinds need not train a CNN)."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    full, models = params["datasets"], params["train"]
-    images = full["mnist"]
-    images["data"].update({"source": "sklearn_digits", "image_shape": [8, 8], "min_class_count": 100})
-    images["gates"].update({"minimum": {"accuracy": 0.85, "macro_f1": 0.85, "roc_auc": 0.95},
-                            "min_class_recall": 0.6})  # latency: the real repeats (a p95 of 5 calls is a max)
-    images["registry"]["model_name"] = "digits-classifier"
-    params["tracking"]["experiment"] = "cleargate-test"
-    params["datasets"] = {"digits": images}
-    params["train"] = {
-        "cnn": {**models["mnist_cnn"], "dataset": "digits", "channels": [16, 32], "hidden": 64, "max_epochs": 12,
-                "patience": 3, "batch_size": 64, "learning_rate": 0.005, "augment_degrees": 0, "augment_shift": 0,
-                "augment_scale": 0},
-        "hgb": {**models["mnist_hgb"], "dataset": "digits", "max_iter": 3, "max_leaf_nodes": 8},
-        "rf": {**models["mnist_rf"], "dataset": "digits", "n_estimators": 3},
-    }
-    if "rehab" in extra:  # real IMU recordings; a small LSTM for a few epochs, judged by low bars
-        rehab = full["rehab"]
-        rehab["data"].update({"resample_hz": 10, "window": 40, "stride": 40})
-        rehab["gates"].update({"minimum": {"macro_f1": 0.3}, "min_class_recall": 0.0, "max_ece": 0.5,
-                               "must_beat_baselines": False, "latency_repeats": 20})
-        params["datasets"]["rehab"] = rehab
-        params["train"]["lstm"] = {**models["rehab_lstm"], "hidden": 16, "layers": 1, "max_epochs": 3,
-                                   "patience": 2, "augment_scale": 0, "augment_noise": 0}
-        params["train"]["rehab_hgb"] = {**models["rehab_hgb"], "max_iter": 5}
-    if "breast_cancer" in extra:  # real patients, tabular; trees only
-        cancer = full["breast_cancer"]
-        cancer["gates"].update({"latency_repeats": 20})
-        params["datasets"]["breast_cancer"] = cancer
-        params["train"]["cancer_hgb"] = {**models["breast_cancer_hgb"], "max_iter": 20}
-        params["train"]["cancer_rf"] = {**models["breast_cancer_rf"], "n_estimators": 20}
-    if not digits:
-        del params["datasets"]["digits"]
-        params["train"] = {k: v for k, v in params["train"].items() if v["dataset"] != "digits"}
-    return params
-
-
-def write_params(path: Path, params: dict[str, Any]) -> Path:
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-    return path
-
-
 @pytest.fixture
 def params_file(tmp_path: Path) -> Path:
     return write_params(tmp_path / "params.yaml", tiny_params())
-
-
-def run(cmd: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None,
-        **kw: Any) -> subprocess.CompletedProcess[str]:
-    base = env if env is not None else dict(os.environ)
-    env = {**base, "PATH": f"{Path(os.sys.executable).parent}:{base['PATH']}"}
-    return subprocess.run(cmd, cwd=cwd, check=check, capture_output=True, text=True, env=env, **kw)
-
-
-def make_project(tmp_path: Path, params: dict[str, Any] | None = None) -> Path:
-    """A real git + DVC repo with the project's dvc.yaml and a tiny params.yaml."""
-    root = tmp_path / "project"
-    root.mkdir()
-    for name in ("dvc.yaml", ".dvcignore", ".gitignore", "Makefile", "requirements.lock", "pyproject.toml",
-                 "README.md"):
-        shutil.copy2(ROOT / name, root / name)  # copy2 keeps mtimes: make sees the venv as up to date
-    shutil.copytree(ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    for code in ("flows", "infra", "scripts"):
-        shutil.copytree(ROOT / code, root / code, ignore=shutil.ignore_patterns("__pycache__"))
-    write_params(root / "params.yaml", params or tiny_params())
-    run(["git", "init", "-q"], root)
-    run(["dvc", "init", "-q"], root)
-    run(["dvc", "config", "core.analytics", "false"], root)
-    run(["git", "add", "-A"], root)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init"], root)
-    return root
 
 
 @pytest.fixture
@@ -140,14 +163,52 @@ def project(tmp_path: Path) -> Path:
     return make_project(tmp_path)
 
 
-def run_stages(params: Any) -> Any:
-    """Every stage of one dataset in the process, in the graph's order, every model of it; the release."""
-    from cleargate.stages import clean, evaluate, gate, ingest, promote, split, train, validate
+def _shared_folder(factory: pytest.TempPathFactory) -> Path:
+    """A folder every worker of this session sees: the parent of the workers' own temporary folders."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
-    for stage in (ingest, validate, clean, split):
-        stage.run(params)
-    for name in params.train:
-        train.run(params, name)
-        evaluate.run(params, name)
-    gate.run(params)
-    return promote.run(params)
+
+def _golden(name: str, factory: pytest.TempPathFactory) -> GoldenProject:
+    started = time.monotonic()
+    built = golden(name, _shared_folder(factory))
+    waited = time.monotonic() - started
+    if waited > 1:
+        print(f"\n[golden] {name}: {built.seconds:.0f} s to build, waited {waited:.0f} s", file=sys.stderr)
+    return built
+
+
+@pytest.fixture(scope="session")
+def golden_digits(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> GoldenProject:
+    """8x8 digits through the pipeline flow: a CNN champion, two tree baselines (tests/projects.py)."""
+    return _golden("digits", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def golden_records(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> GoldenProject:
+    """Breast-cancer records through the pipeline flow, dvc.lock committed: two tree candidates."""
+    return _golden("records", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def golden_mixed(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> GoldenProject:
+    """Rehab recordings (LSTM) and breast-cancer records (trees) through `dvc repro`, dvc.lock committed."""
+    return _golden("mixed", tmp_path_factory)
+
+
+@pytest.fixture
+def no_prefect_api() -> Any:
+    """Prefect with no API configured, as on a machine with no server: this test process's server unset in the
+    environment, in Prefect's settings and in its process-wide settings; put back afterwards."""
+    from prefect.context import refresh_global_settings_context
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    saved = os.environ.pop("PREFECT_API_URL", None)
+    refresh_global_settings_context()
+    try:
+        with temporary_settings(restore_defaults={PREFECT_API_URL}):
+            yield
+    finally:
+        if saved is not None:
+            os.environ["PREFECT_API_URL"] = saved
+        refresh_global_settings_context()

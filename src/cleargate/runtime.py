@@ -73,6 +73,23 @@ def _own_lines() -> None:
 
 
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+CPUS_ENV = "CLEARGATE_CPUS"  # the cores this process and the processes it starts may use (default: all it may run on)
+
+
+def available_cpus() -> int:
+    """The cores this process may use: CLEARGATE_CPUS where something beside it takes a share of the machine (the
+    test suite gives each of its workers one), else every core the process may run on."""
+    value = os.environ.get(CPUS_ENV, "").strip()
+    if value:
+        return max(1, int(value))
+    return len(os.sched_getaffinity(0)) or os.cpu_count() or 1
+
+
+def threads_for(processes: int) -> int:
+    """CPU threads for each of `processes` processes running side by side on `available_cpus()`: the fit workers
+    of a run, the ranks of a multi-process fit, the trials of a search. One helper, so no two callers can
+    oversubscribe the cores differently."""
+    return max(1, available_cpus() // max(1, processes))
 
 
 def limit_threads(threads: int) -> None:

@@ -13,7 +13,7 @@ from cleargate.errors import DataError
 from cleargate.kinds import kind_of
 from cleargate.params import ProjectParams, load_project
 from cleargate.validation import ChunkedValidation, ValidationReport, validate_records
-from tests.conftest import ROOT, tiny_params
+from tests.projects import ROOT, tiny_params
 
 
 def chunked(frame: pd.DataFrame, params, rows: int, source: str = "batch.parquet") -> ValidationReport:  # noqa: ANN001

@@ -16,7 +16,7 @@ from cleargate.validation import validate_records
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from tests.conftest import tiny_params, write_params
+    from tests.projects import tiny_params, write_params
 
     params = load_params(write_params(tmp_path_factory.mktemp("v") / "params.yaml", tiny_params()))
     return params, load(params.dataset)

@@ -7,7 +7,7 @@ from cleargate.datasets import load
 from cleargate.params import load_project
 from cleargate.split import group_split
 from cleargate.validation import validate_records, validate_splits
-from tests.conftest import ROOT
+from tests.projects import ROOT
 
 
 @pytest.fixture(scope="module")

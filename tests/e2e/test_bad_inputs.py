@@ -14,7 +14,7 @@ import pytest
 
 from cleargate.kinds.image import records_from_arrays
 from cleargate.stages.entry import main
-from tests.conftest import tiny_params, write_params
+from tests.projects import tiny_params, write_params
 
 
 def command(stage: str):  # noqa: ANN201 - `python -m cleargate.stages <stage> ARGS`, in process

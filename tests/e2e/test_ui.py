@@ -12,7 +12,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from tests.conftest import tiny_params, write_params
+from tests.projects import tiny_params, write_params
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 
 from cleargate.params import load_project
 from cleargate.records import ReleaseDecision
-from tests.conftest import make_project, tiny_params
+from tests.projects import make_project, tiny_params
 
 pytestmark = pytest.mark.slow  # real 2-process fits and a real flow run
 PY = sys.executable

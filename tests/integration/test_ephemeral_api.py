@@ -28,7 +28,7 @@ def test_a_configured_server_is_left_alone(monkeypatch):
 
 
 @pytest.mark.slow
-def test_the_server_starts_serves_flows_and_stops_by_its_pid(monkeypatch):
+def test_the_server_starts_serves_flows_and_stops_by_its_pid(monkeypatch, no_prefect_api):
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setattr(ephemeral_api, "_prefect_server_running", lambda: False)
     monkeypatch.setattr(ephemeral_api, "_SERVER", None)
@@ -70,7 +70,7 @@ def test_the_server_starts_serves_flows_and_stops_by_its_pid(monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_server_launched_before_prefect_is_imported_is_the_one_the_run_uses(monkeypatch):
+def test_a_server_launched_before_prefect_is_imported_is_the_one_the_run_uses(monkeypatch, no_prefect_api):
     """`python flows/pipeline.py` launches it first thing (`launch_early`), beside its own imports."""
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setattr(ephemeral_api, "_prefect_server_running", lambda: False)
@@ -89,7 +89,7 @@ def test_a_server_launched_before_prefect_is_imported_is_the_one_the_run_uses(mo
         early.stop()
 
 
-def test_a_server_launched_early_is_stopped_where_the_settings_name_another_api(monkeypatch):
+def test_a_server_launched_early_is_stopped_where_the_settings_name_another_api(monkeypatch, no_prefect_api):
     from prefect.settings import temporary_settings
 
     monkeypatch.setattr(ephemeral_api, "_SERVER", None)

@@ -16,7 +16,7 @@ from cleargate.records import TrainRecord
 from cleargate.stages import evaluate, gate, promote, train
 from cleargate.tracking.parent import resolve_init
 from cleargate.training import fit_model
-from tests.conftest import run_stages, tiny_params, write_params
+from tests.projects import run_stages, tiny_params, write_params
 
 
 def epochs_to(history, target: float) -> int | None:

@@ -4,7 +4,7 @@ from dvc.repo import Repo
 
 from cleargate.graph import plan
 from cleargate.params import load_project
-from tests.conftest import ROOT
+from tests.projects import ROOT
 
 
 def test_flow_plan_equals_dvc_stages():

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from flows.dvc_state import LockRecorder
 
-from tests.conftest import run
+from tests.projects import run
 
 STAGES = {"first": "a.txt", "second": "b.txt", "third": "c.txt"}
 

@@ -16,7 +16,7 @@ from cleargate.models.bundle import ModelBundle
 from cleargate.params import load_project
 from cleargate.records import Evaluation, ValidationRecord
 from tests.cifar_fixture import write_cifar10
-from tests.conftest import run_stages, tiny_params, write_params
+from tests.projects import run_stages, tiny_params, write_params
 
 ENCODER = {"dim": 32, "depth": 1, "heads": 2, "ff_dim": 64}
 

@@ -6,7 +6,7 @@ from dvc.repo import Repo
 
 from cleargate.layout import PLOT_IMAGES, PLOT_TABLES, DatasetLayout
 from cleargate.params import load_project
-from tests.conftest import ROOT
+from tests.projects import ROOT
 
 
 def layout_paths(layout: DatasetLayout) -> set[Path]:

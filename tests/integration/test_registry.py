@@ -18,7 +18,7 @@ from cleargate.errors import CleargateError
 from cleargate.lock import PromotionLock, promotion_lock
 from cleargate.records import Check, GateReport
 from cleargate.release import register_judged
-from tests.conftest import ROOT, tiny_params, write_params
+from tests.projects import ROOT, tiny_params, write_params
 
 NAME = "digits-classifier"
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from flows.pipeline import pipeline
 from flows.scoring import score
 from typer.testing import CliRunner
 
@@ -23,16 +22,14 @@ from cleargate.cli import app
 from cleargate.errors import CleargateError, DataValidationError
 from cleargate.params import load_params
 from cleargate.tracking import connect
-from tests.conftest import make_project
 
 NAME = "digits-classifier"
 CLI = "from cleargate.cli import app; app()"
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    project = make_project(tmp_path_factory.mktemp("scoring"))
-    pipeline(str(project / "params.yaml"))
+def trained(tmp_path_factory, golden_digits):
+    project = golden_digits.clone(tmp_path_factory.mktemp("scoring"))
     params = load_params(project / "params.yaml")
     test = pd.read_parquet(params.layout.split("test")).drop(columns="label")
     return project, params, test

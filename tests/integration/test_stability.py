@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 from cleargate.params import load_params
 from cleargate.records import Evaluation, GateDecision, StabilitySummary
 from cleargate.stages import clean, evaluate, gate, ingest, split, train, validate
-from tests.conftest import ROOT, run, tiny_params, write_params
+from tests.projects import ROOT, run, tiny_params, write_params
 
 
 @pytest.mark.slow
@@ -79,7 +79,7 @@ def test_the_pipeline_measures_seeds_before_the_gate_and_skips_them_when_current
     fit and before its dataset's gate, whose verdict then reads the summary; a second run finds it current."""
     from flows.pipeline import main
 
-    from tests.conftest import make_project
+    from tests.projects import make_project
 
     config = tiny_params()
     config["train"] = {"rf": {**config["train"]["rf"], "role": "candidate"}}

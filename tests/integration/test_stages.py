@@ -12,7 +12,7 @@ from cleargate.errors import DataError
 from cleargate.models.bundle import load_predictor
 from cleargate.params import load_params
 from cleargate.stages import clean, evaluate, gate, ingest, promote, split, train, validate
-from tests.conftest import run_stages, tiny_params, write_params
+from tests.projects import run_stages, tiny_params, write_params
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from cleargate.cli import app
 from cleargate.params import load_params
 from cleargate.stages import clean, ingest, split, validate
-from tests.conftest import ROOT, tiny_params, write_params
+from tests.projects import ROOT, tiny_params, write_params
 
 SPACE = {"hgb": {"learning_rate": {"low": 0.05, "high": 0.5, "log": True}, "max_leaf_nodes": {"low": 4, "high": 16}},
          "cnn": {"learning_rate": {"low": 0.001, "high": 0.01, "log": True}, "hidden": {"choices": [16, 32]}}}
@@ -103,9 +103,11 @@ def test_the_tune_flow_runs_trials_side_by_side_on_the_pipelines_task_runner(spl
     assert "dvc exp run -S 'train.hgb." in done.stdout
     trials = optuna.load_study(study_name="hgb", storage=storage).trials
     assert len(trials) == before + 2 and all(t.state.name == "COMPLETE" for t in trials[-2:])
-    first, second = trials[-2:]
-    assert first.datetime_start < second.datetime_complete and second.datetime_start < first.datetime_complete, \
-        "the two trials overlapped in time (two worker processes)"
+    first, second = (t.user_attrs["worker"] for t in trials[-2:])
+    assert first["pid"] != second["pid"], "each trial in its own worker process"
+    ends = [t.datetime_complete.timestamp() for t in trials[-2:]]
+    assert first["process_started"] < ends[1] and second["process_started"] < ends[0], \
+        "the two workers ran side by side (each started before the other's trial was done)"
 
 
 def _has_study(params_file: Path, name: str) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import make_project, tiny_params
+from tests.projects import make_project, tiny_params
 
 DATASET = "breast_cancer"
 MODEL = "breast-cancer-classifier"

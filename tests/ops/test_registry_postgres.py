@@ -18,7 +18,7 @@ from cleargate import registry
 from cleargate.cli import app
 from cleargate.records import Check, GateReport
 from cleargate.release import register_judged
-from tests.conftest import ROOT, tiny_params, write_params
+from tests.projects import ROOT, tiny_params, write_params
 
 PASSED = GateReport(model="m", checks=(Check(name="accuracy", threshold=0.5, value=0.9, passed=True),))
 

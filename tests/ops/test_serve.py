@@ -14,8 +14,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import make_project, tiny_params
 from tests.ops.conftest import DATASET, free_ports
+from tests.projects import make_project, tiny_params
 
 VENV = Path(sys.executable).parent.parent
 

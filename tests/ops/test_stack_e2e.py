@@ -22,7 +22,6 @@ import psutil
 import pytest
 from infra.stack.processes import load_state
 
-from tests.conftest import run
 from tests.ops.conftest import DATASET, MODEL
 from tests.ops.helpers import (
     EXPERIMENT,
@@ -37,6 +36,7 @@ from tests.ops.helpers import (
     split_of,
     wait_final,
 )
+from tests.projects import run
 
 pytestmark = pytest.mark.slow
 

@@ -108,7 +108,10 @@ def test_mlflow_server_killed_during_a_pipeline_run(stack):
 def test_a_restart_keeps_the_data_and_authentication_refuses_strangers(stack, monkeypatch):
     client = mlflow_client(stack)
     champion = client.get_model_version_by_alias(MODEL, "champion").version
-    drop_batch(stack, DATASET, "during-down.parquet", split_of(stack, DATASET).head(100))
+    rows = split_of(stack, DATASET).head(100)
+    for n in range(8):  # claimed first (by name): the run is still busy when `stack down` comes, however fast it is
+        drop_batch(stack, DATASET, f"a-before-down-{n}.parquet", rows)
+    drop_batch(stack, DATASET, "during-down.parquet", rows)
     with prefect_api(stack):
         from prefect.deployments import run_deployment as start
 

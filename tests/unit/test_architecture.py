@@ -14,7 +14,7 @@ import yaml
 from cleargate import graph
 from cleargate.kinds import KINDS
 from cleargate.kinds.base import DataContract, Kind
-from tests.conftest import ROOT
+from tests.projects import ROOT
 
 SRC = ROOT / "src" / "cleargate"
 

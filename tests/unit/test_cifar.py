@@ -12,7 +12,7 @@ from cleargate.kinds.image import ImageData, to_tensor
 from cleargate.stages.entry import main
 from tests.cifar_fixture import FILES, archive, colour_images, read_records, records, write_cifar10
 from tests.commented import uncommented
-from tests.conftest import tiny_params, write_params
+from tests.projects import tiny_params, write_params
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_the_commented_cifar10_entries_are_valid_params_and_ingest_a_cifar_folde
 
     from cleargate.params import load_project
     from cleargate.stages import ingest
-    from tests.conftest import ROOT
+    from tests.projects import ROOT
 
     text = (ROOT / "params.yaml").read_text()
     params = yaml.safe_load(text)

@@ -5,7 +5,7 @@ import yaml
 
 from cleargate.errors import ConfigError
 from cleargate.params import load_params, load_project
-from tests.conftest import ROOT, tiny_params, write_params
+from tests.projects import ROOT, tiny_params, write_params
 
 
 def test_project_params_load_and_anchor_paths_at_the_project():

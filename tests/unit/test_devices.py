@@ -22,7 +22,7 @@ from cleargate.models.devices import (
     unfilled_new_tensors,
 )
 from cleargate.models.distributed import is_global_zero, multi_process, without_distributed_env
-from tests.conftest import ROOT
+from tests.projects import ROOT
 
 CUDA, CPU = torch.device("cuda", 0), torch.device("cpu")
 

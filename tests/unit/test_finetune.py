@@ -10,7 +10,7 @@ from cleargate.errors import ConfigError
 from cleargate.models.backbones import build_backbone, head
 from cleargate.models.finetune import InitWeights, trainable, warm_start
 from cleargate.params import ProjectParams
-from tests.conftest import tiny_params
+from tests.projects import tiny_params
 
 
 def _params(**cnn):

@@ -12,7 +12,7 @@ from sklearn.ensemble import ExtraTreesClassifier
 
 from cleargate.models.bundle import SklearnPredictor
 from cleargate.params import load_project
-from tests.conftest import ROOT
+from tests.projects import ROOT
 
 
 def test_a_forest_on_threads_predicts_bit_for_bit_what_it_predicts_on_one():

@@ -14,7 +14,7 @@ from cleargate.models.bundle import predict_labels
 from cleargate.models.lightning_training import fit_deep
 from cleargate.params import ProjectParams
 from cleargate.schema import LABEL
-from tests.conftest import ROOT, tiny_params
+from tests.projects import ROOT, tiny_params
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")]

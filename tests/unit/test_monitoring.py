@@ -15,7 +15,7 @@ from cleargate.monitoring.decision import degraded, describe, label_codes, live_
 from cleargate.monitoring.inbox import Inbox
 from cleargate.monitoring.report import BatchReport
 from cleargate.params import load_project
-from tests.conftest import ROOT, tiny_params, write_params
+from tests.projects import ROOT, tiny_params, write_params
 
 
 def test_labels_are_taken_as_class_names_or_indices_and_anything_else_is_refused_in_one_line():

@@ -14,7 +14,7 @@ from cleargate.models.bundle import Manifest
 from cleargate.models.classifier import Classifier
 from cleargate.models.optim import WARMUP_START, build_optimizer, build_schedule
 from cleargate.params import load_params
-from tests.conftest import tiny_params, write_params
+from tests.projects import tiny_params, write_params
 
 
 def settings(**over) -> Optimisation:

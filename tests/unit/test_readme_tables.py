@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.projects import ROOT
 
 
 def test_only_the_bench_block_is_rewritten_and_a_row_without_a_goal_shows_a_dash(tmp_path: Path):

@@ -157,7 +157,7 @@ def test_robustness_drop_gate_passes_blocks_and_fails_closed_on_missing_figures(
 def test_params_reject_a_perturbation_the_kind_does_not_know(tmp_path):
     from cleargate.errors import ConfigError
     from cleargate.params import load_project
-    from tests.conftest import tiny_params, write_params
+    from tests.projects import tiny_params, write_params
 
     params = tiny_params()
     params["datasets"]["digits"]["evaluate"]["robustness"] = {"time_warp": 0.1}

@@ -8,7 +8,7 @@ from flows.schedule import Schedule, lane
 
 from cleargate.graph import StageCall, plan
 from cleargate.params import load_project
-from tests.conftest import make_project, tiny_params
+from tests.projects import make_project, tiny_params
 
 DATASET_CHAIN = ("ingest", "validate", "clean", "split")
 ROOM = {"fit": 1, "dataset": 1}

@@ -95,7 +95,7 @@ def test_leaderboard_shows_robustness_and_seed_spread_when_measured():
 def test_model_card_shows_robustness_next_to_the_clean_figure_and_the_seed_spread(tmp_path):
     from cleargate.modelcard import robustness_lines, stability_lines
     from cleargate.params import load_params
-    from tests.conftest import tiny_params, write_params
+    from tests.projects import tiny_params, write_params
 
     params = load_params(write_params(tmp_path / "params.yaml", tiny_params()))   # robustness: shift 2, noise 0.1
     lines = robustness_lines(params, evaluation("rf", 0.95, {"shift": 0.80, "noise": 0.93}))
@@ -112,7 +112,7 @@ def test_cli_refuses_bad_input_in_one_line_before_starting_anything(tmp_path):
     from typer.testing import CliRunner
 
     from cleargate.cli import app
-    from tests.conftest import tiny_params, write_params
+    from tests.projects import tiny_params, write_params
 
     path = write_params(tmp_path / "params.yaml", tiny_params())
     cases = {("nope", "3"): "unknown model 'nope': params.yaml train defines cnn, hgb, rf",

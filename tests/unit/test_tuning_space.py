@@ -12,7 +12,7 @@ from cleargate.errors import ConfigError
 from cleargate.params import ProjectParams, load_project
 from cleargate.tuning.space import dvc_command, search_space, suggest, with_values
 from cleargate.tuning.study import STORAGE_ENV, shown, storage_url
-from tests.conftest import ROOT, tiny_params
+from tests.projects import ROOT, tiny_params
 
 
 def _project(space: dict) -> ProjectParams:

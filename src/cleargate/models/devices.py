@@ -6,12 +6,13 @@ fit asks them once the trainer knows its device.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+
+from cleargate.runtime import threads_for
 
 DEVICE_MEMORY_SHARE = 0.5  # a split is moved onto the accelerator whole when it takes at most this of free memory
 LOADER_WORKERS_MAX = 4     # batches prepared beside the accelerator when the data stays in host memory
@@ -57,7 +58,7 @@ def placement(device: torch.device, nbytes: int, free_bytes: int | None = None, 
     free = torch.cuda.mem_get_info(device)[0] if free_bytes is None else free_bytes
     if nbytes <= DEVICE_MEMORY_SHARE * free:
         return Placement(device, pin_memory=False, workers=0)
-    workers = max(1, min(LOADER_WORKERS_MAX, (os.cpu_count() or 1) // max(1, processes) - 1))
+    workers = max(1, min(LOADER_WORKERS_MAX, threads_for(processes) - 1))
     return Placement(cpu, pin_memory=True, workers=workers)
 
 

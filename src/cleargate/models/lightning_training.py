@@ -36,7 +36,7 @@ from cleargate.models.devices import (
 from cleargate.models.distributed import join_launched_ranks, multi_process
 from cleargate.models.finetune import InitWeights, warm_start
 from cleargate.records import TrainRecord
-from cleargate.runtime import settle_library_logs
+from cleargate.runtime import limit_threads, settle_library_logs, threads_for
 from cleargate.schema import LABEL
 
 HISTORY_COLUMNS = ["train_loss", "train_accuracy", "val_loss", "val_accuracy"]
@@ -140,6 +140,8 @@ def fit_deep(name: str, config: DeepConfig, trainer_config: TrainerConfig, data:
     with tempfile.TemporaryDirectory() as scratch:
         trainer, checkpoint = _device_trainer(name, config, trainer_config, scratch, on_epoch, callbacks or [])
         device = trainer.strategy.root_device
+        if device.type == "cpu" and trainer.num_devices > 1:  # each rank its share of the cores, never all of them
+            limit_threads(threads_for(trainer.num_devices))
         module = Classifier(backbone, len(data.classes), config.optimisation, augment=kind.augmentation(config),
                             channels_last=channels_last(train_x, device))
         if module.channels_last:

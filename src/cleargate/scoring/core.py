@@ -28,6 +28,7 @@ from cleargate.errors import CleargateError, DataError
 from cleargate.io import sha256_file, write_json
 from cleargate.layout import ScoreFiles
 from cleargate.params import DatasetParams
+from cleargate.runtime import available_cpus
 from cleargate.schema import LABEL
 from cleargate.scoring.model_ref import load_profile, resolve_version
 from cleargate.scoring.progress import Progress, Silent
@@ -114,7 +115,7 @@ def _predict(params: DatasetParams, source: BatchSource, model: tuple[str, str, 
     from cleargate.serving import THREADS_ENV, type_mismatch
 
     name, version, digest = model
-    os.environ.setdefault(THREADS_ENV, str(os.cpu_count() or 1))  # a chunk uses every core (a served row: one)
+    os.environ.setdefault(THREADS_ENV, str(available_cpus()))  # a chunk uses every core (a served row: one)
     served, _ = load_served(f"models:/{name}/{version}")
     trained = (served.metadata.metadata or {}).get("input_kinds", {})
     writer = None

@@ -5,11 +5,14 @@ be worth nothing as evidence if it had chosen them (`load_splits` reads train an
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 
 import optuna
 import pandas as pd
+import psutil
 
 from cleargate.evaluation.metrics import classification_metrics
 from cleargate.io import read_table
@@ -38,6 +41,11 @@ def validation_metrics(params: DatasetParams, bundle: ModelBundle, val: pd.DataF
             if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
+def worker_identity() -> dict[str, Any]:
+    """Which process ran a trial (host, pid, when the process started): trials fan out over pool or Dask workers."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "process_started": psutil.Process().create_time()}
+
+
 @dataclass
 class Objective:
     params: DatasetParams
@@ -51,6 +59,7 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = self.params
+        trial.set_user_attr("worker", worker_identity())
         values = suggest(trial, self.space, params.model(self.model))
         config = with_values(self.model, params.model(self.model), values)
         pruning = None
