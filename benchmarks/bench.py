@@ -34,7 +34,7 @@ def _params(tiny: bool, images: bool = False) -> dict[str, Any]:
     if not tiny:
         return yaml.safe_load((ROOT / "params.yaml").read_text())
     sys.path.insert(0, str(ROOT))
-    from tests.conftest import tiny_params
+    from tests.projects import tiny_params
 
     return tiny_params() if images else tiny_params("breast_cancer", digits=False)
 

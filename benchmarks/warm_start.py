@@ -19,7 +19,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 def main() -> None:
     import numpy as np
-    from tests.conftest import tiny_params
+    from tests.projects import tiny_params
 
     from cleargate.datasets import load
     from cleargate.models.finetune import InitWeights
