@@ -40,7 +40,7 @@ $(INSTALLED): requirements.lock pyproject.toml
 	touch $@
 
 run: setup ## run the whole pipeline (Prefect flow) on the embedded defaults and print the summary
-	$(PY) flows/pipeline.py $(RUN_ARGS)
+	$(VENV)/bin/cleargate run $(RUN_ARGS)
 
 test: setup ## the whole test suite (unit, data, integration, end to end, team stack) in TEST_WORKERS processes
 	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope) --durations=25 $(PYTEST_ARGS)
@@ -77,20 +77,20 @@ plots: setup ## dvc plots show: training curves per model, confusion matrices, R
 	$(VENV)/bin/dvc plots show
 
 serve: setup ## schedule both deployments and run them here (local Prefect server unless PREFECT_API_URL); Ctrl-C stops
-	$(PY) flows/serve.py
+	$(VENV)/bin/cleargate serve
 
 stack-up: setup ## start PostgreSQL, MLflow, Prefect server and a worker under .stack/; writes .stack/env
-	$(PY) -m infra.stack up
+	$(VENV)/bin/cleargate stack up
 
 stack-down: setup ## stop every process of the stack (data kept in .stack/)
-	$(PY) -m infra.stack down
+	$(VENV)/bin/cleargate stack down
 
 stack-status: setup ## what of the stack runs, where, and the deployments' schedules
-	$(PY) -m infra.stack status
+	$(VENV)/bin/cleargate stack status
 
 .PHONY: push pull
 push: setup ## push the DVC cache (data, models, reports) to the remote of params.yaml storage.dvc_remote
-	$(PY) scripts/dvc_remote.py push
+	$(VENV)/bin/cleargate push
 
 pull: setup ## pull every output dvc.lock records from that remote: a fresh clone is up to date, nothing re-runs
-	$(PY) scripts/dvc_remote.py pull
+	$(VENV)/bin/cleargate pull

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from common import ROOT
 
 STAGES = ["ingest", "validate", "clean", "split", "train", "evaluate", "gate", "promote"]
@@ -77,11 +76,12 @@ def _rows(results: dict[str, Any], tiny: bool) -> list[tuple[str, str, str, bool
 
 
 def measure(tiny: bool) -> dict[str, Any]:
-    from cleargate.params import load_project
     from lightning_parity import measure as lightning
     from pipeline_overhead import measure_drivers, measure_overhead, scratch_project
     from scoring_scale import score_sizes
     from serving_overhead import measure as serving
+
+    from cleargate.params import load_project
 
     with tempfile.TemporaryDirectory() as tmp:
         root = scratch_project(Path(tmp), _params(tiny))

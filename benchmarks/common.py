@@ -15,9 +15,9 @@ if str(ROOT / "src") not in sys.path:
 
 def splits(params: Any) -> dict[str, Any]:
     """Load, clean and split a dataset in memory the way the stages do (no validation, no files)."""
-    from cleargate.cleaning import clean
     from cleargate.datasets import load
-    from cleargate.split import split_records
+    from cleargate.preparation.cleaning import clean
+    from cleargate.preparation.splitting import split_records
 
     raw = load(params.dataset)
     records, _ = clean(raw, raw.iloc[0:0].assign(row=[], reason=[]), params.dataset)

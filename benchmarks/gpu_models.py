@@ -28,10 +28,10 @@ def measure(model: str, params_path: str, epochs: int | None = None, rows: int |
     import torch
 
     from cleargate.models.bundle import predict_labels
-    from cleargate.models.devices import precision_for
-    from cleargate.models.lightning_training import fit_deep
     from cleargate.params import load_project
     from cleargate.schema import LABEL
+    from cleargate.training.devices import precision_for
+    from cleargate.training.lightning import fit_deep
 
     project = load_project(params_path)
     params = project.scope(project.dataset_of(model))

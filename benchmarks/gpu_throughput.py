@@ -23,10 +23,10 @@ def measure(model: str, epochs: int, rows: int | None, params_path: str = "param
     import torch
 
     from cleargate.kinds import kind_of
-    from cleargate.models.devices import precision_for
-    from cleargate.models.lightning_training import fit_deep
     from cleargate.params import load_project
     from cleargate.schema import LABEL
+    from cleargate.training.devices import precision_for
+    from cleargate.training.lightning import fit_deep
 
     project = load_project(params_path)
     params = project.scope(project.dataset_of(model))

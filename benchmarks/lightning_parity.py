@@ -15,7 +15,7 @@ import json
 from common import seconds, splits
 
 
-def plain_loop(config, data, inputs, labels, val_inputs, val_labels, seed: int,  # noqa: ANN001
+def plain_loop(config, data, inputs, labels, val_inputs, val_labels, seed: int,
                device: str = "cpu", precision: str = "32-true") -> None:
     """`device`: the network and the tensors move there first (once); `precision` bf16-mixed runs the forward
     passes under bf16 autocast, as Lightning does."""
@@ -26,7 +26,7 @@ def plain_loop(config, data, inputs, labels, val_inputs, val_labels, seed: int, 
 
     from cleargate.kinds import kind_of
     from cleargate.models.backbones import build_backbone
-    from cleargate.models.batches import batch_loader
+    from cleargate.training.batches import batch_loader
 
     augment = kind_of(data).augmentation(config)
     L.seed_everything(seed, verbose=False)
@@ -74,9 +74,9 @@ def measure(model: str, epochs: int, rows: int | None, params_path: str = "param
     import torch
 
     from cleargate.kinds import kind_of
-    from cleargate.models.lightning_training import fit_deep
     from cleargate.params import load_project
     from cleargate.schema import LABEL
+    from cleargate.training.lightning import fit_deep
 
     project = load_project(params_path)
     params = project.scope(project.dataset_of(model))

@@ -52,7 +52,7 @@ def fit_all(params_path: str, models_dir: Path, models: list[str], workers: int)
     return time.perf_counter() - started
 
 
-def _test_probabilities(project, models_dir: Path, model: str) -> np.ndarray:  # noqa: ANN001
+def _test_probabilities(project, models_dir: Path, model: str) -> np.ndarray:
     from cleargate.io import read_table
     from cleargate.models.bundle import load_predictor
 

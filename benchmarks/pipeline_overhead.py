@@ -2,7 +2,7 @@
 
 Run:  .venv/bin/python benchmarks/pipeline_overhead.py [--dataset breast_cancer]
 Works in a scratch copy of the project (git + DVC repo in a temporary folder; your workspace and MLflow
-store are not touched). Measures, in this run: the first `python flows/pipeline.py` (overhead =
+store are not touched). Measures, in this run: the first `cleargate run` (overhead =
 (wall - fitting) / fitting, from the run's own reports/run_timings.json), the second one with nothing
 changed (as a share of the first), and `dvc repro --force` of one dataset against the flow re-running the
 same stages.
@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from common import ROOT
 
+CLEARGATE = str(Path(sys.executable).parent / "cleargate")
 COPIED = ("dvc.yaml", ".dvcignore", ".gitignore", "pyproject.toml")
 
 
@@ -63,9 +63,9 @@ def run_timings(root: Path) -> dict[str, Any]:
 
 
 def measure_overhead(root: Path) -> dict[str, float]:
-    first = timed([sys.executable, "flows/pipeline.py"], root)
+    first = timed([CLEARGATE, "run"], root)
     timings = run_timings(root)
-    second = timed([sys.executable, "flows/pipeline.py"], root)
+    second = timed([CLEARGATE, "run"], root)
     fit = timings["fit_seconds"]
     return {"first_run_s": first, "fit_s": fit, "overhead": (first - fit) / fit if fit else float("nan"),
             "flow_wall_s": timings["wall_seconds"], "noop_run_s": second, "noop_share": second / first}
@@ -75,7 +75,7 @@ def measure_drivers(root: Path, dataset: str, stage_names: list[str]) -> dict[st
     """The same stages of one dataset, forced: DVC's own driver, then the flow (both from the same state)."""
     dvc = timed(["dvc", "repro", "--force", f"promote@{dataset}"], root)
     rerun = [arg for name in stage_names for arg in ("--rerun", name)]
-    flow = timed([sys.executable, "flows/pipeline.py", "--dataset", dataset, *rerun], root)
+    flow = timed([CLEARGATE, "run", "--dataset", dataset, *rerun], root)
     return {"dataset": dataset, "dvc_repro_force_s": dvc, "flow_s": flow, "flow_vs_dvc": dvc / flow}
 
 

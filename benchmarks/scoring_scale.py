@@ -120,7 +120,7 @@ def score_sizes(params_path: Path, sizes: list[int], workdir: Path, src: Path | 
 
 def bare_pyfunc(params: Any, batch: Path, model: str, cwd: Path, src: Path | None = None) -> dict[str, Any]:
     """The floor (`BARE`) on `batch`: the same store, the same model version, the threads `cleargate score` uses."""
-    from cleargate.serving import THREADS_ENV
+    from cleargate.serving.pyfunc import THREADS_ENV
     from cleargate.tracking.store import tracking_uri
 
     env = {"MLFLOW_TRACKING_URI": tracking_uri(params), THREADS_ENV: str(os.cpu_count() or 1)}
@@ -150,10 +150,10 @@ def register(params_path: Path, dataset: str, model: str) -> str:
     import mlflow
     import pandas as pd
 
-    from cleargate.drift import PROFILE_ARTIFACT, reference_profile
+    from cleargate.evaluation.drift import PROFILE_ARTIFACT, reference_profile
     from cleargate.params import load_project
+    from cleargate.serving.logged_model import log_model_artifact
     from cleargate.tracking import connect
-    from cleargate.tracking.logged import log_model_artifact
 
     params = load_project(params_path).scope(dataset)
     client = connect(params)

@@ -13,23 +13,22 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from common import ROOT  # noqa: F401 - puts src/ on the path
 
 
-def percentiles(call, repeats: int) -> tuple[float, float]:  # noqa: ANN001
+def percentiles(call, repeats: int) -> tuple[float, float]:
     from cleargate.evaluation.operational import timings_ms  # the same timer the latency gate uses
 
     p50, p95 = np.percentile(timings_ms(call, repeats), [50, 95])
     return float(p50), float(p95)
 
 
-def measure(params, repeats: int, model_uri: str | None = None) -> dict:  # noqa: ANN001
+def measure(params, repeats: int, model_uri: str | None = None) -> dict:
     import mlflow
     import pandas as pd
 
     from cleargate.models.bundle import ModelBundle, predict_labels
-    from cleargate.serving import _single_threaded
+    from cleargate.serving.pyfunc import _single_threaded
     from cleargate.tracking import connect
 
     connect(params)

@@ -19,13 +19,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 def main() -> None:
     import numpy as np
-    from tests.projects import tiny_params
 
     from cleargate.datasets import load
-    from cleargate.models.finetune import InitWeights
     from cleargate.params import ProjectParams
     from cleargate.runtime import quiet_third_party
-    from cleargate.training import fit_model
+    from cleargate.training.finetune import InitWeights
+    from cleargate.training.fit import fit_model
+    from tests.projects import tiny_params
 
     quiet_third_party()
     params = ProjectParams.model_validate(tiny_params()).scope("digits")
@@ -34,13 +34,13 @@ def main() -> None:
     val, rows = raw.iloc[order[:300]].reset_index(drop=True), raw.iloc[order[300:]].reset_index(drop=True)
     config = params.model("cnn")
 
-    def fit(frame, data=params.dataset, check=val, init=None, **changes):  # noqa: ANN001, ANN202
+    def fit(frame, data=params.dataset, check=val, init=None, **changes):
         started = time.perf_counter()
         bundle = fit_model("cnn", config.model_copy(update=changes), params.trainer, data, frame, check,
                            params.seed, init=init)
         return bundle, time.perf_counter() - started
 
-    def reached(history, target: float) -> str:  # noqa: ANN001
+    def reached(history, target: float) -> str:
         hit = history.index[history["val_accuracy"] >= target]
         return str(int(history.loc[hit[0], "epoch"]) + 1) if len(hit) else "never"
 

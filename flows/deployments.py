@@ -21,7 +21,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
-from cleargate.config.operations import Concurrency, ScheduledDeployment
+from cleargate.config.schedules import Concurrency, ScheduledDeployment
 from cleargate.params import ProjectParams
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from cleargate.errors import CleargateError
 from cleargate.graph import StageCall
-from cleargate.models.distributed import multi_process, without_distributed_env
 from cleargate.params import ProjectParams, load_project
 from cleargate.records import TrainRecord
 from cleargate.runtime import CPUS_ENV
+from cleargate.training.distributed import multi_process, without_distributed_env
 
 PARAMS_FILE = "params.yaml"  # the stage command's default, as dvc.yaml runs it: the project root's params
 

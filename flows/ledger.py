@@ -14,7 +14,7 @@ from rich.console import Console
 from cleargate.errors import CleargateError
 from cleargate.graph import StageCall
 from cleargate.records import ReleaseDecision, RunTimings, TrainRecord
-from flows import dvc_state
+from flows import dvc_adapter
 
 STYLE = {"ran": "green", "skipped": "dim", "blocked": "yellow", "failed": "red", "not run": "dim"}
 
@@ -30,7 +30,7 @@ class RunLedger:
     seconds: dict[str, float] = field(default_factory=dict)
     fit_seconds: float = 0.0
     pending: list[str] = field(default_factory=list)                  # ran, not yet recorded in dvc.lock
-    lock: dvc_state.LockRecorder = field(init=False, repr=False)      # what records them (hashing early)
+    lock: dvc_adapter.LockRecorder = field(init=False, repr=False)      # what records them (hashing early)
     failed: dict[str, CleargateError] = field(default_factory=dict)   # dataset -> the first error that stopped it
     blocked: dict[str, str] = field(default_factory=dict)             # dataset -> why its candidate was not promoted
 
@@ -41,7 +41,7 @@ class RunLedger:
         if self.logger is not None:
             self.logger.info("%s: %s%s", call.dvc_name, outcome, detail)
 
-    def stale(self, call: StageCall, state: dvc_state.Staleness) -> bool:
+    def stale(self, call: StageCall, state: dvc_adapter.Staleness) -> bool:
         """Run when asked to (`--rerun`), when DVC finds the stage stale, or when a stage it reads ran."""
         ran = [name for name, outcome in self.outcomes.items() if outcome in ("ran", "blocked")]
         if call.dvc_name in self.rerun or call.stage.name in self.rerun or state.needs_run(call.dvc_name, ran):
@@ -50,7 +50,7 @@ class RunLedger:
         return False
 
     def __post_init__(self) -> None:
-        self.lock = dvc_state.LockRecorder(self.root)
+        self.lock = dvc_adapter.LockRecorder(self.root)
 
     def done(self, call: StageCall, result: Any, seconds: float) -> None:
         self.pending.append(call.dvc_name)
@@ -101,4 +101,6 @@ class RunLedger:
             dataset, error = next(iter(self.failed.items()))
             raise type(error)(f"[{dataset}] {error}")
         if self.failed:
-            raise CleargateError("; ".join(f"[{d}] {e}" for d, e in self.failed.items()))
+            error = CleargateError("; ".join(f"[{d}] {e}" for d, e in self.failed.items()))
+            error.exit_code = max(e.exit_code for e in self.failed.values())  # the gravest kind decides
+            raise error

@@ -21,14 +21,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from cleargate.errors import CleargateError  # noqa: E402
-from cleargate.monitoring import cycle  # noqa: E402
-from cleargate.params import DatasetParams, ProjectParams, load_project  # noqa: E402
-from cleargate.runtime import apply_offline_env, exit_without_heap_walks  # noqa: E402
-from cleargate.tracking import connect, server_errors  # noqa: E402
+from cleargate.errors import CleargateError
+from cleargate.monitoring import cycle
+from cleargate.params import DatasetParams, ProjectParams, load_project
+from cleargate.tracking import connect, server_errors
 
 PIPELINE_FLOW = "cleargate-pipeline"
 
@@ -88,16 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", action="append", default=None, metavar="NAME")
     parser.add_argument("--no-retrain", action="store_true", help="judge and record, start no training")
     args = parser.parse_args(argv)
-    apply_offline_env()
-    exit_without_heap_walks()
     try:
         outcomes = monitor(args.params, args.dataset, not args.no_retrain)
     except CleargateError as exc:
         print(f"cleargate: monitoring stopped: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     print(f"batches: {sum(len(v) for v in outcomes.values())}")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,14 +1,14 @@
 """The cleargate pipeline as a Prefect flow: the stages of `cleargate.graph`, each as soon as what it reads is done.
 
-Run it: `python flows/pipeline.py` (what `make run` does; `-v` shows third-party logs). Uses Prefect's
-ephemeral API unless PREFECT_API_URL points at a server. Each stage call starts when the stages it reads (DVC's
-graph of dvc.yaml) have finished (flows/schedule.py): the model stages (train, then evaluate) on the flow's
-task runner, `orchestration.fit_workers` at a time, each in a worker process seeded per call (so results
-equal a sequential run); the dataset stages (ingest, validate, clean, split; gate, promote) beside them on
-one more process, so the next dataset is prepared and a finished one promoted while a model fits. A dataset
-whose stage fails stops there; the other datasets go on, and the run exits non-zero naming every failure.
-The flow only wires: each task calls a stage's `run`, DVC decides what is stale, and dvc.lock is written
-once, by this process, at the end of the run.
+Run it: `cleargate run` (what `make run` does; `-v` shows third-party logs). Uses the run's own temporary
+Prefect API unless PREFECT_API_URL points at a server (`flows.prefect_server`). Each stage call starts when
+the stages it reads (DVC's graph of dvc.yaml) have finished (flows/schedule.py): the model stages (train, then
+evaluate) on the flow's task runner, `orchestration.fit_workers` at a time, each in a worker process seeded per
+call (so results equal a sequential run); the dataset stages (ingest, validate, clean, split; gate, promote)
+beside them on one more process, so the next dataset is prepared and a finished one promoted while a model
+fits. A dataset whose stage fails stops there; the other datasets go on, and the run exits non-zero naming
+every failure. The flow only wires: each task calls a stage's `run`, DVC decides what is stale, and dvc.lock
+is written once, by this process, at the end of the run.
 """
 
 from __future__ import annotations
@@ -23,54 +23,39 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # `python flows/pipeline.py` from the project root
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-if __name__ == "__main__":  # Prefect's API server starts now, beside the imports below (flows/ephemeral_api.py)
-    from flows.ephemeral_api import launch_early
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, as_completed, wait
+from prefect.runtime import flow_run
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
+from rich.console import Console
 
-    launch_early()
-
-from prefect import flow, get_run_logger, task  # noqa: E402
-from prefect.artifacts import create_markdown_artifact  # noqa: E402
-from prefect.cache_policies import NO_CACHE  # noqa: E402
-from prefect.futures import PrefectFuture, as_completed, wait  # noqa: E402
-from prefect.runtime import flow_run  # noqa: E402
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner  # noqa: E402
-from rich.console import Console  # noqa: E402
-
-from cleargate.errors import CleargateError  # noqa: E402
-from cleargate.evaluation.stability import seed_evidence  # noqa: E402
-from cleargate.graph import StageCall, plan  # noqa: E402
-from cleargate.layout import run_timings  # noqa: E402
-from cleargate.params import ProjectParams, load_project  # noqa: E402
-from cleargate.records import ReleaseDecision, RunTimings  # noqa: E402
-from cleargate.reporting import summary_markdown, summary_table, timings_line  # noqa: E402
-from cleargate.runtime import (  # noqa: E402
-    apply_offline_env,
-    exit_without_heap_walks,
-    limit_threads,
-    quiet_third_party,
-    threads_for,
-)
-from cleargate.stages.entry import run_stage  # noqa: E402
-from cleargate.tracking import check_store  # noqa: E402
-from flows import dvc_state  # noqa: E402
-from flows.artifacts import publish_report  # noqa: E402
-from flows.beside import Beside, warm_fit_workers  # noqa: E402
-from flows.console import quiet_prefect_console  # noqa: E402
-from flows.ephemeral_api import EphemeralApi  # noqa: E402
-from flows.fits import fit_command, own_process_tree  # noqa: E402
-from flows.ledger import RunLedger  # noqa: E402
-from flows.runners import task_runner  # noqa: E402
-from flows.schedule import Schedule, lane  # noqa: E402
+from cleargate.errors import CleargateError
+from cleargate.evaluation.seed_spread import seed_evidence
+from cleargate.graph import StageCall, plan
+from cleargate.layout import run_timings
+from cleargate.params import ProjectParams, load_project
+from cleargate.records import ReleaseDecision, RunTimings
+from cleargate.release.summary import summary_markdown, summary_table, timings_line
+from cleargate.runtime import limit_threads, start_process, threads_for
+from cleargate.stages.entry import run_stage
+from cleargate.tracking import check_store
+from flows import dvc_adapter
+from flows.artifacts import publish_report
+from flows.beside import Beside, warm_fit_workers
+from flows.fits import fit_command, own_process_tree
+from flows.ledger import RunLedger
+from flows.prefect_server import run_api_ready
+from flows.runners import task_runner
+from flows.schedule import Schedule, lane
 
 
 @task(cache_policy=NO_CACHE)
 def execute(call: StageCall, project: ProjectParams, threads: int | None = None) -> tuple[Any, float]:
     """The stage function itself, timed; DVC bookkeeping stays in the flow's process (one writer of dvc.lock).
     `threads`: the CPU threads a model stage may use (cores shared by the fits running side by side)."""
-    quiet_third_party()  # a pool worker starts fresh: the same quiet output as the flow's process
-    exit_without_heap_walks()  # the run waits for each worker to exit (3.5 s -> 1 s, cleargate.runtime)
+    start_process()  # a pool worker starts fresh: offline, quiet, a quick exit, like the run's own process
     if threads is not None:
         limit_threads(threads)
     extra = {"flow_run_id": flow_run.get_id()} if call.stage.name == "promote" else {}
@@ -81,7 +66,7 @@ def execute(call: StageCall, project: ProjectParams, threads: int | None = None)
     return result, time.perf_counter() - started
 
 
-def _task(call: StageCall):  # noqa: ANN202 - a configured Prefect task
+def _task(call: StageCall):
     return execute.with_options(name=call.dvc_name, retries=1 if call.stage.fit else 0, retry_delay_seconds=5)
 
 
@@ -93,7 +78,7 @@ def _submit(call: StageCall, project: ProjectParams, threads: int, datasets: Tas
     return datasets.submit(_task(call), {"call": call, "project": project, "threads": None})
 
 
-def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger, state: dvc_state.Staleness,
+def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger, state: dvc_adapter.Staleness,
                threads: int, stability_seeds: int) -> None:
     """Every planned call, each as soon as the stages it reads are done (flows/schedule.py): the model stages on
     the flow's task runner (`fit_workers` at a time), the dataset stages beside them on one more process."""
@@ -104,7 +89,7 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
     measured: set[str] = set()
     with ProcessPoolTaskRunner(max_workers=1) as datasets:
         warming = warm_fit_workers(project, calls, state, ledger.rerun)
-        beside = Beside(project, schedule, stability_seeds)
+        beside = Beside(project)
         while not schedule.complete:
             busy = Counter(lane(c) for c in in_flight.values())
             call = schedule.next_ready({name for name, n in room.items() if busy[name] < n})
@@ -131,7 +116,6 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
             beside.after(call)
         wait(warming)
         ledger.record_soon()  # dvc.lock is written while the dataset worker exits (`ledger.record` waits for it)
-    beside.join()
 
 
 def _finish(call: StageCall, project: ProjectParams, schedule: Schedule) -> None:
@@ -175,7 +159,7 @@ def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
     # a stopped tracking server: one line now, not after training (a new SQLite store's tables: `flows.beside.warm_up`)
     check_store(project.scope(calls[0].dataset), tables=False)
     ledger = RunLedger(project.root, set(rerun or []), logger=get_run_logger())
-    state = dvc_state.staleness(project.root)
+    state = dvc_adapter.staleness(project.root)
     threads = threads_for(project.orchestration.fit_workers)
     try:
         _run_graph(calls, project, ledger, state, threads, stability_seeds)
@@ -193,7 +177,7 @@ def _record_timings(project: ProjectParams, timings: RunTimings) -> None:
     """What the run cost: reports/run_timings.json, a Prefect artifact, and the parent runs it released."""
     timings.save(run_timings(project.paths))
     create_markdown_artifact(key="run-timings", markdown=timings_line(timings), description="what the run cost")
-    from cleargate.tracking.runs import log_run_timings
+    from cleargate.tracking.model_runs import log_run_timings
 
     for name in project.datasets:
         decision = project.scope(name).layout.promotion
@@ -210,12 +194,12 @@ def pipeline_with_workers(params_path: str, rerun: list[str], datasets: list[str
 
 
 def _prepare(params_path: str, datasets: list[str] | None) -> None:
-    """The flow's slow first steps, done while Prefect's API server starts (`flows.ephemeral_api`): check the
-    tracking store (one line now if it is down, before any flow run) and ask DVC what is stale
-    (`dvc_state.prefetch`: the flow then finds DVC's answer ready)."""
+    """The flow's slow first steps, done while the run's Prefect API server starts (`flows.prefect_server`): check
+    the tracking store (one line now if it is down, before any flow run) and ask DVC what is stale
+    (`dvc_adapter.prefetch`: the flow then finds DVC's answer ready)."""
     project = load_project(Path(params_path))
     check_store(project.scope(plan(project, datasets)[0].dataset), tables=False)  # tables: `flows.beside.warm_up`
-    dvc_state.prefetch(project.root)
+    dvc_adapter.prefetch(project.root)
 
 
 def _blocked(project: ProjectParams, datasets: list[str] | None) -> list[str]:
@@ -254,17 +238,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="fit every candidate with N seeds before the gates (max_seed_std); default 0: off")
     parser.add_argument("-v", "--verbose", action="store_true", help="show every library's log lines and warnings")
     args = parser.parse_args(argv)
-    apply_offline_env()
-    exit_without_heap_walks()
-    quiet_third_party(args.verbose)
-    quiet_prefect_console(args.verbose)
     _start_watchdog()
     console, errors = Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        with EphemeralApi() as api:  # with no PREFECT_API_URL: Prefect's temporary server, started now
-            _prepare(args.params, args.dataset)
-            api.ready()
-            outcomes = pipeline_with_workers(args.params, args.rerun, args.dataset, args.stability_seeds)
+        _prepare(args.params, args.dataset)  # while the run's own Prefect API starts (`python -m flows`)
+        run_api_ready()
+        outcomes = pipeline_with_workers(args.params, args.rerun, args.dataset, args.stability_seeds)
         ran = [name for name, outcome in outcomes.items() if outcome in ("ran", "blocked")]
         console.print(f"stages ran: {len(ran)}; up to date, skipped: {len(outcomes) - len(ran)}")
         _print_summaries(console, args.params, args.dataset)
@@ -276,9 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         with suppress(CleargateError):  # e.g. params.yaml itself is invalid: the error below says so
             _print_summaries(console, args.params, args.dataset)  # what did run, and which check blocked
         errors.print(f"\ncleargate: run stopped: {exc}", markup=False)
-        return 2
+        return exc.exit_code
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -17,8 +17,8 @@ from typing import Any
 
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
 
-from cleargate.config.ops import OrchestrationConfig
-from cleargate.errors import CleargateError
+from cleargate.config.orchestration import OrchestrationConfig
+from cleargate.errors import CleargateError, ServiceError
 from cleargate.params import ProjectParams
 
 FIX = ("start one there (`dask scheduler`, then `dask worker <address>` on each machine that fits), or point "
@@ -61,12 +61,12 @@ def check_scheduler(orchestration: OrchestrationConfig) -> None:
         raise CleargateError(f"{address}: not a Dask scheduler address ({exc}); set orchestration.dask_address in "
                              "params.yaml to tcp://HOST:PORT (`dask scheduler` prints it)") from None
     except (OSError, TimeoutError) as exc:
-        raise CleargateError(f"{address}: Dask scheduler not reachable after {budget:g} s "
+        raise ServiceError(f"{address}: Dask scheduler not reachable after {budget:g} s "
                              f"({type(exc).__name__}); {FIX}") from None
     try:
         client.wait_for_workers(1, timeout=budget)
     except (OSError, TimeoutError):
-        raise CleargateError(f"{address}: the Dask scheduler has no worker after {budget:g} s; start one on each "
+        raise ServiceError(f"{address}: the Dask scheduler has no worker after {budget:g} s; start one on each "
                              f"machine that fits (`dask worker {address}`, in the project's environment)") from None
     finally:
         client.close()

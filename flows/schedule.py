@@ -1,6 +1,6 @@
 """Which stage call the pipeline flow starts next: each one as soon as every stage it reads has finished.
 
-The graph is DVC's own (`dvc_state.Staleness.upstream`: the edges dvc.yaml's deps and outs make), restricted
+The graph is DVC's own (`dvc_adapter.Staleness.upstream`: the edges dvc.yaml's deps and outs make), restricted
 to the calls planned for this run, so the flow can never start a stage before one whose outputs it reads.
 Calls go to one of two lanes that run side by side:
 
@@ -9,20 +9,19 @@ Calls go to one of two lanes that run side by side:
 - `dataset`: the per-dataset stages (ingest, validate, clean, split; gate, promote), one at a time on one
   more local process: the next dataset is prepared, and a finished one judged and promoted, while a model fits.
 
-Measured on 2 cores (`make run`, 2026-11-26): other placements cost more than they hid. Evaluations on a
-third process beside the fits slowed the fits (at normal priority: 60 s in a 400 s run), or, at the lowest
-priority, starved until the last fit and then queued with every gate and promote at the end.
+Other placements cost more than they hide on a few cores: evaluations on a third process beside the fits slow the
+fits (at normal priority), or, at the lowest priority, starve until the last fit and then queue with every gate
+and promote at the end.
 
 Within a lane, a call that a fit waits for goes first, then the dataset with the fewest features (params.yaml's
 order among equals), then dvc.yaml's stage order, except that a model's evaluation comes right after its own fit
 (the worker still holds the model it saved: `cleargate.models.bundle` skips reading it back): the first dataset
 reaches its fits soonest, the next one is ready before the fits run out, and each dataset is promoted as soon as
-its own models are done. Fewest features
-first because preparing a dataset costs about its number of values checked, and while the first dataset is
-prepared the fit lane idles: MNIST's 784 pixel columns took 18 s to ingest, validate, clean and split, breast
-cancer's 30 columns 5 s (`make run`, 2026-11-26); with every dataset cheaper to prepare than to fit, this is
-Johnson's rule for two machines in series (the dataset lane, then the fit lane). Only the order changes: each
-stage is the same function on the same inputs, seeded inside.
+its own models are done. Fewest features first because preparing a dataset costs about its number of values
+checked (MNIST's 784 pixel columns several times breast cancer's 30), and while the first dataset is prepared
+the fit lane idles; with every dataset cheaper to prepare than to fit, this is Johnson's rule for two machines in
+series (the dataset lane, then the fit lane). Only the order changes: each stage is the same function on the
+same inputs, seeded inside.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cleargate.graph import StageCall
-from flows.dvc_state import Staleness
+from flows.dvc_adapter import Staleness
 
 
 def lane(call: StageCall) -> str:
@@ -70,10 +69,6 @@ class Schedule:
 
     def finish(self, call: StageCall) -> None:
         self.finished.add(call.dvc_name)
-
-    def lane_finished(self, name: str) -> bool:
-        """Every call of lane `name` has finished (a skipped one too)."""
-        return all(c.dvc_name in self.finished for c in self.calls if lane(c) == name)
 
     @property
     def complete(self) -> bool:

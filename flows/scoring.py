@@ -15,15 +15,11 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from cleargate.errors import CleargateError  # noqa: E402
-from cleargate.params import DatasetParams, load_project  # noqa: E402
-from cleargate.runtime import apply_offline_env, exit_without_heap_walks  # noqa: E402
-from cleargate.scoring import ScoreResult, log_scoring_run, progress_for, score_file  # noqa: E402
-from cleargate.tracking import connect  # noqa: E402
-from flows.pipeline import pipeline  # noqa: E402
+from cleargate.errors import REFUSED, CleargateError
+from cleargate.params import DatasetParams, load_project
+from cleargate.scoring import ScoreResult, log_scoring_run, progress_for, score_file
+from cleargate.tracking import connect
+from flows.pipeline import pipeline
 
 
 @task(cache_policy=NO_CACHE)
@@ -54,16 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--retrain-on-drift", action="store_true")
     args = parser.parse_args(argv)
-    apply_offline_env()
-    exit_without_heap_walks()
     try:
         result, _ = score(args.input, args.model, args.params, args.retrain_on_drift)
     except CleargateError as exc:
         print(f"cleargate: batch refused: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     print(result.summary())
-    return 2 if result.refused else 0
+    return REFUSED if result.refused else 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

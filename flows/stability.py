@@ -4,7 +4,7 @@ runner (flows/runners.py: a process pool of `fit_workers`, or Dask); one MLflow 
 Run it: `cleargate stability MODEL --seeds 5` (which runs this file) or `python flows/stability.py --model MODEL
 --seeds 5`. Writes reports/<d>/stability/<m>.json and, when the dataset's gate has run before, re-runs the gate
 stage so the leaderboard and the `max_seed_std` verdicts use the new summary (`promote` re-judges on the next
-run). The flow only wires: the work is `cleargate.stability`. The pipeline flow runs the same `run_seeds` for
+run). The flow only wires: the work is `cleargate.stability.seeds`. The pipeline flow runs the same `run_seeds` for
 every candidate with `--stability-seeds N`.
 """
 
@@ -20,22 +20,13 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner
 
-if __package__ in (None, ""):  # `python flows/stability.py` from the project root
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from cleargate.errors import CleargateError  # noqa: E402
-from cleargate.evaluation.stability import stability_seeds  # noqa: E402
-from cleargate.graph import stage  # noqa: E402
-from cleargate.params import ProjectParams, load_project  # noqa: E402
-from cleargate.records import StabilitySummary  # noqa: E402
-from cleargate.runtime import (  # noqa: E402
-    apply_offline_env,
-    exit_without_heap_walks,
-    limit_threads,
-    quiet_third_party,
-    threads_for,
-)
-from cleargate.stability import (  # noqa: E402
+from cleargate.errors import CleargateError
+from cleargate.evaluation.seed_spread import stability_seeds
+from cleargate.graph import stage
+from cleargate.params import ProjectParams, load_project
+from cleargate.records import StabilitySummary
+from cleargate.runtime import limit_threads, start_process, threads_for
+from cleargate.stability.seeds import (
     SeedResult,
     check_ready,
     close_stability_run,
@@ -45,17 +36,15 @@ from cleargate.stability import (  # noqa: E402
     summarise_seeds,
     summary_text,
 )
-from cleargate.stages.entry import run_stage  # noqa: E402
-from cleargate.tracking import check_store  # noqa: E402
-from flows.console import quiet_prefect_console  # noqa: E402
-from flows.runners import task_runner  # noqa: E402
+from cleargate.stages.entry import run_stage
+from cleargate.tracking import check_store
+from flows.runners import task_runner
 
 
 @task(cache_policy=NO_CACHE)
 def fit_seed(project: ProjectParams, model: str, seed: int, parent_id: str, threads: int) -> SeedResult:
     """One seed's fit and test scores, in a pool worker (its CPU threads limited like the pipeline's fits)."""
-    quiet_third_party()
-    exit_without_heap_walks()
+    start_process()  # a pool worker starts fresh: offline, quiet, a quick exit, like the run's own process
     limit_threads(threads)
     return measure_seed(project.scope(project.dataset_of(model)), model, seed, parent_id)
 
@@ -99,10 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 3 when a max_seed_std gate fails")
     parser.add_argument("-v", "--verbose", action="store_true", help="show every library's log lines and warnings")
     args = parser.parse_args(argv)
-    apply_offline_env()
-    exit_without_heap_walks()
-    quiet_third_party(args.verbose)
-    quiet_prefect_console(args.verbose)
     try:
         project = load_project(Path(args.params))
         check_ready(project.scope(project.dataset_of(args.model)), args.model, args.seeds)  # before Prefect starts
@@ -114,13 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         failed = [c for c in seed_checks(params, args.model, summary) if not c.passed]
     except CleargateError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     if failed:
         print(f"blocked: {args.model} fails {', '.join(c.name for c in failed)} (its score depends on the seed)",
               file=sys.stderr)
         return 3 if args.strict else 0
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

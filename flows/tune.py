@@ -16,28 +16,17 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner
 
-if __package__ in (None, ""):  # `python flows/tune.py` from the project root
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from cleargate.errors import CleargateError  # noqa: E402
-from cleargate.params import load_project  # noqa: E402
-from cleargate.runtime import (  # noqa: E402
-    apply_offline_env,
-    exit_without_heap_walks,
-    limit_threads,
-    quiet_third_party,
-    threads_for,
-)
-from cleargate.tuning import study  # noqa: E402
-from flows.console import quiet_prefect_console  # noqa: E402
-from flows.runners import task_runner  # noqa: E402
+from cleargate.errors import CleargateError
+from cleargate.params import load_project
+from cleargate.runtime import limit_threads, start_process, threads_for
+from cleargate.tuning import study
+from flows.runners import task_runner
 
 
 @task(cache_policy=NO_CACHE)
 def trial(params_path: str, model: str, parent_id: str, threads: int) -> None:
     """One trial of the shared study, in a pool worker."""
-    quiet_third_party()
-    exit_without_heap_walks()
+    start_process()  # a pool worker starts fresh: offline, quiet, a quick exit, like the run's own process
     limit_threads(threads)
     study.run_trials(load_project(Path(params_path)), model, 1, parent_id)
 
@@ -65,10 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    apply_offline_env()
-    exit_without_heap_walks()
-    quiet_third_party(args.verbose)
-    quiet_prefect_console(args.verbose)
     try:
         project = load_project(Path(args.params))
         tuning = project.tuning
@@ -78,10 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             args.params, args.model, args.trials)
     except CleargateError as exc:
         print(f"cleargate: tune stopped: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     print("\n".join(lines))
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-from cleargate.config.base import dotted  # noqa: E402
+from cleargate.config.common import dotted
 
 IGNORED = ("paths.", "tracking.", "orchestration.", "storage.")
 

@@ -38,7 +38,7 @@ def blocks(params_path: Path, names: tuple[str, ...] = BLOCKS) -> dict[str, str]
         from cleargate.layout import run_timings
         from cleargate.params import load_project
         from cleargate.records import RunTimings
-        from cleargate.reporting import summary_markdown, timings_line
+        from cleargate.release.summary import summary_markdown, timings_line
 
         project = load_project(params_path)
         if "leaderboards" in names:

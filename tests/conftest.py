@@ -60,7 +60,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def _launch_prefect(home: Path) -> None:
     """Start this process's Prefect server now (before any test module imports Prefect, which reads
     PREFECT_API_URL once); the first test that needs it waits for it (`prefect_api`)."""
-    global _PREFECT  # noqa: PLW0603 - one server per test process
+    global _PREFECT
     _PREFECT = PrefectServer(home / "server").launch()
     os.environ["PREFECT_API_URL"] = _PREFECT.api_url
 
@@ -195,20 +195,3 @@ def golden_mixed(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> 
     """Rehab recordings (LSTM) and breast-cancer records (trees) through `dvc repro`, dvc.lock committed."""
     return _golden("mixed", tmp_path_factory)
 
-
-@pytest.fixture
-def no_prefect_api() -> Any:
-    """Prefect with no API configured, as on a machine with no server: this test process's server unset in the
-    environment, in Prefect's settings and in its process-wide settings; put back afterwards."""
-    from prefect.context import refresh_global_settings_context
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    saved = os.environ.pop("PREFECT_API_URL", None)
-    refresh_global_settings_context()
-    try:
-        with temporary_settings(restore_defaults={PREFECT_API_URL}):
-            yield
-    finally:
-        if saved is not None:
-            os.environ["PREFECT_API_URL"] = saved
-        refresh_global_settings_context()

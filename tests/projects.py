@@ -27,6 +27,7 @@ from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+CLEARGATE = str(Path(PY).parent / "cleargate")   # the front door, from this environment
 
 
 def tiny_params(*extra: str, digits: bool = True) -> dict[str, Any]:
@@ -68,6 +69,14 @@ def tiny_params(*extra: str, digits: bool = True) -> dict[str, Any]:
         del params["datasets"]["digits"]
         params["train"] = {k: v for k, v in params["train"].items() if v["dataset"] != "digits"}
     return params
+
+
+def load_params(path: Path | str, dataset: str | None = None) -> Any:
+    """One dataset's view of a params file (`DatasetParams`); `dataset` may be omitted when it declares one."""
+    from cleargate.params import load_project
+
+    project = load_project(path)
+    return project.scope(dataset or next(iter(project.datasets)))
 
 
 def write_params(path: Path, params: dict[str, Any]) -> Path:
@@ -125,7 +134,7 @@ def run_stages(params: Any) -> Any:
 
 def _flow(root: Path) -> subprocess.CompletedProcess[str]:
     """The pipeline flow, as `make run` starts it."""
-    return run([PY, "flows/pipeline.py"], root, check=False)
+    return run([CLEARGATE, "run"], root, check=False)
 
 
 def _dvc_repro(root: Path) -> subprocess.CompletedProcess[str]:

@@ -1,33 +1,24 @@
-"""Real servers for tests, started on a free loopback port and stopped by pid (never by name)."""
+"""Real servers for tests, on a free loopback port, started, waited for and stopped by pid with the project's own
+helpers (`cleargate.processes`; Prefect's server as every part of the project starts it, `flows.prefect_server`)."""
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import requests
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from cleargate.processes import Running, free_port, http_ok, spawn, stop, wait_until
+from flows.prefect_server import server_command, server_environment
 
 
 class Server:
-    """A server process in its own session, answering `health_url` once up; stopped with its whole process group
-    (workers included), by the pid it was started with. Subclasses say what to start and where it logs."""
+    """A server process under `folder` (its log: server.log); `start` returns once it answers `health_url`."""
 
     name = "server"
 
     def __init__(self, folder: Path) -> None:
         self.folder, self.port = folder, free_port()
-        self.process: subprocess.Popen[bytes] | None = None
+        self.running: Running | None = None
 
     @property
     def uri(self) -> str:
@@ -37,54 +28,27 @@ class Server:
     def health_url(self) -> str:
         return f"{self.uri}/health"
 
-    @property
-    def log(self) -> Path:
-        return self.folder / "server.log"
-
-    def command(self) -> list[str]:
+    def command(self) -> tuple[list[str], dict[str, str]]:
         raise NotImplementedError
-
-    def environment(self) -> dict[str, str]:
-        return dict(os.environ)
 
     def launch(self) -> Server:
         """Start the process and return at once (`wait` checks it answers)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(self.command(), env=self.environment(), stdout=subprocess.DEVNULL,
-                                        stderr=self.log.open("ab"), stdin=subprocess.DEVNULL, start_new_session=True)
+        argv, env = self.command()
+        self.running = spawn(argv, env, self.folder / "server.log")
         return self
 
     def wait(self, timeout: float = 120) -> Server:
-        assert self.process is not None, "launch() first"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.health_url, timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited ({self.process.returncode}): {self.log.read_text()[-2000:]}")
-            time.sleep(0.25)
-        self.stop()
-        raise RuntimeError(f"{self.name} at {self.uri} not healthy after {timeout} s: {self.log.read_text()[-2000:]}")
+        assert self.running is not None, "launch() first"
+        wait_until(lambda: http_ok(self.health_url, timeout=1), f"{self.name} at {self.uri}", self.running, timeout)
+        return self
 
     def start(self, timeout: float = 120) -> Server:
         return self.launch().wait(timeout)
 
     def stop(self) -> None:
-        """The whole process group (gunicorn/uvicorn workers included), by the pid we started."""
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=20)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        self.process = None
+        if self.running is not None:
+            stop(self.running)
+            self.running = None
 
 
 class MlflowServer(Server):
@@ -92,19 +56,17 @@ class MlflowServer(Server):
 
     name = "mlflow server"
 
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        argv = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
                 f"sqlite:///{self.folder / 'mlflow.db'}", "--artifacts-destination", str(self.folder / "artifacts"),
                 "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
-
-    def environment(self) -> dict[str, str]:
-        return {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        return argv, {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 class PrefectServer(Server):
-    """`prefect server start` with its database under `folder` (its own PREFECT_HOME): the API a test worker's
-    flows and the pipeline commands it starts talk to, instead of each starting a temporary server of its own.
-    No UI, scheduler or late-run service: nothing here schedules runs (the team stack's tests do, on theirs)."""
+    """Prefect's server with its database under `folder` (its own PREFECT_HOME): the API a test process's flows,
+    and the pipeline commands it starts, talk to. No UI and no scheduler: nothing here schedules runs (the team
+    stack's tests do, on theirs)."""
 
     name = "prefect server"
 
@@ -116,11 +78,7 @@ class PrefectServer(Server):
     def health_url(self) -> str:
         return f"{self.api_url}/health"
 
-    def command(self) -> list[str]:
-        return [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port",
-                str(self.port), "--no-ui", "--analytics-off", "--no-scheduler", "--no-late-runs"]
-
-    def environment(self) -> dict[str, str]:
-        env = {**os.environ, "PREFECT_HOME": str(self.folder), "PREFECT_SERVER_LOGGING_LEVEL": "WARNING"}
-        env.pop("PREFECT_API_URL", None)
-        return env
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        env = {**server_environment(dict(os.environ), self.api_url, self.folder),
+               "PREFECT_SERVER_LOGGING_LEVEL": "WARNING"}
+        return server_command("127.0.0.1", self.port, ui=False, scheduler=False), env

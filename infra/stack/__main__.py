@@ -1,7 +1,7 @@
-"""`python -m infra.stack up|down|status|deploy` from the project root.
+"""`python -m infra.stack up|down|status|deploy`: what `cleargate stack up|down|status` hands over to.
 
-up, down, status: the stack on this host (make stack-up / stack-down / stack-status). deploy: only register
-the two deployments on the Prefect API that PREFECT_API_URL names (a team's server, from CI or a worker host).
+up, down, status: the stack on this host. deploy: only register the two deployments on the Prefect API that
+PREFECT_API_URL names (a team's server, from CI or a worker host).
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down", "status", "deploy"])
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the project root (default: here)")
+    parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(args.root.resolve()))  # flows/ of this project
 
     from cleargate.errors import CleargateError
-    from cleargate.runtime import apply_offline_env
+    from cleargate.runtime import start_process
     from infra.stack import stack
-    from infra.stack.config import StackConfig, StackError
+    from infra.stack.config import StackConfig
 
-    apply_offline_env()
+    start_process(args.root, args.verbose or None)
     try:
         config = StackConfig.from_env(args.root)
         if args.command == "up":
@@ -35,11 +35,11 @@ def main(argv: list[str] | None = None) -> int:
             stack.deploy(config)
         else:
             return stack.status(config)
-    except (StackError, CleargateError) as exc:
+    except CleargateError as exc:
         print(f"stack {args.command}: {exc}", file=sys.stderr)
         if args.command == "up":
-            print("stack up: what did start keeps running; `make stack-down` stops it", file=sys.stderr)
-        return 2
+            print("stack up: what did start keeps running; `cleargate stack down` stops it", file=sys.stderr)
+        return exc.exit_code
     return 0
 
 

@@ -8,6 +8,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from cleargate.errors import ServiceError
+
 DEFAULTS = {
     "STACK_DIR": ".stack",             # data, logs, pids, credentials (git-ignored)
     "STACK_HOST": "127.0.0.1",         # 0.0.0.0 exposes MLflow and Prefect, and turns authentication on
@@ -20,7 +22,7 @@ DEFAULTS = {
 }
 
 
-class StackError(Exception):
+class StackError(ServiceError):
     """A stack step failed: one line naming the service, the check and the fix."""
 
 

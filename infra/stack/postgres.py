@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from cleargate.processes import Running
 from infra.stack.config import StackConfig, StackError
-from infra.stack.processes import Running
 from infra.stack.secrets import PG_ROLE
 
 DATABASES = ("mlflow", "prefect")

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cleargate.processes import http_ok
+from flows.prefect_server import server_command, server_environment
 from infra.stack import postgres
 from infra.stack.config import StackConfig
-from infra.stack.processes import http_ok
 from infra.stack.secrets import ADMIN, Credentials, client_env, write_private
 
 QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -70,24 +71,16 @@ def mlflow(config: StackConfig, creds: Credentials) -> Service:
     return Service("mlflow", argv, env, lambda: http_ok(probe, headers), 180, config.mlflow_url)
 
 
-# Concurrency-slot leases on disk (under PREFECT_HOME) instead of in the server's memory: a server restarted
-# while a run held its deployment's slot would otherwise never give the slot back (the next runs would wait
-# or be cancelled for ever); kept on disk, the lease expires and Prefect's repossessor frees the slot.
-LEASES = {"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"}
-
-
 def prefect_server(config: StackConfig, creds: Credentials) -> Service:
-    """Prefect's API, scheduler and UI on PostgreSQL (asyncpg). The UI is told where the API is: without
-    PREFECT_UI_API_URL it calls :4200 whatever the port."""
-    env = {**_base_env(config), "PREFECT_HOME": str(config.dir / "prefect"),
-           "PREFECT_API_DATABASE_CONNECTION_URL": postgres.url(config, creds.pg_password, "prefect", "asyncpg"),
-           "PREFECT_UI_API_URL": config.prefect_api, **LEASES}
+    """Prefect's API, scheduler and UI on PostgreSQL (asyncpg), started as every Prefect server of the project is
+    (`flows.prefect_server`)."""
+    env = {**server_environment(_base_env(config), config.prefect_api, config.dir / "prefect"),
+           "PREFECT_API_DATABASE_CONNECTION_URL": postgres.url(config, creds.pg_password, "prefect", "asyncpg")}
     headers: dict[str, str] = {}
     if config.auth:
         env["PREFECT_SERVER_API_AUTH_STRING"] = creds.prefect_auth_string
         headers = _basic(ADMIN, creds.admin_password)
-    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", config.host,
-            "--port", str(config.prefect_port)]
+    argv = server_command(config.host, config.prefect_port)
     probe = _local(config, config.prefect_port, "/api/health")
     return Service("prefect", argv, env, lambda: http_ok(probe, headers), 240, config.prefect_url)
 

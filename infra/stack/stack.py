@@ -11,10 +11,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from cleargate.processes import Running, spawn, stop, wait_until
 from infra.stack import postgres, services
 from infra.stack.config import StackConfig, StackError
-from infra.stack.processes import Running, load_state, save_state, spawn, stop, wait_until
 from infra.stack.secrets import Credentials, credentials, masked, write_env_file
+from infra.stack.state import load_state, save_state
 
 ORDER = ("postgres", "mlflow", "prefect", "worker")
 console = Console(highlight=False, soft_wrap=True)
@@ -65,9 +66,8 @@ def _postgres(config: StackConfig, creds: Credentials) -> None:
 
 
 def up(config: StackConfig) -> None:
-    from flows import deployments
-
     from cleargate.params import load_project
+    from flows import deployments
 
     project = load_project(config.root / "params.yaml")
     creds = credentials(config)
@@ -102,9 +102,8 @@ def up(config: StackConfig) -> None:
 def deploy(config: StackConfig) -> None:
     """Both deployments on the Prefect API this environment names (PREFECT_API_URL: a team's server, CI),
     assigned to `schedules.work_pool`, to be run from `config.root` by a worker started there."""
-    from flows import deployments
-
     from cleargate.params import load_project
+    from flows import deployments
 
     project = load_project(config.root / "params.yaml")
     deployments.ensure_work_pool(project.schedules.work_pool)
@@ -123,9 +122,8 @@ def _shown(path: Path) -> str:
 
 def _interrupted_runs(config: StackConfig, state: dict[str, Running]) -> list[str]:
     """The flow runs the worker is running now (asked while the Prefect server still answers)."""
-    from flows import deployments
-
     from cleargate.params import load_project
+    from flows import deployments
 
     if not (state.get("worker") and state["worker"].alive() and state.get("prefect") and state["prefect"].alive()):
         return []
@@ -181,9 +179,8 @@ def status(config: StackConfig) -> int:
     console.print(table)
     everything = all(r is not None and r.alive() for r in found.values())
     if everything and creds is not None:
-        from flows import deployments
-
         from cleargate.params import load_project
+        from flows import deployments
 
         names = [d.full_name for d in deployments.declared(load_project(config.root / "params.yaml"))]
         with prefect_client(config, creds):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from cleargate.config.ops import Paths
+from cleargate.config.paths import Paths
 from cleargate.layout import PLOT_IMAGES, PLOT_TABLES, DatasetLayout, ModelLayout, curves_dir
 
 if TYPE_CHECKING:

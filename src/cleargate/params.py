@@ -12,11 +12,17 @@ from typing import Annotated, Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from cleargate.config.base import DatasetName, ModelName, Strict
+from cleargate.config.common import DatasetName, ModelName, Strict
+from cleargate.config.hyperparameters import ModelConfig
 from cleargate.config.judging import EvaluateConfig, GateThresholds, RegistryConfig, SplitConfig, ValidationConfig
-from cleargate.config.models import ModelConfig
-from cleargate.config.operations import MonitoringConfig, Schedules, StorageConfig
-from cleargate.config.ops import DriftConfig, OrchestrationConfig, Paths, ScoringConfig, Tracking, TrainerConfig
+from cleargate.config.monitoring import MonitoringConfig
+from cleargate.config.orchestration import OrchestrationConfig
+from cleargate.config.paths import Paths
+from cleargate.config.schedules import Schedules
+from cleargate.config.scoring import DriftConfig, ScoringConfig
+from cleargate.config.storage import StorageConfig
+from cleargate.config.tracking import Tracking
+from cleargate.config.trainer import TrainerConfig
 from cleargate.config.tuning import TuningConfig
 from cleargate.errors import ConfigError
 from cleargate.kinds import KINDS, DatasetConfig, Kind, kind_of
@@ -237,12 +243,3 @@ def load_project(path: Path | str = "params.yaml", root: Path | None = None) -> 
         raise ConfigError(_describe(exc, path)) from None
     return params.resolve((root or path.parent).resolve())
 
-
-def load_params(path: Path | str = "params.yaml", dataset: str | None = None) -> DatasetParams:
-    """One dataset's view; `dataset` may be omitted when params.yaml declares only one."""
-    project = load_project(path)
-    if dataset is None:
-        if len(project.datasets) != 1:
-            raise ConfigError(f"{path}: declares datasets {', '.join(project.datasets)}; name one (--dataset)")
-        dataset = next(iter(project.datasets))
-    return project.scope(dataset)

@@ -7,6 +7,7 @@ import gc
 import logging
 import os
 import warnings
+from pathlib import Path
 
 OFFLINE_ENV = {
     "GX_ANALYTICS_ENABLED": "false",
@@ -22,6 +23,20 @@ OFFLINE_ENV = {
 CHATTY = ("mlflow", "lightning", "lightning.pytorch", "lightning.fabric", "dvc", "great_expectations", "alembic",
           "py.warnings", "httpx", "urllib3")
 VERBOSE_ENV = "CLEARGATE_VERBOSE"
+
+
+PREFECT_HOME_ENV = "PREFECT_HOME"
+
+
+def start_process(root: Path | None = None, verbose_output: bool | None = None) -> None:
+    """What every entry point does first (the `cleargate` command, the flows' entry, a stage command): offline,
+    quiet unless asked, a quick exit, and the project's own state (Prefect's home under the project, not in
+    ~/.prefect) when its root is known and nothing else was set."""
+    apply_offline_env()
+    exit_without_heap_walks()
+    quiet_third_party(verbose_output)
+    if root is not None:
+        os.environ.setdefault(PREFECT_HOME_ENV, str(Path(root).resolve() / ".prefect"))
 
 
 def apply_offline_env() -> None:
@@ -109,14 +124,14 @@ _EXIT_HOOKED = False
 
 
 def exit_without_heap_walks() -> None:
-    """Let this process exit in about a second instead of four. At exit (after the handlers registered later,
-    such as Prefect's and MLflow's flushes) collect garbage once, then freeze the heap: CPython's finalization
-    still frees every object as it tears the modules down, and finalizers still run, but its cyclic collector
-    no longer walks millions of objects several times over. Measured on this 2-core machine: a process that
-    imported torch, Lightning, MLflow, scikit-learn, Great Expectations and Prefect took 3.5 s to exit, 1.0 s
-    with this. A run waits for each pool worker to exit, so this is on its critical path (and on every
-    `cleargate score`). Called by entry points and pool workers, never at import; a second call does nothing."""
-    global _EXIT_HOOKED  # noqa: PLW0603 - one hook per process
+    """Let this process exit in a second, not several. At exit (after the handlers registered later, such as
+    Prefect's and MLflow's flushes) collect garbage once, then freeze the heap: CPython's finalization still
+    frees every object as it tears the modules down, and finalizers still run, but its cyclic collector no
+    longer walks the millions of objects torch, Lightning, MLflow, scikit-learn, Great Expectations and Prefect
+    leave several times over. A run waits for each pool worker to exit, so this is on its critical path (and
+    on every `cleargate score`). Called by entry points and pool workers, never at import; a second call does
+    nothing."""
+    global _EXIT_HOOKED
     if not _EXIT_HOOKED:
         atexit.register(_freeze_heap)
         _EXIT_HOOKED = True

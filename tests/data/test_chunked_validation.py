@@ -16,7 +16,7 @@ from cleargate.validation import ChunkedValidation, ValidationReport, validate_r
 from tests.projects import ROOT, tiny_params
 
 
-def chunked(frame: pd.DataFrame, params, rows: int, source: str = "batch.parquet") -> ValidationReport:  # noqa: ANN001
+def chunked(frame: pd.DataFrame, params, rows: int, source: str = "batch.parquet") -> ValidationReport:
     validation = ChunkedValidation(params.dataset, params.validation, source, judge_rows=rows)
     if validation.start(frame.iloc[:0]):
         for start in range(0, len(frame), rows):
@@ -31,7 +31,7 @@ def key(report: ValidationReport) -> list[tuple]:
                    str(c.observed), c.policy) for c in report.checks)
 
 
-def same_report(frame: pd.DataFrame, params, rows: int) -> ValidationReport:  # noqa: ANN001
+def same_report(frame: pd.DataFrame, params, rows: int) -> ValidationReport:
     whole = validate_records(frame, params.dataset, params.validation, "batch.parquet", labelled=False)
     parts = chunked(frame, params, rows)
     assert parts.passed == whole.passed and parts.n_rows == whole.n_rows
@@ -47,7 +47,7 @@ def digits():
     return params, load(params.dataset).drop(columns="label").head(600)
 
 
-def _set(frame: pd.DataFrame, cells: list[tuple[int, str]], value) -> pd.DataFrame:  # noqa: ANN001
+def _set(frame: pd.DataFrame, cells: list[tuple[int, str]], value) -> pd.DataFrame:
     frame = frame.copy()
     for row, column in cells:
         frame[column] = frame[column].astype("float64")

@@ -10,8 +10,8 @@ from cleargate.config.judging import ValidationConfig
 from cleargate.datasets import load
 from cleargate.errors import DataError
 from cleargate.io import read_table
-from cleargate.params import load_params
 from cleargate.validation import validate_records
+from tests.projects import load_params
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_bad_files_give_a_clear_error(tmp_path: Path):
 
 
 def test_leakage_check_names_the_splits_and_rows(setup):
-    from cleargate.split import stratified_split
+    from cleargate.preparation.splitting import stratified_split
     from cleargate.validation import validate_splits
 
     params, frame = setup

@@ -5,7 +5,7 @@ import pytest
 
 from cleargate.datasets import load
 from cleargate.params import load_project
-from cleargate.split import group_split
+from cleargate.preparation.splitting import group_split
 from cleargate.validation import validate_records, validate_splits
 from tests.projects import ROOT
 
@@ -97,7 +97,7 @@ def test_broken_records_fail_a_named_check(covid, corrupt, expected):
 
 
 def test_split_checks_catch_a_patient_in_two_splits_and_an_identifier_column(covid):
-    from cleargate.cleaning import clean
+    from cleargate.preparation.cleaning import clean
 
     params, frame = covid
     records, _ = clean(frame, pd.DataFrame({"row": [], "reason": []}), params.dataset)

@@ -17,7 +17,7 @@ from cleargate.stages.entry import main
 from tests.projects import tiny_params, write_params
 
 
-def command(stage: str):  # noqa: ANN201 - `python -m cleargate.stages <stage> ARGS`, in process
+def command(stage: str):
     return lambda argv: main([stage, *argv])
 
 
@@ -37,7 +37,7 @@ def floats(frame: pd.DataFrame, column: str, value: float) -> pd.DataFrame:
     return frame
 
 
-def _set(frame: pd.DataFrame, row: int, column: str, value) -> pd.DataFrame:  # noqa: ANN001
+def _set(frame: pd.DataFrame, row: int, column: str, value) -> pd.DataFrame:
     frame.loc[row, column] = value
     return frame
 
@@ -73,7 +73,7 @@ def record(kind: str, message: str) -> None:
     print(f"\n| {kind} | `{message.splitlines()[0]}` |")
 
 
-def run_entry(main, argv: list[str], capsys) -> str:  # noqa: ANN001
+def run_entry(main, argv: list[str], capsys) -> str:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err

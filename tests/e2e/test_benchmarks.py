@@ -72,5 +72,5 @@ def test_a_scored_process_reports_its_own_peak_memory_not_the_benchmarks():
 
     ballast = np.ones(1_500_000_000, dtype=np.uint8)  # this process: 1.5 GB resident
     run = run_cli(["--help"], ROOT)
-    assert run["rc"] == 0 and 20 < run["peak_mb"] < 1000, run
+    assert run["rc"] == 0 and 5 < run["peak_mb"] < 1000, run
     assert ballast[-1] == 1

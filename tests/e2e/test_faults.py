@@ -18,8 +18,9 @@ import psutil
 import pytest
 import yaml
 
-from tests.projects import make_project, run, tiny_params
-from tests.servers import MlflowServer, free_port
+from cleargate.processes import free_port
+from tests.projects import CLEARGATE, make_project, run, tiny_params
+from tests.servers import MlflowServer
 
 PY = sys.executable
 
@@ -42,16 +43,16 @@ def test_an_unreachable_tracking_server_stops_the_run_in_seconds_with_one_line(t
     uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     started = time.monotonic()
-    result = run([PY, "flows/pipeline.py"], project, check=False, env=env)
+    result = run([CLEARGATE, "run"], project, check=False, env=env)
     took = time.monotonic() - started
-    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.returncode == 5, result.stdout[-2000:] + result.stderr[-2000:]  # infrastructure
     line = one_line_error(result.stderr)
     assert f"{uri}: MLflow tracking server not reachable after 5 s" in line and "MLFLOW_TRACKING_URI" in line
     assert not (project / "models").exists(), "nothing trained for nothing"
     assert took < 60, f"{took:.0f} s"  # Prefect's ephemeral API start included; the check itself is 5 s
     started = time.monotonic()
     status = run(["cleargate", "status"], project, check=False, env=env)
-    assert status.returncode == 2 and time.monotonic() - started < 30
+    assert status.returncode == 5 and time.monotonic() - started < 30
     assert f"{uri}: MLflow tracking server not reachable" in one_line_error(status.stderr)
 
 
@@ -61,17 +62,17 @@ def test_a_tracking_server_lost_before_release_loses_nothing_and_the_next_run_co
     server = MlflowServer(tmp_path / "server").start()
     env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri}
     try:
-        first = run([PY, "flows/pipeline.py"], project, check=False, env=env)
+        first = run([CLEARGATE, "run"], project, check=False, env=env)
         assert first.returncode == 0, first.stderr[-3000:]
         server.stop()
         lost = run([PY, "-m", "cleargate.stages", "promote", "--dataset", "breast_cancer"], project, check=False,
                    env=env)
-        assert lost.returncode == 2
+        assert lost.returncode == 5
         line = one_line_error(lost.stderr)
         assert server.uri in line and "MLflow tracking server" in line, line
         assert "up to date" in run(["dvc", "status"], project).stdout, "the finished stages stay recorded"
         server.start()
-        again = run([PY, "flows/pipeline.py", "--rerun", "promote"], project, check=False, env=env)
+        again = run([CLEARGATE, "run", "--rerun", "promote"], project, check=False, env=env)
         assert again.returncode == 0, again.stderr[-3000:]
         from mlflow.tracking import MlflowClient
 
@@ -87,15 +88,15 @@ def test_a_damaged_raw_file_stops_its_dataset_and_dvc_checkout_restores_it(golde
     raw = project / "data" / "raw" / "breast_cancer.parquet"
     recorded = (project / "data" / "raw" / "breast_cancer.json").read_text()
     raw.write_bytes(raw.read_bytes()[:-200])
-    broken = run([PY, "flows/pipeline.py", "--rerun", "validate"], project, check=False)
-    assert broken.returncode == 2
+    broken = run([CLEARGATE, "run", "--rerun", "validate"], project, check=False)
+    assert broken.returncode == 4  # refused input (cleargate.errors)
     line = one_line_error(broken.stderr)
     assert "breast_cancer.parquet: sha256" in line and "dvc checkout" in line, line
     assert (project / "data" / "raw" / "breast_cancer.json").read_text() == recorded, "the record is never rewritten"
     restore = re.search(r"`(dvc checkout [^`]+)`", line)
     assert restore, line
     run(restore.group(1).split(), project)  # exactly the command the message gives
-    fixed = run([PY, "flows/pipeline.py", "--rerun", "validate"], project, check=False)
+    fixed = run([CLEARGATE, "run", "--rerun", "validate"], project, check=False)
     assert fixed.returncode == 0, fixed.stderr[-3000:]
     assert "validate@breast_cancer" in fixed.stdout and "ran" in fixed.stdout
 
@@ -106,7 +107,7 @@ def test_kill_9_of_the_main_process_leaves_no_process_and_no_half_written_model(
     params["train"] = {k: v for k, v in params["train"].items() if k in ("cnn", "hgb", "rf")}
     params["train"]["cnn"].update(max_epochs=400, patience=400)  # long enough to be killed while it trains
     project = make_project(tmp_path, params)
-    main = psutil.Popen([PY, "flows/pipeline.py"], cwd=project, stdout=(tmp_path / "out.txt").open("w"),
+    main = psutil.Popen([CLEARGATE, "run"], cwd=project, stdout=(tmp_path / "out.txt").open("w"),
                         stderr=(tmp_path / "err.txt").open("w"), env={**os.environ})
     seen: dict[int, float] = {}
     deadline = time.monotonic() + 600
@@ -142,7 +143,7 @@ def test_kill_9_of_the_main_process_leaves_no_process_and_no_half_written_model(
     assert not (models / "cnn").exists(), "a killed fit leaves no model folder a later run would accept"
     params["train"]["cnn"].update(max_epochs=3, patience=3)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    again = run([PY, "flows/pipeline.py"], project, check=False)
+    again = run([CLEARGATE, "run"], project, check=False)
     assert again.returncode == 0, again.stderr[-3000:]
     assert (models / "cnn" / "model.pt").is_file() and not list(models.glob(".*.tmp"))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from cleargate.records import Check, GateReport
-from cleargate.release import register_judged
+from cleargate.release.promotion import register_judged
 
 
 def judge_after(pause: float):
@@ -55,7 +55,7 @@ def main() -> None:
         rounds(client, name, digest, pause, sys.argv[5])
         return
     if len(sys.argv) > 6 and sys.argv[6] == "pause-before-history":
-        from cleargate import registry
+        from cleargate.tracking import registry
 
         record = registry._record
 

@@ -19,8 +19,8 @@ import psutil
 import pytest
 import yaml
 
-from tests.projects import ROOT, commit, run, tiny_params, write_params
-from tests.servers import free_port
+from cleargate.processes import free_port
+from tests.projects import CLEARGATE, ROOT, commit, run, tiny_params, write_params
 
 PY = sys.executable
 VENV = Path(sys.executable).parent.parent
@@ -28,7 +28,7 @@ UP_TO_DATE = "Data and pipelines are up to date."
 MODELS = ("cancer_hgb", "cancer_rf")
 
 
-def make(target: str, project: Path):  # noqa: ANN201 - a CompletedProcess
+def make(target: str, project: Path):
     """A Makefile target on the suite's venv (`-o`: never rebuild it)."""
     return run(["make", target, f"VENV={VENV}", "-o", f"{VENV}/.installed"], project, check=False)
 
@@ -108,13 +108,13 @@ def test_fits_on_a_dask_local_cluster_write_the_same_metrics_as_the_process_pool
         params = yaml.safe_load((project / "params.yaml").read_text())
         params["orchestration"].update({"task_runner": "dask", "dask_address": cluster.scheduler_address})
         write_params(project / "params.yaml", params)
-        result = run([PY, "flows/pipeline.py", "--rerun", "train", "--rerun", "evaluate"], project, check=False)
+        result = run([CLEARGATE, "run", "--rerun", "train", "--rerun", "evaluate"], project, check=False)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
         with Client(cluster) as client:
             executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
     finally:
         cluster.close()
-    workers = params["orchestration"]["fit_workers"]  # one warm-up per fit worker (flows/pipeline.py)
+    workers = params["orchestration"]["fit_workers"]  # one warm-up per fit worker (flows/beside.py)
     assert sum(executed.values()) == 2 * len(MODELS) + workers, \
         f"train and evaluate of each model, and the warm-ups, on Dask: {executed}"
     for model in MODELS:
@@ -130,9 +130,9 @@ def test_an_unreachable_dask_scheduler_stops_the_run_in_seconds_with_one_line(tm
     params["orchestration"].update({"task_runner": "dask", "dask_address": address, "dask_connect_budget_s": 2})
     path = write_params(tmp_path / "params.yaml", params)
     started = time.monotonic()
-    result = run([PY, "flows/pipeline.py", "--params", str(path)], ROOT, check=False)
+    result = run([CLEARGATE, "run", "--params", str(path)], ROOT, check=False)
     took = time.monotonic() - started
-    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.returncode == 5, result.stdout[-2000:] + result.stderr[-2000:]  # infrastructure
     line = one_line_error(result.stderr)
     assert f"{address}: Dask scheduler not reachable after 2 s" in line, line
     assert "dask scheduler" in line and "orchestration.dask_address" in line, line
@@ -141,9 +141,8 @@ def test_an_unreachable_dask_scheduler_stops_the_run_in_seconds_with_one_line(tm
 
 
 def test_dask_with_no_address_starts_a_local_cluster_of_fit_workers_and_stops_it(tmp_path: Path):
-    from flows.runners import task_runner
-
     from cleargate.params import load_project
+    from flows.runners import task_runner
 
     params = tiny_params("breast_cancer", digits=False)
     params["orchestration"].update({"fit_workers": 2, "task_runner": "dask", "dask_address": None})

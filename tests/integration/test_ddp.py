@@ -93,7 +93,7 @@ def test_its_accuracy_is_that_of_a_one_process_fit(ddp_project: tuple[Path, str]
     from cleargate.io import read_table
     from cleargate.models.bundle import load_predictor, predict_labels
     from cleargate.schema import LABEL
-    from cleargate.training import fit_model
+    from cleargate.training.fit import fit_model
 
     root, _ = ddp_project
     project = load_project(root / "params.yaml")

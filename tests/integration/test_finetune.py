@@ -10,13 +10,13 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from cleargate.datasets import load
-from cleargate.models.finetune import InitWeights
-from cleargate.params import ProjectParams, load_params
+from cleargate.params import ProjectParams
 from cleargate.records import TrainRecord
 from cleargate.stages import evaluate, gate, promote, train
-from cleargate.tracking.parent import resolve_init
-from cleargate.training import fit_model
-from tests.projects import run_stages, tiny_params, write_params
+from cleargate.tracking.parent_model import resolve_init
+from cleargate.training.finetune import InitWeights
+from cleargate.training.fit import fit_model
+from tests.projects import load_params, run_stages, tiny_params, write_params
 
 
 def epochs_to(history, target: float) -> int | None:

@@ -7,12 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from flows.pipeline import pipeline
 from mlflow.tracking import MlflowClient
 
 from cleargate.errors import DataValidationError
-from cleargate.params import load_params
-from tests.projects import make_project, run
+from flows.pipeline import pipeline
+from tests.projects import load_params, make_project, run
 
 
 @pytest.mark.slow
@@ -91,11 +90,11 @@ def test_flow_runs_two_kinds_in_parallel_fits_and_a_blocked_dataset_holds_back_n
     """Sequences and tabular records in one flow, fits two at a time in worker processes; results
     equal a sequential in-process fit; one dataset blocked at its gate, the others promoted."""
     import numpy as np
-    from flows.pipeline import main
 
     from cleargate.models.bundle import load_predictor
     from cleargate.params import load_project
     from cleargate.stages import train
+    from flows.pipeline import main
     from tests.projects import tiny_params
 
     raw = tiny_params("rehab", "breast_cancer", digits=False)  # images: the test above

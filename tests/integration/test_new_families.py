@@ -10,11 +10,11 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from cleargate import registry
 from cleargate.kinds.image import to_tensor
 from cleargate.models.bundle import ModelBundle
 from cleargate.params import load_project
 from cleargate.records import Evaluation, ValidationRecord
+from cleargate.tracking import registry
 from tests.cifar_fixture import write_cifar10
 from tests.projects import run_stages, tiny_params, write_params
 

@@ -12,12 +12,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from cleargate import registry
 from cleargate.cli import app
 from cleargate.errors import CleargateError
-from cleargate.lock import PromotionLock, promotion_lock
 from cleargate.records import Check, GateReport
-from cleargate.release import register_judged
+from cleargate.release.promotion import register_judged
+from cleargate.tracking import registry
+from cleargate.tracking.promotion_lock import PromotionLock, promotion_lock
 from tests.projects import ROOT, tiny_params, write_params
 
 NAME = "digits-classifier"
@@ -89,11 +89,11 @@ def test_cli_promote_is_gated_force_needs_a_reason_and_rollback_loads(store, tmp
     promote(client, source, "a")
     promote(client, source, "b", passed=False)
     runner = CliRunner()
-    refused = runner.invoke(app, ["promote", NAME, "2", "--params", str(params_path)])
+    refused = runner.invoke(app, ["promote", f"{NAME}/2", "--params", str(params_path)])
     assert refused.exit_code == 2 and "gates did not pass" in refused.output
-    no_reason = runner.invoke(app, ["promote", NAME, "2", "--force", "--params", str(params_path)])
+    no_reason = runner.invoke(app, ["promote", f"{NAME}/2", "--force", "--params", str(params_path)])
     assert no_reason.exit_code == 2 and "--force needs --reason" in no_reason.output
-    forced = runner.invoke(app, ["promote", NAME, "2", "--force", "--reason", "hotfix", "--params", str(params_path)])
+    forced = runner.invoke(app, ["promote", f"{NAME}/2", "--force", "--reason", "hotfix", "--params", str(params_path)])
     assert forced.exit_code == 0, forced.output
     assert registry.history(client, NAME)[-1]["action"] == "forced"
     back = runner.invoke(app, ["rollback", NAME, "--params", str(params_path)])
@@ -119,8 +119,9 @@ def test_two_processes_promoting_at_once_leave_one_champion_and_a_chained_histor
     assert len(events) == 3
     assert events[1]["previous"] == events[0]["version"] and events[2]["previous"] == events[1]["version"]
     assert registry.alias_version(client, NAME, "champion") == events[2]["version"]
-    locks = [m for m in client.search_registered_models() if ".promotion-lock." in m.name]
-    assert len(locks) == 1 and locks[0].tags["released"] == "true", "the last generation stays, released"
+    assert [m.name for m in client.search_registered_models()] == [NAME], "the registry lists models only"
+    assert not [e for e in client.search_experiments() if ".promotion-lock." in e.name], "no lock left shown"
+    assert len(PromotionLock(client, NAME).generations()) == 3, "one generation per promotion, released (deleted)"
 
 
 @pytest.mark.slow

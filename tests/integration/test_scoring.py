@@ -14,14 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from flows.scoring import score
 from typer.testing import CliRunner
 
-from cleargate import registry
 from cleargate.cli import app
 from cleargate.errors import CleargateError, DataValidationError
-from cleargate.params import load_params
-from cleargate.tracking import connect
+from cleargate.tracking import connect, registry
+from flows.scoring import score
+from tests.projects import load_params
 
 NAME = "digits-classifier"
 CLI = "from cleargate.cli import app; app()"
@@ -50,14 +49,14 @@ def cleargate(project: Path, *args: str, **kw) -> subprocess.CompletedProcess[st
                           cwd=project, capture_output=True, text=True, timeout=300, **kw)
 
 
-def scoring_runs(params, **tags: str) -> list:  # noqa: ANN001
+def scoring_runs(params, **tags: str) -> list:
     client = connect(params)
     experiment = client.get_experiment_by_name(f"{params.experiment}-scoring")
     where = " and ".join(f"tags.{k} = '{v}'" for k, v in tags.items())
     return client.search_runs([experiment.experiment_id], where) if experiment else []
 
 
-def with_scoring(params, **changes):  # noqa: ANN001, ANN201
+def with_scoring(params, **changes):
     return params.model_copy(update={"scoring": params.scoring.model_copy(update=changes)})
 
 
@@ -114,7 +113,7 @@ def test_drifted_batch_is_refused_and_can_trigger_retraining(trained, tmp_path: 
     assert not (result.out_dir / "predictions.parquet").exists()
 
     cli = CliRunner().invoke(app, ["score", str(path), "--params", str(project / "params.yaml")])
-    assert cli.exit_code == 2 and "REFUSED (drift)" in cli.output and "PSI" in cli.output
+    assert cli.exit_code == 4 and "REFUSED (drift)" in cli.output and "PSI" in cli.output
 
 
 @pytest.mark.slow
@@ -124,12 +123,12 @@ def test_drifted_batch_is_refused_and_can_trigger_retraining(trained, tmp_path: 
      "(pixel_5: rows 7)"),
     (lambda f: f.astype("float64"), "cannot take rows 0..59: Incompatible input types for column pixel_0"),
 ])
-def test_a_refused_batch_is_one_line_and_exit_2_from_the_command(trained, tmp_path: Path, change, expected):  # noqa: ANN001
+def test_a_refused_batch_is_one_line_and_exit_2_from_the_command(trained, tmp_path: Path, change, expected):
     project, params, test = trained
     champion = registry.alias_version(connect(params), NAME, "champion")
     path = write(change(test.head(60)), tmp_path / "refused.parquet")
     done = cleargate(project, "score", str(path))
-    assert done.returncode == 2 and done.stdout == ""
+    assert done.returncode == 4 and done.stdout == ""  # refused input (cleargate.errors)
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"error: {path}: ") and expected in line and "Traceback" not in done.stderr, line
     assert not list(params.paths.scores.glob("refused-*/*/predictions.parquet"))

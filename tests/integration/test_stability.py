@@ -11,10 +11,9 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from cleargate.params import load_params
 from cleargate.records import Evaluation, GateDecision, StabilitySummary
 from cleargate.stages import clean, evaluate, gate, ingest, split, train, validate
-from tests.projects import ROOT, run, tiny_params, write_params
+from tests.projects import ROOT, load_params, run, tiny_params, write_params
 
 
 @pytest.mark.slow
@@ -78,7 +77,6 @@ def test_the_pipeline_measures_seeds_before_the_gate_and_skips_them_when_current
     """`python flows/pipeline.py --stability-seeds 2`: the candidate's seeds run through the flow's pool after its
     fit and before its dataset's gate, whose verdict then reads the summary; a second run finds it current."""
     from flows.pipeline import main
-
     from tests.projects import make_project
 
     config = tiny_params()

@@ -7,12 +7,11 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from cleargate import registry
 from cleargate.errors import DataError
 from cleargate.models.bundle import load_predictor
-from cleargate.params import load_params
 from cleargate.stages import clean, evaluate, gate, ingest, promote, split, train, validate
-from tests.projects import run_stages, tiny_params, write_params
+from cleargate.tracking import registry
+from tests.projects import load_params, run_stages, tiny_params, write_params
 
 
 @pytest.mark.slow

@@ -17,9 +17,8 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from cleargate.cli import app
-from cleargate.params import load_params
 from cleargate.stages import clean, ingest, split, validate
-from tests.projects import ROOT, tiny_params, write_params
+from tests.projects import ROOT, load_params, tiny_params, write_params
 
 SPACE = {"hgb": {"learning_rate": {"low": 0.05, "high": 0.5, "log": True}, "max_leaf_nodes": {"low": 4, "high": 16}},
          "cnn": {"learning_rate": {"low": 0.001, "high": 0.01, "log": True}, "hidden": {"choices": [16, 32]}}}

@@ -7,9 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -18,21 +16,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.projects import make_project, tiny_params
+from cleargate.processes import free_ports
+from tests.projects import CLEARGATE, make_project, tiny_params
 
 DATASET = "breast_cancer"
 MODEL = "breast-cancer-classifier"
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def reachable_dir(prefix: str) -> Path:
@@ -66,7 +54,7 @@ class Stack:
         return self.client_env["PREFECT_API_URL"]
 
     def stack(self, command: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "infra.stack", command], cwd=self.project, env=self.env,
+        result = subprocess.run([CLEARGATE, "stack", command], cwd=self.project, env=self.env,
                                 capture_output=True, text=True, timeout=timeout)
         if check:
             assert result.returncode == 0, f"stack {command}: {result.stdout[-3000:]}{result.stderr[-3000:]}"

@@ -14,10 +14,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from cleargate import registry
 from cleargate.cli import app
 from cleargate.records import Check, GateReport
-from cleargate.release import register_judged
+from cleargate.release.promotion import register_judged
+from cleargate.tracking import registry
 from tests.projects import ROOT, tiny_params, write_params
 
 PASSED = GateReport(model="m", checks=(Check(name="accuracy", threshold=0.5, value=0.9, passed=True),))
@@ -98,8 +98,9 @@ def test_four_processes_promoting_at_once_for_twenty_rounds(stack, logged_model,
     assert [e["version"] for e in events] == [base.version] + [movers[r][0] for r in range(20)]
     assert all(after["previous"] == before["version"] for before, after in itertools.pairwise(events))
     assert registry.alias_version(client, name, "champion") == movers[19][0]
-    locks = [m for m in client.search_registered_models(f"name LIKE '{name}.promotion-lock.%'")]
-    assert len(locks) == 1 and locks[0].tags["released"] == "true", [(m.name, m.tags) for m in locks]
+    assert not client.search_registered_models(f"name LIKE '{name}.promotion-lock.%'"), "the registry: models only"
+    held = [e.name for e in client.search_experiments(filter_string=f"name LIKE '{name}.promotion-lock.%'")]
+    assert held == [], f"every lock released: {held}"
     with capsys.disabled():
         print(f"\n[figure] 4 processes x 20 rounds of promotion on PostgreSQL: {seconds:.1f} s "
               f"(versions registered: {len(lines) + 1}, champion moves: {len(events)})")

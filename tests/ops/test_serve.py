@@ -14,7 +14,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.ops.conftest import DATASET, free_ports
+from cleargate.processes import free_ports
+from tests.ops.conftest import DATASET
 from tests.projects import make_project, tiny_params
 
 VENV = Path(sys.executable).parent.parent

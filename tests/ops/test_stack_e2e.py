@@ -20,8 +20,8 @@ import mlflow
 import pandas as pd
 import psutil
 import pytest
-from infra.stack.processes import load_state
 
+from infra.stack.state import load_state
 from tests.ops.conftest import DATASET, MODEL
 from tests.ops.helpers import (
     EXPERIMENT,

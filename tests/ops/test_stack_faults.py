@@ -10,13 +10,13 @@ import re
 import signal
 import stat
 import subprocess
-import sys
 import time
 
 import mlflow
 import pytest
-from infra.stack.processes import load_state, stop
 
+from cleargate.processes import stop
+from infra.stack.state import load_state
 from tests.ops.conftest import DATASET, MODEL
 from tests.ops.helpers import (
     EXPERIMENT,
@@ -29,6 +29,7 @@ from tests.ops.helpers import (
     refused,
     split_of,
 )
+from tests.projects import CLEARGATE
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +39,7 @@ def test_a_monitoring_run_killed_midway_loses_no_batch_and_scores_none_twice(sta
     names = [f"batch{i}.parquet" for i in range(4)]
     for i, name in enumerate(names):
         drop_batch(stack, DATASET, name, test.sample(100, random_state=i))
-    command = [sys.executable, "flows/monitor.py", "--dataset", DATASET, "--no-retrain"]
+    command = [CLEARGATE, "monitor", "--dataset", DATASET, "--no-retrain"]
     proc = subprocess.Popen(command, cwd=stack.project, env=stack.client_env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     processing = inbox(stack, DATASET, "processing")
@@ -73,7 +74,7 @@ def test_mlflow_server_killed_during_a_pipeline_run(stack):
     client = mlflow_client(stack)
     experiment = client.get_experiment_by_name(EXPERIMENT)
     since = int(time.time() * 1000)
-    command = [sys.executable, "flows/pipeline.py", "--dataset", DATASET]
+    command = [CLEARGATE, "run", "--dataset", DATASET]
     proc = subprocess.Popen([*command, "--rerun", "promote"], cwd=stack.project, env=stack.client_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 600
@@ -82,7 +83,7 @@ def test_mlflow_server_killed_during_a_pipeline_run(stack):
         time.sleep(0.2)
     stop(load_state(stack.dir / "state.json")["mlflow"])  # promote@breast_cancer has begun: the server dies
     _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 2, err[-3000:]
+    assert proc.returncode == 5, err[-3000:]  # infrastructure (cleargate.errors)
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"cleargate: run stopped: [{DATASET}] MLflow tracking server {stack.mlflow_uri}: not "
                            "answering during promote@breast_cancer") and "make stack-up" in last, err[-3000:]

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cleargate.drift import DriftCounts, check_drift, psi, reference_profile
 from cleargate.evaluation.bootstrap import paired_difference
+from cleargate.evaluation.drift import DriftCounts, psi, reference_profile
 
 
 def labels(n: int, accuracy: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -37,7 +37,7 @@ def test_psi_is_small_for_the_same_population_and_large_for_a_shifted_one():
     shifted = same.assign(a=same["a"] + 2)
     scores = psi(profile, shifted)
     assert scores["a"] > 1.0 and scores["b"] < 0.05
-    report = check_drift(profile, shifted, threshold=0.25, max_drifted_fraction=0.4)
+    report = DriftCounts(profile).add(shifted).report(threshold=0.25, max_drifted_fraction=0.4)
     assert report.drifted == {"a": scores["a"]} and report.is_drifted
     assert "1 of 2 features have PSI > 0.25" in report.summary()
 

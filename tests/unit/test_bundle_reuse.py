@@ -13,13 +13,13 @@ import pytest
 from cleargate.models.bundle import ModelBundle, load_skops
 from cleargate.params import load_project
 from cleargate.schema import LABEL
-from cleargate.training import fit_tree
+from cleargate.training.fit import fit_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def breast_cancer():  # noqa: ANN201 - the dataset's params and random rows in its columns
+def breast_cancer():
     params = load_project(ROOT / "params.yaml").scope("breast_cancer")
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(240, len(params.features))), columns=params.features)

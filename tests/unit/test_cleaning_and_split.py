@@ -1,10 +1,10 @@
 import numpy as np
 import pandas as pd
 
-from cleargate.cleaning import drop_quarantined, quarantine_frame
 from cleargate.io import row_hashes
 from cleargate.kinds.image import records_from_arrays
-from cleargate.split import group_split, split_digest, stratified_split
+from cleargate.preparation.cleaning import drop_quarantined, quarantine_frame
+from cleargate.preparation.splitting import group_split, split_digest, stratified_split
 
 
 def frame(n: int = 40, seed: int = 0) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from cleargate.config.models import CNNConfig
+from cleargate.config.hyperparameters import CNNConfig
 from cleargate.kinds import image
 from cleargate.kinds.image import ImageData, random_affine, random_crop, random_flip
 from cleargate.models.normalise import ChannelStandardiser

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from cleargate.config.ops import TrainerConfig
-from cleargate.models.batches import batch_loader
-from cleargate.models.devices import (
+from cleargate.config.trainer import TrainerConfig
+from cleargate.training.batches import batch_loader
+from cleargate.training.devices import (
     DEVICE_MEMORY_SHARE,
     channels_last,
     deterministic_for,
@@ -21,7 +21,7 @@ from cleargate.models.devices import (
     sync_batchnorm_for,
     unfilled_new_tensors,
 )
-from cleargate.models.distributed import is_global_zero, multi_process, without_distributed_env
+from cleargate.training.distributed import is_global_zero, multi_process, without_distributed_env
 from tests.projects import ROOT
 
 CUDA, CPU = torch.device("cuda", 0), torch.device("cpu")

@@ -8,8 +8,8 @@ import torch
 
 from cleargate.errors import ConfigError
 from cleargate.models.backbones import build_backbone, head
-from cleargate.models.finetune import InitWeights, trainable, warm_start
 from cleargate.params import ProjectParams
+from cleargate.training.finetune import InitWeights, warm_start
 from tests.projects import tiny_params
 
 
@@ -34,7 +34,7 @@ def test_same_shapes_load_every_weight_head_included():
     assert warm_start(child, init, "cnn", "none") == "loaded"
     for key, value in parent.state_dict().items():
         assert torch.equal(child.state_dict()[key], value), key
-    assert trainable(child) == sum(p.numel() for p in child.parameters())
+    assert sum(p.numel() for p in child.parameters() if p.requires_grad) == sum(p.numel() for p in child.parameters())
 
 
 def test_other_class_count_keeps_the_backbone_and_reinitialises_the_head():
@@ -53,7 +53,8 @@ def test_frozen_backbone_gets_no_gradient_and_keeps_its_weights():
     params = _params()
     child = build_backbone(params.model("cnn"), params.dataset)
     warm_start(child, init, "cnn", "backbone")
-    assert trainable(child) == sum(p.numel() for p in head(child).parameters())
+    trainable = sum(p.numel() for p in child.parameters() if p.requires_grad)
+    assert trainable == sum(p.numel() for p in head(child).parameters())
     before = {k: v.clone() for k, v in child.state_dict().items()}
     child.train()
     optimizer = torch.optim.AdamW([p for p in child.parameters() if p.requires_grad], lr=0.1)

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from cleargate.models.bundle import predict_labels
-from cleargate.models.lightning_training import fit_deep
 from cleargate.params import ProjectParams
 from cleargate.schema import LABEL
+from cleargate.training.lightning import fit_deep
 from tests.projects import ROOT, tiny_params
 
 pytestmark = [pytest.mark.gpu,

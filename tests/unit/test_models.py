@@ -3,7 +3,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from cleargate.config.models import (
+from cleargate.config.hyperparameters import (
     CNNConfig,
     HGBConfig,
     Optimisation,

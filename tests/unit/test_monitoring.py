@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from cleargate.errors import ConfigError, DataError
+from cleargate.monitoring.batch_report import BatchReport
 from cleargate.monitoring.decision import degraded, describe, label_codes, live_metrics, retrain_reasons
 from cleargate.monitoring.inbox import Inbox
-from cleargate.monitoring.report import BatchReport
 from cleargate.params import load_project
 from tests.projects import ROOT, tiny_params, write_params
 

@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from cleargate.config.models import CNNConfig, Optimisation
-from cleargate.config.ops import TrainerConfig
+from cleargate.config.hyperparameters import CNNConfig, Optimisation
+from cleargate.config.trainer import TrainerConfig
 from cleargate.errors import ConfigError
 from cleargate.kinds.image import ImageData, clean, records_from_arrays
 from cleargate.models.bundle import Manifest
 from cleargate.models.classifier import Classifier
 from cleargate.models.optim import WARMUP_START, build_optimizer, build_schedule
-from cleargate.params import load_params
-from tests.projects import tiny_params, write_params
+from tests.projects import load_params, tiny_params, write_params
 
 
 def settings(**over) -> Optimisation:
@@ -139,7 +138,7 @@ def digits_splits():
 ], ids=["sgd-onecycle", "adamw-cosine-warmup", "sgd-constant"])
 def test_a_fit_with_each_optimiser_and_schedule_learns(digits_splits, schedule):
     """Through the real Lightning fit: the schedule steps per batch, the best checkpoint reloads (weights only)."""
-    from cleargate.models.lightning_training import fit_deep
+    from cleargate.training.lightning import fit_deep
 
     data, train, val, test = digits_splits
     config = CNNConfig(**{"dataset": "digits", "family": "cnn", "role": "candidate", "channels": [8, 16],

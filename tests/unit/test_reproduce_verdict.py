@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from cleargate.lineage import model_digest
 from cleargate.reproduce.rebuild import Rebuilt
 from cleargate.reproduce.registered import Registered
 from cleargate.reproduce.verdict import compare
+from cleargate.tracking.lineage import model_digest
 
 METRICS = {"accuracy": 0.9, "macro_f1": 0.85, "roc_auc": math.nan, "recall_class_1": 0.8}
 

@@ -104,7 +104,7 @@ def test_sensor_noise_scales_with_the_channel_and_time_warp_keeps_the_ends():
 
 
 def test_missing_values_hit_the_stated_share_and_the_tree_pipeline_imputes_them():
-    from cleargate.config.models import RFConfig
+    from cleargate.config.hyperparameters import RFConfig
     from cleargate.models.trees import tree_pipeline
 
     frame = table(2000)

@@ -2,12 +2,12 @@
 fits and the other stages go to their own lanes; the narrowest dataset (fewest features) goes first."""
 
 import pytest
-from flows import dvc_state
-from flows.dvc_state import Staleness
-from flows.schedule import Schedule, lane
 
 from cleargate.graph import StageCall, plan
 from cleargate.params import load_project
+from flows import dvc_adapter
+from flows.dvc_adapter import Staleness
+from flows.schedule import Schedule, lane
 from tests.projects import make_project, tiny_params
 
 DATASET_CHAIN = ("ingest", "validate", "clean", "split")
@@ -25,7 +25,7 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[StageCall], di
     root = make_project(tmp_path_factory.mktemp("schedule"), tiny_params("rehab", "breast_cancer"))
     project = load_project(root / "params.yaml")
     assert {name: len(project.scope(name).features) for name in project.datasets} == WIDTHS
-    return plan(project), dvc_state.staleness(root).upstream
+    return plan(project), dvc_adapter.staleness(root).upstream
 
 
 def _schedule(graph: tuple[list[StageCall], dict[str, set[str]]]) -> Schedule:

@@ -12,10 +12,10 @@ import pytest
 
 from cleargate.errors import DataError
 from cleargate.layout import ScoreFiles
-from cleargate.scoring.model_ref import _ranges
 from cleargate.scoring.progress import Bar, Lines, progress_for
 from cleargate.scoring.source import BatchSource
 from cleargate.scoring.staging import Staging
+from cleargate.tracking.model_ref import _ranges
 from tests.unit.test_bootstrap_and_drift import frames
 
 
@@ -55,7 +55,7 @@ def test_a_filtered_frame_saved_by_pandas_reads_as_pandas_reads_it(tmp_path: Pat
     (lambda p: p.write_bytes(b""), "file is empty"),
     (lambda p: p.write_bytes(b"PAR1 not really"), "truncated or corrupt"),
 ])
-def test_unreadable_files_are_one_clear_error(tmp_path: Path, make, expected: str):  # noqa: ANN001
+def test_unreadable_files_are_one_clear_error(tmp_path: Path, make, expected: str):
     path = tmp_path / "batch.parquet"
     if make:
         make(path)

@@ -7,7 +7,7 @@ import torch
 from cleargate.kinds.image import ImageData
 from cleargate.kinds.sequence import SequenceData
 from cleargate.models.cnn import ConvNet
-from cleargate.serving import _inference_graph
+from cleargate.serving.pyfunc import _inference_graph
 
 
 def test_an_image_network_serves_as_a_graph_with_the_eager_outputs():
@@ -50,7 +50,7 @@ def test_a_network_whose_trace_answers_differently_stays_eager():
 def test_a_batch_column_of_a_type_the_model_did_not_learn_is_named():
     import pandas as pd
 
-    from cleargate.serving import type_mismatch
+    from cleargate.serving.pyfunc import type_mismatch
 
     frame = pd.DataFrame({"pixel_0": [1.0, 2.5], "pixel_1": [1, 2], "sex": ["f", "m"]})
     assert "column pixel_0: float64" in type_mismatch(frame, {"pixel_0": "i"})
@@ -62,7 +62,7 @@ def test_the_models_pins_are_compared_with_the_environment(tmp_path):
     """`load_served` skips MLflow's slow requirement check and compares the model's exact pins itself."""
     from importlib.metadata import version
 
-    from cleargate.models.served import _pin_mismatches
+    from cleargate.serving.loading import _pin_mismatches
 
     requirements = tmp_path / "requirements.txt"
     requirements.write_text(f"numpy==0.0.1\npandas=={version('pandas').split('+')[0]}\nno-such-package==1.0\n")

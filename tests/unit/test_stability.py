@@ -7,7 +7,7 @@ import pytest
 from cleargate.config.judging import ChampionGate, GateThresholds
 from cleargate.evaluation.gates import evaluate_gates, seed_std
 from cleargate.evaluation.leaderboard import leaderboard, leaderboard_markdown, leaderboard_metrics
-from cleargate.evaluation.stability import SeedEvidence, spread, stability_seeds, summarise
+from cleargate.evaluation.seed_spread import SeedEvidence, spread, stability_seeds, summarise
 from cleargate.records import Evaluation, StabilitySummary
 
 GATES = GateThresholds(must_beat_baselines=False, max_latency_p95_ms_single=50, max_latency_p95_ms_batch=500,
@@ -93,9 +93,8 @@ def test_leaderboard_shows_robustness_and_seed_spread_when_measured():
 
 
 def test_model_card_shows_robustness_next_to_the_clean_figure_and_the_seed_spread(tmp_path):
-    from cleargate.modelcard import robustness_lines, stability_lines
-    from cleargate.params import load_params
-    from tests.projects import tiny_params, write_params
+    from cleargate.release.modelcard import robustness_lines, stability_lines
+    from tests.projects import load_params, tiny_params, write_params
 
     params = load_params(write_params(tmp_path / "params.yaml", tiny_params()))   # robustness: shift 2, noise 0.1
     lines = robustness_lines(params, evaluation("rf", 0.95, {"shift": 0.80, "noise": 0.93}))

@@ -1,6 +1,6 @@
 """The run's cost line: what it says, and that it fits the terminal however long the run and its stage names."""
 from cleargate.records import RunTimings
-from cleargate.reporting import timings_line
+from cleargate.release.summary import timings_line
 
 
 def test_the_cost_line_names_the_costliest_stages_summed_over_datasets():

@@ -1,4 +1,4 @@
-"""The serving fast path for trees (`cleargate.tree_inference`) gives scikit-learn's probabilities bit for bit."""
+"""The serving fast path for trees (`cleargate.serving.tree_inference`): scikit-learn's probabilities bit for bit."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 
 from cleargate.kinds.tabular import TabularData, tree_features
 from cleargate.models.bundle import _save_weights, load_skops
-from cleargate.tree_inference import LOCKSTEP_ROWS, SequentialTreePredictor, _ForestArrays
+from cleargate.serving.tree_inference import LOCKSTEP_ROWS, SequentialTreePredictor, _ForestArrays
 
 
 def table(categorical: bool) -> TabularData:

@@ -11,9 +11,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from flows.beside import LAZY_IMPORTS, SQL_STORE_IMPORTS, end_imports, warm_modules, warm_up
 
 from cleargate.params import load_project
+from flows.beside import LAZY_IMPORTS, SQL_STORE_IMPORTS, end_imports, warm_modules, warm_up
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,9 +85,9 @@ def test_after_the_warm_up_the_first_save_store_and_plot_import_nothing_heavy(tm
 def test_the_end_of_run_imports_follow_the_store(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     project = load_project(ROOT / "params.yaml")
-    assert end_imports(project) == ["cleargate.tracking.runs", *SQL_STORE_IMPORTS]
+    assert end_imports(project) == ["cleargate.tracking.model_runs", *SQL_STORE_IMPORTS]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
-    assert end_imports(project) == ["cleargate.tracking.runs"]
+    assert end_imports(project) == ["cleargate.tracking.model_runs"]
 
 
 def test_imports_beside_the_run_load_in_a_thread_and_a_failing_one_raises_nothing():

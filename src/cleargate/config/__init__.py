@@ -1,5 +1,10 @@
-"""Typed sections of params.yaml, one module per concern; `cleargate.params` assembles the whole file.
+"""Typed sections of params.yaml, one module per section; `cleargate.params` assembles the whole file.
 
-Kept free of imports here: the data kinds (`cleargate.kinds`) build on `config.base`, and
+`common` (the strict base every section builds on), then one module per top-level key of params.yaml: `paths`,
+`tracking`, `trainer`, `orchestration`, `storage`, `scoring` (with `drift`), `monitoring`, `schedules`, `tuning`;
+a dataset's own sections (validation, split, evaluation, gates, registry) are in `judging`, and the model
+hyper-parameters of `train` in `hyperparameters`.
+
+Kept free of imports here: the data kinds (`cleargate.kinds`) build on `config.common`, and
 `cleargate.params` builds on the kinds, so this package must not pull `params` in when it loads.
 """

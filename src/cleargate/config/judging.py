@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from cleargate.config.base import Fraction, Strict, Unit
+from cleargate.config.common import Fraction, Strict, Unit
 
 CheckName = Literal["columns", "dtypes", "labels", "duplicates", "values", "categories", "recordings",
                     "class_balance", "identifiers", "channels"]

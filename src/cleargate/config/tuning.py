@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from cleargate.config.base import ModelName, Strict
+from cleargate.config.common import ModelName, Strict
 
 Value = bool | int | float | str | list[int]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from cleargate.config.judging import GateThresholds
 from cleargate.evaluation.bootstrap import Difference
-from cleargate.evaluation.stability import SeedEvidence
+from cleargate.evaluation.seed_spread import SeedEvidence
 from cleargate.records import Check, GateReport
 
 

@@ -33,7 +33,7 @@ def folder_size_mb(path: Path) -> float:
 
 def measure(model_uri: str, rows: pd.DataFrame, batch_size: int, repeats: int) -> Operational:
     """Download and load the logged model, then time predict on one row and on a batch of raw rows."""
-    from cleargate.models.served import load_served
+    from cleargate.serving.loading import load_served
 
     started = time.perf_counter()
     model, local = load_served(model_uri)

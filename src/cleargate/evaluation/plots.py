@@ -31,8 +31,7 @@ DPI = 100
 
 def _figure(plt: Any) -> tuple[Any, Any]:
     """A 5 x 5 inch figure with fixed margins that fit the titles and axis labels drawn here. Not
-    `bbox_inches="tight"`: that draws every figure twice to measure it, 0.15-0.2 s of each evaluation's
-    0.5-0.7 s of plots (measured on the MNIST, covid and rehab models)."""
+    `bbox_inches="tight"`: that draws every figure twice to measure it, a third of the plots' cost."""
     fig, ax = plt.subplots(figsize=(5, 5))
     fig.subplots_adjust(left=0.14, right=0.97, bottom=0.11, top=0.93)
     return fig, ax

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from cleargate.kinds.base import Perturbation
+from cleargate.kinds.protocol import Perturbation
 
 
 def perturbation_rng(seed: int, name: str) -> np.random.Generator:
@@ -28,7 +28,3 @@ def perturbed_scores(test: pd.DataFrame, predict_proba: Callable[[pd.DataFrame],
     return {name: score(predict_proba(perturbations[name](test, strength, perturbation_rng(seed, name))))
             for name, strength in strengths.items()}
 
-
-def drops(clean: float, perturbed: Mapping[str, float]) -> dict[str, float]:
-    """What each perturbation costs: clean minus perturbed (positive: worse under the perturbation)."""
-    return {name: clean - value for name, value in perturbed.items()}

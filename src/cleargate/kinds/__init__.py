@@ -1,4 +1,4 @@
-"""The kind registry: kind name -> the module that implements `kinds.base.Kind` for it.
+"""The kind registry: kind name -> the module that implements `kinds.protocol.Kind` for it.
 
 A new kind of data (text, ECG, ...) is one module implementing the protocol plus one entry in KINDS;
 its data contract joins `DatasetConfig` (the `datasets.<name>.data` section of params.yaml) from here.
@@ -12,7 +12,7 @@ from typing import Annotated, Any, Union
 from pydantic import Field
 
 from cleargate.kinds import image, sequence, tabular
-from cleargate.kinds.base import DataContract, Kind
+from cleargate.kinds.protocol import DataContract, Kind
 
 KINDS: dict[str, Kind] = {
     "image": image,  # type: ignore[dict-item]  # a module implementing the protocol

@@ -21,9 +21,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from cleargate.config.base import PositiveInt
+from cleargate.config.common import PositiveInt
 from cleargate.config.judging import ValidationConfig
-from cleargate.kinds.base import Augmentation, DataContract, Perturbation
 from cleargate.kinds.expectations import (
     Batch,
     Rule,
@@ -38,12 +37,13 @@ from cleargate.kinds.expectations import (
     values_batch,
     with_row_ids,
 )
+from cleargate.kinds.protocol import Augmentation, DataContract, Perturbation
 from cleargate.schema import LABEL
 
 if TYPE_CHECKING:
     import torch
 
-    from cleargate.config.models import ImageConfig
+    from cleargate.config.hyperparameters import ImageConfig
 
 
 class ImageData(DataContract):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from cleargate.kinds.base import replace_columns
+from cleargate.kinds.protocol import replace_columns
 
 if TYPE_CHECKING:
     from cleargate.kinds.image import ImageData

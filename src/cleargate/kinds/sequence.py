@@ -15,7 +15,6 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from cleargate.config.judging import ValidationConfig
-from cleargate.kinds.base import Augmentation, DataContract, Perturbation, replace_columns
 from cleargate.kinds.expectations import (
     Batch,
     Rule,
@@ -27,13 +26,14 @@ from cleargate.kinds.expectations import (
     values_batch,
     with_row_ids,
 )
+from cleargate.kinds.protocol import Augmentation, DataContract, Perturbation, replace_columns
 from cleargate.kinds.windows import window_columns, windows_from_recordings
 from cleargate.schema import LABEL, RECORDING, ROW, SUBJECT, TIME
 
 if TYPE_CHECKING:
     import torch
 
-    from cleargate.config.models import SequenceConfig
+    from cleargate.config.hyperparameters import SequenceConfig
 
 Channel = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$")]
 RAW_KEYS = [RECORDING, SUBJECT, LABEL, TIME]

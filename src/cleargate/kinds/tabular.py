@@ -16,10 +16,9 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from cleargate.config.base import Strict
+from cleargate.config.common import Strict
 from cleargate.config.judging import ValidationConfig
 from cleargate.errors import DataError
-from cleargate.kinds.base import Augmentation, DataContract, Perturbation
 from cleargate.kinds.expectations import (
     Batch,
     Rule,
@@ -30,6 +29,7 @@ from cleargate.kinds.expectations import (
     label_rules,
     with_row_ids,
 )
+from cleargate.kinds.protocol import Augmentation, DataContract, Perturbation
 from cleargate.schema import GROUP, LABEL, ROW
 
 if TYPE_CHECKING:

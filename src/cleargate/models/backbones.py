@@ -12,7 +12,13 @@ from typing import Any
 
 from torch import nn
 
-from cleargate.config.models import CNNConfig, DeepConfig, RecurrentConfig, SequenceTransformerConfig, ViTConfig
+from cleargate.config.hyperparameters import (
+    CNNConfig,
+    DeepConfig,
+    RecurrentConfig,
+    SequenceTransformerConfig,
+    ViTConfig,
+)
 from cleargate.kinds.image import ImageData
 from cleargate.kinds.sequence import SequenceData
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from cleargate.config.models import ModelConfig
+from cleargate.config.hyperparameters import ModelConfig
 from cleargate.errors import DataError
 from cleargate.io import read_json, write_json
 from cleargate.kinds import DatasetConfig, kind_of
@@ -45,7 +45,7 @@ TRUSTED_TYPES = [
 
 # The scikit-learn estimator this process saved last, under its weights file's identity (path, inode, size,
 # mtime): a pipeline worker evaluates each model right after fitting it (flows/schedule.py), and reading the
-# file back rebuilt the same object from skops in 0.1-1.0 s a tree model (5.1 s for the 12 of a run, measured).
+# file back would rebuild the same object from skops, up to a second a tree model.
 # Only that one, so memory does not grow with the models a process fits; any other file is read from disk.
 _LAST_SAVED: dict[tuple[str, int, int, int], Any] = {}
 
@@ -170,9 +170,8 @@ def load_skops(path: Path) -> Any:
                         f"{sorted(untrusted)}") from None
 
 
-# Rows per eager forward pass when evaluating. Measured on the test splits, 2 threads: the MNIST CNN (1,000 rows)
-# 239 ms at 128 rows against 568 ms at 1,024 (the activations of 1,024 images do not fit in cache), the rehab LSTM
-# (489 rows) 247 against 433 ms, the GRU 374 against 502 ms; the probabilities were equal bit for bit at every size.
+# Rows per eager forward pass when evaluating: small enough that a pass's activations stay in the CPU's cache (a
+# pass of 1,024 images did not, and took twice as long); the probabilities do not depend on it, bit for bit.
 EVAL_ROWS = 128
 
 
@@ -198,10 +197,9 @@ class TorchPredictor:
 class SklearnPredictor:
     """A scikit-learn pipeline's probabilities, the same in every run: a forest adds its trees' probabilities
     one tree after another (joblib's sequential backend) whatever its `n_jobs`. On threads, the trees are added
-    in whichever order they finish: two evaluations of the covid extra trees differed by up to 4.4e-16, so
-    the predictions' hashes changed between runs. One thread was also faster on every test split here (covid
-    random forest, 3,074 rows: 141 ms against 220 ms on 2 threads; mnist 75 ms against 105 ms). Gradient
-    boosting's OpenMP threads are not joblib's and are unchanged."""
+    in whichever order they finish, so two evaluations could differ in the last bits and the predictions'
+    hashes would change between runs. One thread is also faster on test splits of this size, where joblib's
+    dispatch costs more than the trees. Gradient boosting's OpenMP threads are not joblib's and are unchanged."""
 
     def __init__(self, estimator: Any, data: DatasetConfig) -> None:
         self.estimator = estimator

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from cleargate.config.models import Optimisation
+from cleargate.config.hyperparameters import Optimisation
 from cleargate.models.optim import build_optimizer, build_schedule
 
 Augmentation = Callable[[torch.Tensor], torch.Tensor]
@@ -18,13 +18,13 @@ Augmentation = Callable[[torch.Tensor], torch.Tensor]
 class Classifier(L.LightningModule):
     """`augment` is the kind's training-time jitter (`Kind.augmentation`), applied to training batches only;
     `optimisation` the model's optimiser and schedule (`models.optim`); `channels_last`: image batches in
-    channels-last memory layout (on a GPU, `models.devices`). Losses are averaged over every process of a
+    channels-last memory layout (on a GPU, `training.devices`). Losses are averaged over every process of a
     multi-process fit (`sync_dist`; the accuracy metrics synchronise themselves), so early stopping, the best
     checkpoint and the history see the whole validation split.
 
     Each step only adds its loss to a running sum on the device and updates the accuracy; the epoch's figures are
-    logged once per epoch (a `self.log` cost ~1.9 ms of Lightning bookkeeping in a CPU profile; the weights and
-    history are bit-identical to per-step logging). Lightning reduces them as before: the batch-size weighted
+    logged once per epoch (each `self.log` is Lightning bookkeeping on every step; the weights and history are
+    bit-identical to per-step logging). Lightning reduces them as before: the batch-size weighted
     mean, summed over every process of a multi-process fit."""
 
     def __init__(self, backbone: nn.Module, n_classes: int, optimisation: Optimisation,

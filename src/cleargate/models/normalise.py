@@ -1,7 +1,7 @@
 """Per-channel standardisation inside a network: statistics of the training inputs, saved with the weights.
 
 Training calls the backbone's `fit_normaliser(train_inputs)` before the first step
-(`models.lightning_training`); the buffers then travel in the state_dict, so the saved model serves raw
+(`training.lightning`); the buffers then travel in the state_dict, so the saved model serves raw
 inputs with no separate scaler to ship.
 """
 

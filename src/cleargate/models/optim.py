@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch.optim import lr_scheduler
 
-from cleargate.config.models import Optimisation
+from cleargate.config.hyperparameters import Optimisation
 
 WARMUP_START = 0.01   # a linear warm-up starts at this fraction of the learning rate
 

@@ -13,7 +13,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.pipeline import Pipeline
 
-from cleargate.config.models import HGBConfig, RFConfig, TreeConfig
+from cleargate.config.hyperparameters import HGBConfig, RFConfig, TreeConfig
 from cleargate.kinds import DataContract, kind_of
 
 

@@ -9,8 +9,8 @@ from mlflow.tracking import MlflowClient
 
 from cleargate.errors import DataError, DataValidationError
 from cleargate.io import read_table
+from cleargate.monitoring.batch_report import BatchReport
 from cleargate.monitoring.decision import degraded, describe, label_codes, live_metrics, retrain_reasons
-from cleargate.monitoring.report import BatchReport
 from cleargate.params import DatasetParams
 from cleargate.schema import LABEL
 from cleargate.scoring import ScoreResult, score_file

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from cleargate import registry
-from cleargate.monitoring import runs
+from cleargate.monitoring import monitoring_runs
 from cleargate.monitoring.assess import assess
+from cleargate.monitoring.batch_report import BatchReport
 from cleargate.monitoring.inbox import Inbox
-from cleargate.monitoring.report import BatchReport
 from cleargate.params import DatasetParams
+from cleargate.tracking import registry
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def prepare(params: DatasetParams, client: MlflowClient) -> Pass:
         report = inbox.load_report(claimed) or inbox.save_report(
             claimed, assess(params, client, claimed, _original(claimed.name), name, version))
         if report.mlflow_run_id is None:
-            run_id = runs.log_batch_run(params, client, report, inbox.report_path(claimed))
+            run_id = monitoring_runs.log_batch_run(params, client, report, inbox.report_path(claimed))
             report = inbox.save_report(claimed, report.model_copy(update={"mlflow_run_id": run_id}))
         result.batches.append(Claimed(claimed, report))
     return result
@@ -92,7 +92,7 @@ def record_retrain(params: DatasetParams, client: MlflowClient, batches: Pass, k
         if batch.report.wants_retrain and batch.report.retrain_key == key:
             report = inbox.save_report(batch.path, batch.report.model_copy(
                 update={"retrain_run": run_id, "retrain_error": error}))
-            runs.record_retrain(client, report)
+            monitoring_runs.record_retrain(client, report)
             batches.batches[i] = Claimed(batch.path, report)
 
 

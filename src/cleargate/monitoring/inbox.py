@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cleargate.layout import DatasetLayout
-from cleargate.monitoring.report import BatchReport
+from cleargate.monitoring.batch_report import BatchReport
 
 SUFFIXES = (".parquet", ".csv")
 REPORT = ".report.json"

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cleargate.errors import CleargateError
-from cleargate.lineage import LOCK_FILE
 from cleargate.reproduce.rebuild import environment, probe, rebuild, restore
 from cleargate.reproduce.registered import registered
 from cleargate.reproduce.verdict import Verdict, compare
 from cleargate.reproduce.worktree import checkout, repository, require_commit, share_storage
+from cleargate.tracking.lineage import LOCK_FILE
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient

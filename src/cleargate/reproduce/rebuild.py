@@ -26,10 +26,10 @@ PROBE = """
 import json, sys
 from cleargate.io import read_table
 from cleargate.layout import SPLITS
-from cleargate.lineage import model_digest, params_digest
+from cleargate.tracking.lineage import model_digest, params_digest
 from cleargate.params import load_project
 from cleargate.records import Evaluation
-from cleargate.split import split_digest
+from cleargate.preparation.splitting import split_digest
 project = load_project("params.yaml")
 model, phase = sys.argv[1], sys.argv[2]
 params = project.scope(project.dataset_of(model))

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cleargate.errors import CleargateError
-from cleargate.lineage import LOCK_ARTIFACT
-from cleargate.scoring.model_ref import resolve_version
+from cleargate.tracking.lineage import LOCK_ARTIFACT
+from cleargate.tracking.model_ref import resolve_version
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient

@@ -5,16 +5,15 @@ batch is refused (or scored and flagged, by `drift.on_drift`); only then does th
 streams through in chunks (`scoring.chunk_rows`), so memory follows the chunk, not the file. Every
 outcome writes a report and is one MLflow run; predictions carry the model version and the input's hash.
 
-Modules: `core` (score_file, the two passes), `source` (the file in chunks), `model_ref` (NAME@ALIAS or
-NAME/VERSION against the registry), `staging` (the output folder, written whole), `runs` (MLflow),
-`progress` (bar or lines), `result` (ScoreResult, BatchRefused).
+Modules: `core` (score_file, the two passes), `source` (the file in chunks), `reference_profile` (the training
+data's profile drift is checked against), `staging` (the output folder, written whole), `scoring_runs`
+(MLflow), `progress` (bar or lines), `result` (ScoreResult, BatchRefused).
 """
 
 from cleargate.scoring.core import score_file
-from cleargate.scoring.model_ref import load_profile, resolve_version
 from cleargate.scoring.progress import progress_for
+from cleargate.scoring.reference_profile import load_profile
 from cleargate.scoring.result import BatchRefused, ScoreResult
-from cleargate.scoring.runs import log_scoring_run
+from cleargate.scoring.scoring_runs import log_scoring_run
 
-__all__ = ["BatchRefused", "ScoreResult", "load_profile", "log_scoring_run", "progress_for", "resolve_version",
-           "score_file"]
+__all__ = ["BatchRefused", "ScoreResult", "load_profile", "log_scoring_run", "progress_for", "score_file"]

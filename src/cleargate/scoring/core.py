@@ -23,19 +23,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cleargate.drift import DriftCounts
 from cleargate.errors import CleargateError, DataError
+from cleargate.evaluation.drift import DriftCounts
 from cleargate.io import sha256_file, write_json
 from cleargate.layout import ScoreFiles
 from cleargate.params import DatasetParams
 from cleargate.runtime import available_cpus
 from cleargate.schema import LABEL
-from cleargate.scoring.model_ref import load_profile, resolve_version
 from cleargate.scoring.progress import Progress, Silent
+from cleargate.scoring.reference_profile import load_profile
 from cleargate.scoring.result import BatchRefused, ScoreResult
-from cleargate.scoring.runs import log_scoring_run
+from cleargate.scoring.scoring_runs import log_scoring_run
 from cleargate.scoring.source import BatchSource
 from cleargate.scoring.staging import Staging
+from cleargate.tracking.model_ref import resolve_version
 from cleargate.validation import ChunkedValidation, ValidationReport
 
 if TYPE_CHECKING:
@@ -111,8 +112,8 @@ def _predict(params: DatasetParams, source: BatchSource, model: tuple[str, str, 
     import pyarrow.parquet as pq
     from mlflow.exceptions import MlflowException
 
-    from cleargate.models.served import load_served
-    from cleargate.serving import THREADS_ENV, type_mismatch
+    from cleargate.serving.loading import load_served
+    from cleargate.serving.pyfunc import THREADS_ENV, type_mismatch
 
     name, version, digest = model
     os.environ.setdefault(THREADS_ENV, str(available_cpus()))  # a chunk uses every core (a served row: one)
@@ -130,7 +131,7 @@ def _predict(params: DatasetParams, source: BatchSource, model: tuple[str, str, 
                     except MlflowException as exc:
                         why = str(exc).rsplit("Error: ", 1)[-1].splitlines()[0][:300]  # not the data MLflow prints
                 if why is not None:
-                    raise CleargateError(f"{source.path}: {name} v{version} cannot take rows {chunk.index[0]}.."
+                    raise DataError(f"{source.path}: {name} v{version} cannot take rows {chunk.index[0]}.."
                                          f"{chunk.index[-1]}: {why}; give the columns the types the model was "
                                          "trained on")
                 table = pa.table({"row": chunk.index.to_numpy(dtype=np.int64), "prediction": labels,
@@ -157,6 +158,6 @@ def _refuse(params: DatasetParams, stage: Staging, base: dict[str, Any], outcome
                          True, final.dir, outcome=outcome, reason=reason, n_rows=validation.n_rows, seconds=seconds)
     try:
         log_scoring_run(params, result)
-    except Exception as exc:  # noqa: BLE001 - the refusal is the message; a tracking failure is appended
+    except Exception as exc:
         reason = f"{reason} (its MLflow run was not logged: {type(exc).__name__}: {str(exc)[:200]})"
     raise BatchRefused(reason, result)

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cleargate.drift import DriftReport
 from cleargate.errors import DataValidationError
+from cleargate.evaluation.drift import DriftReport
 from cleargate.validation import ValidationReport
 
 if TYPE_CHECKING:

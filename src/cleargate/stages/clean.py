@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cleargate.cleaning import clean
 from cleargate.errors import DataValidationError
 from cleargate.io import write_table
 from cleargate.params import DatasetParams
-from cleargate.raw import read_raw
+from cleargate.preparation.cleaning import clean
+from cleargate.preparation.immutable_raw import read_raw
 from cleargate.records import CleaningReport, ValidationRecord
 
 

@@ -12,7 +12,7 @@ from cleargate.errors import CleargateError
 from cleargate.graph import STAGES, Stage, stage
 from cleargate.params import ProjectParams, load_project
 from cleargate.records import ReleaseDecision
-from cleargate.runtime import apply_offline_env, exit_without_heap_walks, quiet_third_party
+from cleargate.runtime import start_process
 
 
 def run_stage(s: Stage, project: ProjectParams, dataset: str | None = None, model: str | None = None,
@@ -42,14 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     target.add_argument("--dataset", help="a key of params.yaml `datasets` (per-dataset stages)")
     target.add_argument("--model", help="a key of params.yaml `train` (per-model stages)")
     args = parser.parse_args(argv)
-    apply_offline_env()
-    exit_without_heap_walks()
-    quiet_third_party()  # cleargate's own lines (epochs, the ranks of a multi-process fit); `-v` env: all
+    start_process(args.params.resolve().parent)  # cleargate's own lines (epochs, ranks); CLEARGATE_VERBOSE: all
     try:
         result = run_stage(stage(args.stage), load_project(args.params), args.dataset, args.model)
     except CleargateError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     if isinstance(result, ReleaseDecision) and result.blocked:
         print(f"blocked: {result.message()}", file=sys.stderr)
     return 0

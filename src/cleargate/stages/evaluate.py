@@ -10,7 +10,7 @@ from cleargate.io import read_table
 from cleargate.models.bundle import ModelBundle
 from cleargate.params import DatasetParams
 from cleargate.records import Evaluation
-from cleargate.tracking.runs import log_evaluation
+from cleargate.tracking.model_runs import log_evaluation
 
 
 def run(params: DatasetParams, model: str) -> Evaluation:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from cleargate.evaluation.gates import evaluate_gates, gate_markdown, number, select_candidate
 from cleargate.evaluation.leaderboard import leaderboard, leaderboard_markdown, leaderboard_metrics
-from cleargate.evaluation.stability import seed_evidence
+from cleargate.evaluation.seed_spread import seed_evidence
 from cleargate.io import write_json, write_text
 from cleargate.params import DatasetParams
 from cleargate.records import Evaluation, GateDecision

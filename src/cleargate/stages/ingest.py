@@ -10,7 +10,7 @@ from cleargate import datasets
 from cleargate.errors import DataError
 from cleargate.io import sha256_file, write_table
 from cleargate.params import DatasetParams
-from cleargate.raw import verify_raw
+from cleargate.preparation.immutable_raw import verify_raw
 from cleargate.records import IngestRecord
 
 

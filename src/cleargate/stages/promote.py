@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 
 from cleargate.io import read_table
-from cleargate.lineage import LOCK_ARTIFACT, lineage_tags, lock_snapshot, parent_tags
 from cleargate.params import DatasetParams
 from cleargate.records import GateDecision, IngestRecord, ReleaseDecision, SplitReport, TrainRecord
-from cleargate.release import publish, release
+from cleargate.release.promotion import publish, release
 from cleargate.tracking import connect, server_errors
-from cleargate.tracking.runs import log_pipeline_run, log_release_model
+from cleargate.tracking.lineage import LOCK_ARTIFACT, lineage_tags, lock_snapshot, parent_tags
+from cleargate.tracking.model_runs import log_pipeline_run, log_release_model
 
 
 def run(params: DatasetParams, flow_run_id: str | None = None) -> ReleaseDecision:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from cleargate.errors import DataValidationError
 from cleargate.io import read_table, write_table
 from cleargate.params import DatasetParams
+from cleargate.preparation.splitting import split_digest, split_records
 from cleargate.records import SplitReport
 from cleargate.schema import GROUP, LABEL
-from cleargate.split import split_digest, split_records
 from cleargate.validation import validate_splits
 
 

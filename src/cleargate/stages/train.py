@@ -5,7 +5,7 @@ The model's MLflow run is open while it fits: loss and accuracy per epoch and th
 
 With `trainer.devices` N > 1 and `strategy: ddp`, this same command is every process of the fit (Lightning's
 launcher re-runs it for ranks 1..N-1; or `torchrun --nproc_per_node=N -m cleargate.stages train --model X`):
-every rank trains, rank 0 alone tracks and writes (`models.distributed`), so the outputs are those of a
+every rank trains, rank 0 alone tracks and writes (`training.distributed`), so the outputs are those of a
 one-device fit.
 
 A fine-tuned model (`init_from`) starts from its parent's weights; train.json and the run's `lineage.parent_*`
@@ -19,13 +19,13 @@ from pathlib import Path
 import pandas as pd
 
 from cleargate.io import read_table, write_text
-from cleargate.lineage import parent_tags
-from cleargate.models.distributed import is_global_zero
 from cleargate.params import DatasetParams
 from cleargate.records import TrainRecord
-from cleargate.tracking.parent import resolve_init
-from cleargate.tracking.runs import training_run
-from cleargate.training import fit_model
+from cleargate.tracking.lineage import parent_tags
+from cleargate.tracking.model_runs import training_run
+from cleargate.tracking.parent_model import resolve_init
+from cleargate.training.distributed import is_global_zero
+from cleargate.training.fit import fit_model
 
 CURVES = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import shutil
 
-from cleargate.cleaning import quarantine_frame
 from cleargate.errors import DataValidationError
 from cleargate.io import write_table, write_text
 from cleargate.params import DatasetParams
-from cleargate.raw import read_raw
+from cleargate.preparation.cleaning import quarantine_frame
+from cleargate.preparation.immutable_raw import read_raw
 from cleargate.validation import ValidationReport, validate_records
 
 

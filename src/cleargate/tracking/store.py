@@ -15,12 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cleargate.errors import CleargateError
+from cleargate.errors import ServiceError
 
 HINT = "start it (`make stack-up`, or `mlflow server`) or point MLFLOW_TRACKING_URI at a running one"
 
 
-class TrackingStoreError(CleargateError):
+class TrackingStoreError(ServiceError):
     """The tracking store cannot be reached or written."""
 
 
@@ -122,7 +122,7 @@ def _check_database(uri: str, budget: float) -> None:
                                           if not uri.startswith("sqlite") else {})
         with engine.connect():
             pass
-    except Exception as exc:  # noqa: BLE001 - any failure to open the database is the same message
+    except Exception as exc:
         raise TrackingStoreError(f"{_shown(uri)}: tracking database not reachable ({type(exc).__name__}); "
                                  f"{HINT}") from None
 

@@ -19,9 +19,9 @@ from cleargate.io import read_table
 from cleargate.models.bundle import ModelBundle
 from cleargate.params import DatasetParams
 from cleargate.schema import LABEL
-from cleargate.training import fit_model
-from cleargate.tuning.runs import PRUNED_TAG, trial_run
+from cleargate.training.fit import fit_model
 from cleargate.tuning.space import Space, suggest, with_values
+from cleargate.tuning.trial_runs import PRUNED_TAG, trial_run
 
 PRUNE_ON = "val_accuracy"    # reported each epoch by the LightningModule; rises like every primary metric
 
@@ -54,7 +54,7 @@ class Objective:
     parent_id: str
     train: pd.DataFrame
     val: pd.DataFrame
-    init: Any = None          # a fine-tuned model's parent (models.finetune.InitWeights)
+    init: Any = None          # a fine-tuned model's parent (training.finetune.InitWeights)
     prune: bool = True
 
     def __call__(self, trial: optuna.Trial) -> float:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from cleargate.config.models import ModelConfig
+from cleargate.config.hyperparameters import ModelConfig
 from cleargate.config.tuning import Choices, Range
 from cleargate.errors import ConfigError
 from cleargate.params import ProjectParams

@@ -17,10 +17,10 @@ import optuna
 
 from cleargate.errors import ConfigError
 from cleargate.params import ProjectParams
-from cleargate.tracking.parent import resolve_init
+from cleargate.tracking.parent_model import resolve_init
 from cleargate.tuning.objective import Objective, load_splits
-from cleargate.tuning.runs import fail_search, finish_search, start_search
 from cleargate.tuning.space import decoded, dvc_command, search_space
+from cleargate.tuning.trial_runs import fail_search, finish_search, start_search
 
 STORAGE_ENV = "CLEARGATE_TUNING_STORAGE"     # overrides tuning.storage (the team stack's PostgreSQL)
 
@@ -54,7 +54,7 @@ def open_study(project: ProjectParams, model: str) -> optuna.Study:
         storage = optuna.storages.RDBStorage(url, engine_kwargs=engine)
         optuna.create_study(storage=storage, study_name=model, direction="maximize", load_if_exists=True)
         done = len(storage.get_all_trials(storage.get_study_id_from_name(model), deepcopy=False))
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy and driver errors alike: one line naming the storage
+    except Exception as exc:
         raise ConfigError(f"{shown(url)}: cannot open the Optuna study storage ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0][:160]}); check tuning.storage or {STORAGE_ENV}") from None
     seed = project.seed + done

@@ -2,7 +2,7 @@
 can act on (one line per failed check, naming the file, the check, the column and the rows)."""
 
 from cleargate.validation.chunked import ChunkedValidation
-from cleargate.validation.report import ValidationCheck, ValidationReport
+from cleargate.validation.findings import ValidationCheck, ValidationReport
 from cleargate.validation.run import validate_records, validate_splits
 
 __all__ = ["ChunkedValidation", "ValidationCheck", "ValidationReport", "validate_records", "validate_splits"]

@@ -21,7 +21,7 @@ from cleargate.errors import DataError
 from cleargate.kinds import DataContract, kind_of
 from cleargate.kinds.expectations import Batch, Rule
 from cleargate.schema import ROW
-from cleargate.validation.report import ValidationCheck, ValidationReport
+from cleargate.validation.findings import ValidationCheck, ValidationReport
 from cleargate.validation.run import (
     MAX_EXAMPLES,
     _check,

@@ -12,7 +12,7 @@ import pandas as pd
 from cleargate.config.judging import ValidationConfig
 from cleargate.kinds import DataContract, kind_of
 from cleargate.kinds.expectations import Batch
-from cleargate.validation.report import ValidationCheck, ValidationReport
+from cleargate.validation.findings import ValidationCheck, ValidationReport
 
 MAX_EXAMPLES = 20
 

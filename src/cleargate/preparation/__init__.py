@@ -1,0 +1,1 @@
+"""Data made ready for models: the immutable raw file, cleaning, the seeded split."""

@@ -1,0 +1,146 @@
+"""Release: evidence -> a typed decision -> the registry.
+
+Inside the promotion lock: read the current champion, gather the release evidence (latency and size of the
+logged model as production loads it, a paired bootstrap against the champion on the same test rows), judge
+every gate, register the candidate as a new version aliased `challenger` with every verdict as a tag, and
+move `champion` only if every gate passed and the model differs from the champion's. A blocked candidate is
+a decision (`ReleaseDecision.outcome == "blocked"`), not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from cleargate.evaluation.bootstrap import paired_difference
+from cleargate.evaluation.drift import PROFILE_ARTIFACT, reference_profile
+from cleargate.evaluation.gates import ChampionComparison, ReleaseEvidence, evaluate_gates, gate_markdown
+from cleargate.evaluation.operational import measure
+from cleargate.evaluation.seed_spread import seed_evidence
+from cleargate.io import read_table, write_text
+from cleargate.params import DatasetParams
+from cleargate.records import Evaluation, GateDecision, GateReport, Predictions, ReleaseDecision, SplitReport
+from cleargate.release.modelcard import model_card
+from cleargate.schema import LABEL
+from cleargate.tracking import registry
+from cleargate.tracking.lineage import model_digest
+from cleargate.tracking.model_runs import LoggedModel
+from cleargate.tracking.promotion_lock import promotion_lock
+
+
+@dataclass(frozen=True)
+class Registration:
+    version: str
+    champion: str | None
+    previous_champion: str | None
+    moved: bool
+    report: GateReport
+    reason: str
+
+
+def verdict_tags(report: GateReport) -> dict[str, str]:
+    tags = {"gate.passed": str(report.passed).lower()}
+    for check in report.checks:
+        tags[f"gate.{check.name}"] = "pass" if check.passed else "fail"
+        tags[f"gate.{check.name}.value"] = "missing" if check.value is None else f"{check.value:.6g}"
+        tags[f"gate.{check.name}.threshold"] = "none" if check.threshold is None else f"{check.threshold:.6g}"
+        if check.detail:
+            tags[f"gate.{check.name}.detail"] = check.detail[:500]
+    return tags
+
+
+def register_judged(client: MlflowClient, name: str, model_uri: str, run_id: str, tags: dict[str, str],
+                    judge: Callable[[str | None], GateReport], digest: str,
+                    lock_wait_seconds: float = 300) -> Registration:
+    """Register the candidate and move `champion` only on a full pass; all under the promotion lock."""
+    registry.ensure_registered_model(client, name)
+    with promotion_lock(client, name, wait_seconds=lock_wait_seconds) as lock:
+        champion = registry.alias_version(client, name, registry.CHAMPION)
+        report = judge(champion)
+        version = registry.register_version(
+            client, name, model_uri, run_id, {**tags, **verdict_tags(report), "lineage.model_sha256": digest})
+        number = str(version.version)
+        if not report.passed:
+            failed = ", ".join(c.name for c in report.failed)
+            return Registration(number, champion, champion, False, report, f"failed gate(s): {failed}")
+        if champion is not None and \
+                client.get_model_version(name, champion).tags.get("lineage.model_sha256") == digest:
+            return Registration(number, champion, champion, False, report, f"identical to champion v{champion}")
+        lock.check()  # the judge may have outlived the lease (a stalled process): then another holds it
+        previous = registry.set_champion(client, name, number, "gate", "passed every gate")
+        return Registration(number, number, previous, True, report, "passed every gate")
+
+
+def compare_with_champion(params: DatasetParams, champion: str | None, test: pd.DataFrame,
+                          candidate_labels: np.ndarray) -> ChampionComparison:
+    """The champion scored now on the same test rows; any failure to score it fails the check, closed."""
+    if champion is None:
+        return ChampionComparison(None)
+    from cleargate.serving.loading import load_served
+
+    rule = params.gates.champion
+    try:
+        model, _ = load_served(f"models:/{params.registry.model_name}/{champion}")
+        champion_labels = np.asarray(model.predict(test[params.features]))
+    except Exception as exc:
+        return ChampionComparison(champion, error=f"could not score the champion ({type(exc).__name__}: {exc})")
+    diff = paired_difference(test[LABEL].to_numpy(), candidate_labels, champion_labels, rule.metric,
+                             rule.n_resamples, rule.confidence, params.seed)
+    return ChampionComparison(champion, diff)
+
+
+def release(params: DatasetParams, client: MlflowClient, gate: GateDecision, logged: LoggedModel, parent_id: str,
+            test: pd.DataFrame, tags: dict[str, str]) -> ReleaseDecision:
+    """Judge the selected candidate with the release evidence, register it, and say where `champion` stands."""
+    layout = params.layout
+    selected = gate.selected
+    model = layout.model(selected)
+    metrics = Evaluation.load(model.metrics).dump()
+    baselines = {n: Evaluation.load(layout.model(n).metrics).dump() for n, c in params.train.items()
+                 if c.role == "baseline"}
+    operational = measure(logged.model_uri, test[params.features], params.gates.latency_batch_size,
+                          params.gates.latency_repeats)
+    candidate_labels = Predictions.load(model.predictions).labels()
+
+    def judge(champion: str | None) -> GateReport:
+        evidence = ReleaseEvidence(operational.dump(), compare_with_champion(params, champion, test,
+                                                                             candidate_labels))
+        return evaluate_gates(selected, metrics, baselines, params.gates, params.evaluate.primary_metric,
+                              evidence, seed_evidence(params, selected))
+
+    # Everything a version needs to be served and scored is on its run before it is registered: a tracking
+    # server lost after this point leaves either no version or a complete one.
+    train = read_table(layout.split("train"))
+    numeric = [c for c in params.features if pd.api.types.is_numeric_dtype(train[c])]
+    client.log_dict(logged.run_id, reference_profile(train, numeric, params.drift.bins), PROFILE_ARTIFACT)
+    client.log_dict(logged.run_id, operational.dump(), "operational.json")
+    name = params.registry.model_name
+    version_tags = {**tags, "mlflow.run_id": logged.run_id, "model": selected, "pipeline_run_id": parent_id}
+    outcome = register_judged(client, name, logged.model_uri, logged.run_id, version_tags, judge,
+                              model_digest(model.dir))
+    return ReleaseDecision(model_name=name, version=outcome.version, selected=selected,
+                           passed=outcome.report.passed, champion=outcome.champion,
+                           previous_champion=outcome.previous_champion, moved=outcome.moved, reason=outcome.reason,
+                           run_id=logged.run_id, pipeline_run_id=parent_id, operational=operational,
+                           gate=outcome.report)
+
+
+def publish(params: DatasetParams, client: MlflowClient, decision: ReleaseDecision, lineage: dict[str, str]) -> None:
+    """The full gate report and the model card in reports/, on the runs and on the version (the training data's
+    profile, which batch scoring measures drift against, was logged before registration)."""
+    layout = params.layout
+    table = gate_markdown({decision.selected: decision.gate}, decision.selected)
+    write_text(table, layout.release_gate)
+    evaluation = Evaluation.load(layout.model(decision.selected).metrics)
+    seeds = seed_evidence(params, decision.selected)
+    card = model_card(params, decision.selected, evaluation, decision.gate, lineage,
+                      SplitReport.load(layout.split_report), decision.version,
+                      None if seeds.stale else seeds.summary)
+    for run_id in (decision.run_id, decision.pipeline_run_id):
+        client.log_text(run_id, table, "reports/release_gate.md")
+    client.log_text(decision.run_id, card, "model_card.md")
+    client.update_model_version(params.registry.model_name, decision.version, description=card)

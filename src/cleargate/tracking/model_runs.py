@@ -1,0 +1,129 @@
+"""MLflow runs as the pipeline produces evidence: a model's run opens when its fit starts (curves and system
+metrics appear live), evaluation adds test metrics and plots to that run, and the release adds the logged model
+and a parent run per dataset and pipeline run that groups the models' runs.
+
+Runs from `dvc repro` and from the flow are the same runs: the stages write them, not the orchestrator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from cleargate.config.common import dotted
+from cleargate.params import DatasetParams
+from cleargate.records import Evaluation, TrainRecord
+from cleargate.schema import LABEL
+from cleargate.serving.logged_model import input_example, log_model_artifact
+from cleargate.tracking.store import connect, store_errors
+
+PARENT_TAG = "mlflow.parentRunId"
+
+
+@dataclass
+class TrainingRun:
+    """The open MLflow run of one fit; `log_epoch` is the training loop's per-epoch report."""
+
+    id: str
+    client: Any
+
+    def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        from mlflow.entities import Metric
+
+        stamp = int(pd.Timestamp.now().timestamp() * 1000)
+        self.client.log_batch(self.id, metrics=[Metric(k, float(v), stamp, epoch) for k, v in metrics.items()])
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(self.id, key, value)
+
+    def log_fit(self, record: TrainRecord) -> None:
+        for key in ("fit_seconds", "epochs", "n_parameters", "size_bytes"):
+            self.client.log_metric(self.id, key, float(getattr(record, key)))
+        self.client.set_tag(self.id, "device", record.device)
+
+
+@contextmanager
+def training_run(params: DatasetParams, model: str) -> Iterator[TrainingRun]:
+    """An MLflow run open for the whole fit, in the dataset's experiment; FAILED if the fit raises."""
+    import mlflow
+
+    config = params.model(model)
+    client = connect(params)
+    if params.tracking.system_metrics:  # CPU, memory, disk, network; GPU utilisation and memory (NVML)
+        mlflow.set_system_metrics_sampling_interval(params.tracking.system_metrics_interval_s)
+    with store_errors(params), mlflow.start_run(run_name=model, log_system_metrics=params.tracking.system_metrics) \
+            as run:
+        mlflow.set_tags({"model": model, "family": config.family, "role": config.role, "dataset": config.dataset,
+                         "stage": "train"})
+        mlflow.log_params(dotted(config.model_dump(mode="json")))
+        yield TrainingRun(run.info.run_id, client)
+
+
+def log_evaluation(params: DatasetParams, record: TrainRecord, evaluation: Evaluation, plots: Any) -> None:
+    """Test metrics (`test_*`) and the plots, on the model's training run."""
+    if record.run_id is None:
+        return
+    client = connect(params)
+    with store_errors(params):
+        from mlflow.entities import Metric
+
+        stamp = int(pd.Timestamp.now().timestamp() * 1000)
+        metrics = [Metric(f"test_{k}", v, stamp, 0) for k, v in evaluation.scalars().items()]
+        client.log_batch(record.run_id, metrics=metrics)
+        client.log_artifacts(record.run_id, str(plots), artifact_path="plots")
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    run_id: str
+    model_uri: str
+
+
+def log_release_model(params: DatasetParams, model: str, run_id: str | None, test: pd.DataFrame) -> LoggedModel:
+    """The selected candidate's bundle logged into its own training run (a new run if it has none)."""
+    import mlflow
+
+    example = input_example(test)
+    with store_errors(params), mlflow.start_run(run_id=run_id, run_name=model) as run:
+        uri = log_model_artifact(params.layout.model(model).dir, example[params.features])
+        return LoggedModel(run.info.run_id, uri)
+
+
+def log_pipeline_run(params: DatasetParams, test: pd.DataFrame, lineage: dict[str, str], flow_run_id: str,
+                     model_runs: dict[str, str]) -> str:
+    """The dataset's parent run of this pipeline run (lineage, reports, test dataset, leaderboard); the models'
+    runs that have no parent yet are nested under it. Returns its id."""
+    import mlflow
+
+    layout, name = params.layout, params.dataset.name
+    client = connect(params)
+    with store_errors(params), mlflow.start_run(run_name=f"pipeline-{name}") as parent:
+        mlflow.set_tags({**lineage, "dataset": name, "prefect.flow_run_id": flow_run_id})
+        mlflow.log_params({"seed": params.seed, "dataset": name, "primary_metric": params.evaluate.primary_metric})
+        mlflow.log_input(mlflow.data.from_pandas(test, source=str(layout.split("test")), targets=LABEL,
+                                                 name=f"{name}-test"), context="test")
+        mlflow.log_artifacts(str(layout.validation_dir), artifact_path="validation")
+        for path in (layout.cleaning, layout.split_report, layout.gate, layout.leaderboard_md, layout.leaderboard_csv):
+            mlflow.log_artifact(str(path), artifact_path="reports")
+        mlflow.log_table(pd.read_csv(layout.leaderboard_csv), artifact_file="leaderboard.json")
+        for run_id in model_runs.values():
+            if PARENT_TAG not in client.get_run(run_id).data.tags:
+                client.set_tag(run_id, PARENT_TAG, parent.info.run_id)
+        mlflow.set_tag("model_runs", ",".join(f"{m}={r}" for m, r in model_runs.items())[:5000])
+        return parent.info.run_id
+
+
+def log_run_timings(params: DatasetParams, parent_id: str, timings: Any) -> None:
+    """What the pipeline run cost, on the dataset's parent run (a RunTimings record)."""
+    client = connect(params)
+    with store_errors(params):
+        client.log_metric(parent_id, "pipeline_wall_seconds", timings.wall_seconds)
+        client.log_metric(parent_id, "pipeline_fit_seconds", timings.fit_seconds)
+        if timings.fit_seconds:
+            client.log_metric(parent_id, "pipeline_overhead", timings.overhead)
+        client.log_dict(parent_id, timings.dump(), "reports/run_timings.json")

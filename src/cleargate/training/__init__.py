@@ -1,0 +1,1 @@
+"""Fitting one model: trees here, deep models with Lightning (devices, DDP ranks, callbacks, warm starts)."""
