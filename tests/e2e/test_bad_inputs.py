@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cleargate.errors import REFUSED, USAGE
 from cleargate.kinds.image import records_from_arrays
 from cleargate.stages.entry import main
 from tests.projects import tiny_params, write_params
@@ -73,8 +74,9 @@ def record(kind: str, message: str) -> None:
     print(f"\n| {kind} | `{message.splitlines()[0]}` |")
 
 
-def run_entry(main, argv: list[str], capsys) -> str:
-    assert main(argv) == 2
+def run_entry(main, argv: list[str], capsys, code: int = REFUSED) -> str:
+    """The stage command's exit code (refused input, unless said otherwise) and its one-line message."""
+    assert main(argv) == code
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
     return err.removeprefix("error: ").strip()
@@ -154,13 +156,13 @@ def test_wrong_image_shape(tmp_path: Path, capsys):
 def test_bad_config(kind, mutate, expected, tmp_path: Path, capsys):
     params = tiny_params()
     mutate(params)
-    message = run_entry(ingest, ["--params", str(write_params(tmp_path / "params.yaml", params))], capsys)
+    message = run_entry(ingest, ["--params", str(write_params(tmp_path / "params.yaml", params))], capsys, USAGE)
     assert expected in message and "params.yaml" in message
     record(kind, message)
 
 
 def test_unknown_model_name(tmp_path: Path, capsys):
     path = str(write_params(tmp_path / "params.yaml", tiny_params()))
-    message = run_entry(train, ["--params", path, "--model", "resnet"], capsys)
+    message = run_entry(train, ["--params", path, "--model", "resnet"], capsys, USAGE)
     assert "unknown model 'resnet'" in message
     record("unknown model name", message)

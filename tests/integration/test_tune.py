@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import optuna
@@ -18,7 +17,7 @@ from typer.testing import CliRunner
 
 from cleargate.cli import app
 from cleargate.stages import clean, ingest, split, validate
-from tests.projects import ROOT, load_params, tiny_params, write_params
+from tests.projects import CLEARGATE, load_params, tiny_params, write_params
 
 SPACE = {"hgb": {"learning_rate": {"low": 0.05, "high": 0.5, "log": True}, "max_leaf_nodes": {"low": 4, "high": 16}},
          "cnn": {"learning_rate": {"low": 0.001, "high": 0.01, "log": True}, "hidden": {"choices": [16, 32]}}}
@@ -89,15 +88,14 @@ def test_a_deep_trial_reports_each_epoch_to_the_pruner(split_project: Path):
 
 @pytest.mark.slow
 def test_the_tune_flow_runs_trials_side_by_side_on_the_pipelines_task_runner(split_project: Path):
-    """`python flows/tune.py`: `tuning.workers` trials at once (two processes here) on the shared study."""
+    """`cleargate tune` with `tuning.workers` 2: trials two at once, on the pipeline's task runner (the tune flow)."""
     storage = f"sqlite:///{split_project.parent}/.optuna/digits.db"
     raw = yaml.safe_load(split_project.read_text())
     raw["tuning"]["workers"] = 2
     split_project.write_text(yaml.safe_dump(raw, sort_keys=False))
     before = len(optuna.load_study(study_name="hgb", storage=storage).trials) if _has_study(split_project, "hgb") else 0
-    done = subprocess.run([sys.executable, str(ROOT / "flows" / "tune.py"), "hgb", "--trials", "2",
-                           "--params", str(split_project)], cwd=split_project.parent, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run([CLEARGATE, "tune", "hgb", "--trials", "2", "--params", str(split_project)],
+                          cwd=split_project.parent, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "dvc exp run -S 'train.hgb." in done.stdout
     trials = optuna.load_study(study_name="hgb", storage=storage).trials

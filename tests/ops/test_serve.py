@@ -62,7 +62,7 @@ def test_make_serve_schedules_runs_that_complete_and_ctrl_c_stops_everything(tmp
         output = "".join(seen)
         assert "serving cleargate-pipeline/nightly: cron '0 2 * * *'" in output
         assert "serving cleargate-monitor/hourly: cron '* * * * *'" in output
-        assert (project / ".prefect" / "server.db").is_file(), "SQLite under the project"
+        assert (project / ".prefect" / "prefect.db").is_file(), "SQLite under the project's Prefect home"
         api = f"http://127.0.0.1:{port}/api"
         deadline, completed = time.monotonic() + 240, []
         while not completed and time.monotonic() < deadline:

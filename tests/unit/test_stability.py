@@ -114,10 +114,10 @@ def test_cli_refuses_bad_input_in_one_line_before_starting_anything(tmp_path):
     from tests.projects import tiny_params, write_params
 
     path = write_params(tmp_path / "params.yaml", tiny_params())
-    cases = {("nope", "3"): "unknown model 'nope': params.yaml train defines cnn, hgb, rf",
-             ("rf", "1"): "--seeds 1: a spread needs at least 2 seeds",
-             ("rf", "3"): "train.parquet: not found; split dataset 'digits' first"}
-    for (model, seeds), message in cases.items():
+    cases = {("nope", "3"): (2, "unknown model 'nope': params.yaml train defines cnn, hgb, rf"),
+             ("rf", "1"): (2, "--seeds 1: a spread needs at least 2 seeds"),
+             ("rf", "3"): (4, "train.parquet: not found; split dataset 'digits' first")}  # usage 2, refused 4
+    for (model, seeds), (code, message) in cases.items():
         result = CliRunner().invoke(app, ["stability", model, "--seeds", seeds, "--params", str(path)])
-        assert result.exit_code == 2 and message in result.output, result.output
+        assert result.exit_code == code and message in result.output, result.output
         assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output

@@ -13,7 +13,7 @@ import time
 
 from pydantic import BaseModel, ConfigDict
 
-from cleargate.errors import DataError
+from cleargate.errors import CleargateError, DataError
 from cleargate.evaluation.gates import seed_std
 from cleargate.evaluation.seed_spread import SeedEvidence, fingerprint, summarise
 from cleargate.evaluation.test_set import score_test_set
@@ -44,7 +44,7 @@ def check_ready(params: DatasetParams, model: str, seeds: int) -> None:
     """The model is known, the seeds are at least 2, and its dataset is split (the pipeline ran that far)."""
     params.model(model)  # unknown model: the error lists the known ones
     if seeds < 2:
-        raise DataError(f"--seeds {seeds}: a spread needs at least 2 seeds (5 is a good start)")
+        raise CleargateError(f"--seeds {seeds}: a spread needs at least 2 seeds (5 is a good start)")
     missing = [p for p in (params.layout.split(part) for part in ("train", "val", "test")) if not p.is_file()]
     if missing:
         raise DataError(f"{missing[0]}: not found; split dataset '{params.dataset.name}' first (`make run`, or "
