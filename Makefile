@@ -68,7 +68,7 @@ status: setup ## DVC status and the registry's aliases
 
 bench: setup ## run benchmarks/: one table of ratios, each against a baseline measured in the same run
 	$(PY) benchmarks/bench.py
-	$(PY) scripts/readme_tables.py --only bench
+	$(PY) scripts/results_tables.py --only bench
 
 exp-show: setup ## DVC experiments side by side: changed params and each dataset's best candidate (fits 120 columns)
 	$(PY) scripts/exp_show.py 120

@@ -1,5 +1,5 @@
 """Fine-tuning against training from scratch: epochs until validation accuracy first reaches 98 % of the best
-the from-scratch fit reached, on the bundled 8x8 digits (the README table "Fine-tuning").
+the from-scratch fit reached, on the bundled 8x8 digits (docs/models.md, "Fine-tuning").
 
 Run:  .venv/bin/python benchmarks/warm_start.py
 Same config (the tiny CNN of the tests), seed and 300 validation images for every row: from scratch; warm from

@@ -8,7 +8,7 @@
 
 Both run the same task (`flows.pipeline.execute`: one stage's `run`, seeded inside), so the results do not
 depend on the runner. Dask workers must see the project at the same absolute path (a shared file system) and
-have the same environment (`make setup`); README, "Fan the fits out across machines".
+have the same environment (`make setup`); docs/operations.md, "Scale out with Dask".
 """
 
 from __future__ import annotations

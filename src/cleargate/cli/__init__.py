@@ -1,4 +1,4 @@
-"""`cleargate <verb>`: the one front door to everything a person starts (README, "Commands").
+"""`cleargate <verb>`: the one front door to everything a person starts (docs/commands.md).
 
 `app` is the Typer application; each module here registers its verbs on it: `pipeline_verbs` (run, serve,
 monitor, stability, tune), `model_verbs` (status, promote, rollback, score, reproduce), `project_verbs` (ui,

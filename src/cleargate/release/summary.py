@@ -1,5 +1,5 @@
 """The end-of-run summary a person reads: each dataset's leaderboard, gates and registry outcome, and what the
-run cost. The same rows render as Markdown (Prefect artifacts, README) and as a rich table (the terminal:
+run cost. The same rows render as Markdown (Prefect artifacts, docs/results.md) and as a rich table (the terminal:
 fits 80 columns, wider when the terminal is; colour only on a terminal)."""
 
 from __future__ import annotations
