@@ -53,6 +53,8 @@ def _rows(results: dict[str, Any], tiny: bool) -> list[tuple[str, str, str, bool
         rows.append((f"pyfunc / bare model, 1 row, {serving['flavour']} ({name})",
                      f"{one['ratio_p50']:.2f}x (p50 {one['pyfunc_p50_ms']:.1f} ms)", "<= 3x",
                      one["ratio_p50"] <= 3))
+        rows.append((f"MLflow's predict with the signature check / bare, 1 row, {serving['flavour']} ({name})",
+                     f"{one['ratio_mlflow_p50']:.2f}x (p50 {one['mlflow_p50_ms']:.1f} ms)", "reference", None))
     sizes = results["scoring"]["sizes"]
     for size in sizes:
         rows.append((f"cleargate score, {size['rows']:,} rows ({results['scoring']['dataset']}), end to end",

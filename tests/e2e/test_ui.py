@@ -1,45 +1,66 @@
-"""`make ui` (cleargate ui) serves the MLflow UI on the project's store, on loopback."""
+"""`cleargate ui` (make ui): MLflow's UI on the project's store, looked at in a real browser (headless chromium) on a
+copy of the golden rehab + breast-cancer project: the experiment opens in MLflow's model-training view, its chart
+view sets every model's test metric side by side, and a registered version shows its schema."""
+
+from __future__ import annotations
 
 import os
-import signal
+import shutil
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
-import mlflow
 import pytest
+from mlflow.tracking import MlflowClient
 
-from cleargate.processes import free_port
-from tests.projects import tiny_params, write_params
+from cleargate.processes import free_port, http_ok, spawn, stop, wait_until
+from tests.browser import rendered_text
+from tests.projects import CLEARGATE
+
+pytestmark = pytest.mark.slow
 
 
-@pytest.mark.slow
-def test_ui_serves_the_projects_store(tmp_path: Path):
-    params = tiny_params()
-    params["tracking"]["uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    path = write_params(tmp_path / "params.yaml", params)
-    client = mlflow.MlflowClient(params["tracking"]["uri"])
-    client.create_experiment("visible-in-ui")
+@pytest.fixture(scope="module")
+def ui(golden_mixed, tmp_path_factory: pytest.TempPathFactory):
+    if not shutil.which("chromium") and not os.environ.get("CLEARGATE_REQUIRE_BROWSER"):
+        pytest.skip("chromium is not installed (.ci/run installs it)")
+    project = golden_mixed.clone(tmp_path_factory.mktemp("ui"))
     port = free_port()
-    cli = Path(sys.executable).parent / "cleargate"
-    proc = subprocess.Popen([str(cli), "ui", "--port", str(port), "--params", str(path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    server = spawn([CLEARGATE, "ui", "--port", str(port)], dict(os.environ), project / "ui.log", cwd=project)
+    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-                    assert response.status == 200
-                    break
-            except OSError:
-                assert proc.poll() is None, "the UI process exited"
-                assert time.monotonic() < deadline, "the UI did not answer within 90 s"
-                time.sleep(1)
-        url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=visible-in-ui"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            assert b"visible-in-ui" in response.read()
+        wait_until(lambda: http_ok(f"{url}/health"), "cleargate ui", server, 120)
+        uri = f"sqlite:///{project / 'mlflow.db'}"
+        yield url, MlflowClient(uri, uri)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the UI's server workers too, not just the launcher
-        proc.wait(timeout=30)
+        stop(server)
+
+
+def test_the_experiment_opens_on_its_models_side_by_side(ui):
+    url, client = ui
+    experiment = client.get_experiment_by_name("cleargate-test-rehab")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development", "MLflow's model-training view"
+    models = [r.info.run_name for r in client.search_runs([experiment.experiment_id], "tags.stage = 'train'")]
+    assert sorted(models) == ["lstm", "rehab_hgb"]
+    page = rendered_text(f"{url}/#/experiments/{experiment.experiment_id}/runs?compareRunsMode=CHART",
+                         budget_ms=40000, height=12000)
+    assert "Training runs" in page and "Model metrics" in page, page[:2000]
+    chart = page[page.index(" test_macro_f1 "):][:200]  # the primary metric's chart, run by run
+    assert all(model in chart for model in models), chart
+    logged = {m.name for m in client.search_logged_models([experiment.experiment_id])}
+    assert {"lstm", "rehab_hgb", "lstm-served"} <= logged, "every model in the Models tab, the released one served"
+
+
+def test_a_registered_version_shows_its_schema(ui):
+    url, client = ui
+    version = client.get_model_version_by_alias("breast-cancer-classifier", "champion")
+    page = rendered_text(f"{url}/#/models/breast-cancer-classifier/versions/{version.version}", height=4000)
+    assert "Schema" in page and "Inputs (30)" in page and "Outputs (1)" in page, page[-2000:]
+
+
+def test_the_ui_refuses_a_missing_params_file_in_one_line(tmp_path: Path):
+    done = subprocess.run([CLEARGATE, "ui", "--params", str(tmp_path / "missing.yaml")], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing.yaml'}: no such params file; give "
+                                                "the project's params.yaml, or run inside the project without "
+                                                "--params"]

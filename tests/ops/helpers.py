@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import html
 import json
-import os
-import re
-import shutil
-import signal
-import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,25 +67,6 @@ def drop_batch(stack: Stack, dataset: str, name: str, frame: pd.DataFrame) -> Pa
     tmp = folder / f".{name}.partial"
     frame.to_parquet(tmp)
     return tmp.rename(folder / name)
-
-
-def rendered_text(url: str, budget_ms: int = 30000) -> str:
-    """The page as a real browser renders it (headless Debian chromium runs its JavaScript), as plain text."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert browser, "chromium is not installed (.ci/run installs it: apt-get install -y chromium)"
-    profile = tempfile.mkdtemp(prefix="chromium-")
-    argv = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-            f"--user-data-dir={profile}", "--dump-dom", f"--virtual-time-budget={budget_ms}", url]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            start_new_session=True)
-    try:
-        dom, _ = proc.communicate(timeout=budget_ms / 1000 + 90)
-    finally:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # its renderer and GPU helpers too
-        shutil.rmtree(profile, ignore_errors=True)
-    text = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S)
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text)))
 
 
 EXPERIMENT = "cleargate-test-breast_cancer"

@@ -22,6 +22,7 @@ import psutil
 import pytest
 
 from infra.stack.state import load_state
+from tests.browser import rendered_text
 from tests.ops.conftest import DATASET, MODEL
 from tests.ops.helpers import (
     EXPERIMENT,
@@ -30,7 +31,6 @@ from tests.ops.helpers import (
     inbox,
     mlflow_client,
     prefect_api,
-    rendered_text,
     reports,
     run_deployment,
     split_of,

@@ -87,7 +87,7 @@ def pull(params: ParamsOption = None) -> None:
     """Pull every output dvc.lock records from the remote of params.yaml: a fresh clone is then up to date and
     nothing re-runs.
 
-    Example: git clone ... && cleargate pull && cleargate reproduce breast-cancer-classifier@champion"""
+    Example: cleargate pull    (in a fresh clone; then `cleargate reproduce breast-cancer-classifier@champion`)"""
     _dvc_remote("pull", params)
 
 
@@ -103,6 +103,9 @@ def _dvc_remote(action: str, params: Path | None) -> None:
         if project.storage is None:
             raise ConfigError(f"{path}: no storage.dvc_remote; add one (name, url), e.g. "
                               "`storage: {dvc_remote: {name: shared, url: ../cleargate-dvc-remote}}`")
+        if not (project.root / ".dvc").is_dir():
+            raise ConfigError(f"{project.root}: not a DVC project (no .dvc/); run `dvc init` there, or work in a "
+                              "clone of the project")
         remote = project.storage.dvc_remote
         url = remote.url if "://" in remote.url else str((project.root / remote.url).resolve())
         root = project.root

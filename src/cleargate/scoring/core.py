@@ -49,6 +49,8 @@ def score_file(params: DatasetParams, input_path: Path, model_ref: str, client: 
     (`refused`); a validation refusal raises `BatchRefused` after writing its report and logging its run."""
     progress = progress or Silent()
     input_path = Path(input_path)
+    if not input_path.is_file():
+        raise DataError(f"{input_path}: file not found; give the batch's .parquet or .csv")
     name, version = resolve_version(client, model_ref)  # a bad reference fails before any work
     source = BatchSource(input_path, params.scoring.chunk_rows)
     digest = sha256_file(input_path)

@@ -8,7 +8,24 @@ from pathlib import Path
 from typing import Any
 
 
-def load_served(model_uri: str) -> tuple[Any, Path]:
+class Served:
+    """A logged model as cleargate's production paths (batch scoring, the model server, the release's latency
+    and champion checks) call it: the model's own `predict`, which checks its columns itself, instead of MLflow's
+    per-column schema check on every call (MLflow's clients keep that check, from the signature)."""
+
+    def __init__(self, pyfunc: Any) -> None:
+        self.pyfunc = pyfunc                    # MLflow's PyFuncModel: its metadata, and MLflow's own predict
+        self.model = pyfunc.unwrap_python_model()
+
+    @property
+    def metadata(self) -> Any:
+        return self.pyfunc.metadata
+
+    def predict(self, rows: Any) -> Any:
+        return self.model.predict(None, rows)
+
+
+def load_served(model_uri: str) -> tuple[Served, Path]:
     """The logged model as production loads it, and the local folder it was downloaded to.
 
     MLflow's own check of the model's pip requirements maps every installed distribution to its modules
@@ -21,7 +38,7 @@ def load_served(model_uri: str) -> tuple[Any, Path]:
     local = Path(mlflow.artifacts.download_artifacts(model_uri))
     for line in _pin_mismatches(local / "requirements.txt"):
         logging.getLogger(__name__).warning("%s: %s", model_uri, line)
-    return mlflow.pyfunc.load_model(str(local), suppress_warnings=True), local
+    return Served(mlflow.pyfunc.load_model(str(local), suppress_warnings=True)), local
 
 
 def _pin_mismatches(requirements: Path) -> list[str]:

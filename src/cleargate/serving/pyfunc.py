@@ -4,9 +4,11 @@ Logged as models-from-code (`model_code.py` is the file MLflow runs to build it)
 object. Everything that can be prepared is prepared once in `load_context`: the bundle is loaded, the input
 columns are known, scikit-learn estimators are set to one thread (a thread pool per call costs more than a
 one-row prediction) and forests predict tree by tree without scikit-learn's per-call overhead
-(`tree_inference`, the same outputs). MLflow's column-by-column signature check would cost more than a
-prediction on 784 pixel columns, so the model is logged without one and checks its own columns: one
-comparison of the column index.
+(`tree_inference`, the same outputs). The model is logged with a signature (MLflow's UI shows the schema, and
+MLflow's clients and `mlflow models serve` check inputs against it), but MLflow's column-by-column check costs
+more than a prediction on 784 pixel columns: cleargate's own scoring and serving call the model directly
+(`serving.loading`), which checks its columns itself in one comparison of the column index. A numpy array of
+the right width is taken as rows in the model's column order.
 A model serves on one torch / OpenMP thread unless CLEARGATE_SERVING_THREADS says otherwise (batch scoring sets
 it to the cores), and an image network serves as a frozen TorchScript graph optimised for inference when that
 gives the eager network's outputs (`_inference_graph`).
@@ -92,6 +94,7 @@ class RecordClassifier(mlflow.pyfunc.PythonModel):
         data = bundle.manifest.dataset
         self.columns = kind_of(data).feature_columns(data)
         self.expected = pd.Index(self.columns)
+        self.order = list((getattr(context, "model_config", None) or {}).get("input_order", self.columns))
         if bundle.manifest.flavour == "torch":
             self.predictor = bundle.predictor()
             self.predictor.batch_size = INFERENCE_ROWS
@@ -101,7 +104,10 @@ class RecordClassifier(mlflow.pyfunc.PythonModel):
 
             self.predictor = SequentialTreePredictor(bundle.model, data, threads)
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
+    def predict(self, context: Any, model_input: pd.DataFrame | np.ndarray,
+                params: dict[str, Any] | None = None) -> np.ndarray:
+        if isinstance(model_input, np.ndarray):  # rows without names: the model's columns, in its order
+            model_input = self._frame(model_input)
         # columns as given (the common case) compare in one vectorised step; a set built from pandas 3's
         # pyarrow-backed column names would iterate them one by one, half the cost of a one-row prediction
         same = model_input.columns.equals(self.expected)
@@ -110,3 +116,11 @@ class RecordClassifier(mlflow.pyfunc.PythonModel):
             shown = ", ".join(sorted(missing)[:5]) + (", ..." if len(missing) > 5 else "")
             raise ValueError(f"input lacks {len(missing)} of the model's {len(self.columns)} columns: {shown}")
         return predict_labels(self.predictor, model_input)
+
+    def _frame(self, rows: np.ndarray) -> pd.DataFrame:
+        rows = rows.reshape(1, -1) if rows.ndim == 1 else rows
+        if rows.ndim != 2 or rows.shape[1] != len(self.order):
+            raise ValueError(f"an array of shape {rows.shape}: the model takes rows of {len(self.order)} values "
+                             f"(its signature's columns {self.order[0]} .. {self.order[-1]}, in that order), or a "
+                             "DataFrame with those columns")
+        return pd.DataFrame(rows, columns=self.order)

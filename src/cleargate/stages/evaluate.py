@@ -24,5 +24,5 @@ def run(params: DatasetParams, model: str) -> Evaluation:
     evaluation.save(layout.metrics)
     write_plots(layout, predictions, evaluation.confusion_matrix)
     predictions.save(layout.predictions)  # gates compare against the champion on the same rows
-    log_evaluation(params, bundle.record, evaluation, layout.plots)  # on the model's training run
+    log_evaluation(params, bundle.record, evaluation, layout.plots, test)  # on the model's training run
     return evaluation

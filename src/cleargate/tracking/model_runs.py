@@ -1,6 +1,6 @@
 """MLflow runs as the pipeline produces evidence: a model's run opens when its fit starts (curves and system
-metrics appear live), evaluation adds test metrics and plots to that run, and the release adds the logged model
-and a parent run per dataset and pipeline run that groups the models' runs.
+metrics appear live), evaluation adds test metrics (linked to the model and the test split) and plots to that run,
+and the release adds the served model and a run per dataset and pipeline run that names the models' runs.
 
 Runs from `dvc repro` and from the flow are the same runs: the stages write them, not the orchestrator.
 """
@@ -22,6 +22,7 @@ from cleargate.serving.logged_model import input_example, log_model_artifact
 from cleargate.tracking.store import connect, store_errors
 
 PARENT_TAG = "mlflow.parentRunId"
+PIPELINE_RUN_TAG = "cleargate.pipeline_run"     # on a model run: the pipeline run that released or judged it
 
 
 @dataclass
@@ -64,18 +65,36 @@ def training_run(params: DatasetParams, model: str) -> Iterator[TrainingRun]:
         yield TrainingRun(run.info.run_id, client)
 
 
-def log_evaluation(params: DatasetParams, record: TrainRecord, evaluation: Evaluation, plots: Any) -> None:
-    """Test metrics (`test_*`) and the plots, on the model's training run."""
+def test_dataset(params: DatasetParams, test: pd.DataFrame) -> Any:
+    """The test split as an MLflow dataset (its digest identifies the rows every model is judged on)."""
+    import mlflow.data
+
+    return mlflow.data.from_pandas(test, source=str(params.layout.split("test")), targets=LABEL,
+                                   name=f"{params.dataset.name}-test")
+
+
+def log_evaluation(params: DatasetParams, record: TrainRecord, evaluation: Evaluation, plots: Any,
+                   test: pd.DataFrame) -> None:
+    """Test metrics (`test_*`) and the plots, on the model's training run. The metrics are linked to the model
+    (a logged model named after it, kept by reference: its files are in the model folder and, once released,
+    in the served model) and to the test split (an MLflow dataset), so MLflow's Models tab and chart view set
+    the models of a run, and of earlier runs, side by side on the same rows."""
     if record.run_id is None:
         return
-    client = connect(params)
-    with store_errors(params):
-        from mlflow.entities import Metric
+    import mlflow
+    from mlflow.entities import LoggedModelInput
 
-        stamp = int(pd.Timestamp.now().timestamp() * 1000)
-        metrics = [Metric(f"test_{k}", v, stamp, 0) for k, v in evaluation.scalars().items()]
-        client.log_batch(record.run_id, metrics=metrics)
-        client.log_artifacts(record.run_id, str(plots), artifact_path="plots")
+    connect(params)
+    with store_errors(params), mlflow.start_run(run_id=record.run_id):
+        dataset = test_dataset(params, test)
+        model = mlflow.create_external_model(
+            name=evaluation.model, source_run_id=record.run_id, model_type=evaluation.family,
+            tags={"dataset": evaluation.dataset, "role": evaluation.role},
+            params={"family": evaluation.family, "fit_seconds": f"{evaluation.fit_seconds:.3f}"})
+        mlflow.log_input(dataset, context="test", model=LoggedModelInput(model.model_id))
+        mlflow.log_metrics({f"test_{k}": v for k, v in evaluation.scalars().items()}, model_id=model.model_id,
+                           dataset=dataset)
+        mlflow.log_artifacts(str(plots), artifact_path="plots")
 
 
 @dataclass(frozen=True)
@@ -90,14 +109,16 @@ def log_release_model(params: DatasetParams, model: str, run_id: str | None, tes
 
     example = input_example(test)
     with store_errors(params), mlflow.start_run(run_id=run_id, run_name=model) as run:
-        uri = log_model_artifact(params.layout.model(model).dir, example[params.features])
+        uri = log_model_artifact(params.layout.model(model).dir, example[params.features], f"{model}-served")
         return LoggedModel(run.info.run_id, uri)
 
 
 def log_pipeline_run(params: DatasetParams, test: pd.DataFrame, lineage: dict[str, str], flow_run_id: str,
                      model_runs: dict[str, str]) -> str:
-    """The dataset's parent run of this pipeline run (lineage, reports, test dataset, leaderboard); the models'
-    runs that have no parent yet are nested under it. Returns its id."""
+    """The dataset's run of this pipeline run (lineage, reports, test dataset, leaderboard), next to its models'
+    runs, not above them: MLflow's chart view compares the runs it lists, and nested runs are folded away under
+    their parent. Each model run not yet part of a pipeline run is tagged with this one (PIPELINE_RUN_TAG), so
+    `tags.cleargate.pipeline_run = '<id>'` finds a run's models. Returns its id."""
     import mlflow
 
     layout, name = params.layout, params.dataset.name
@@ -105,15 +126,14 @@ def log_pipeline_run(params: DatasetParams, test: pd.DataFrame, lineage: dict[st
     with store_errors(params), mlflow.start_run(run_name=f"pipeline-{name}") as parent:
         mlflow.set_tags({**lineage, "dataset": name, "prefect.flow_run_id": flow_run_id})
         mlflow.log_params({"seed": params.seed, "dataset": name, "primary_metric": params.evaluate.primary_metric})
-        mlflow.log_input(mlflow.data.from_pandas(test, source=str(layout.split("test")), targets=LABEL,
-                                                 name=f"{name}-test"), context="test")
+        mlflow.log_input(test_dataset(params, test), context="test")
         mlflow.log_artifacts(str(layout.validation_dir), artifact_path="validation")
         for path in (layout.cleaning, layout.split_report, layout.gate, layout.leaderboard_md, layout.leaderboard_csv):
             mlflow.log_artifact(str(path), artifact_path="reports")
         mlflow.log_table(pd.read_csv(layout.leaderboard_csv), artifact_file="leaderboard.json")
         for run_id in model_runs.values():
-            if PARENT_TAG not in client.get_run(run_id).data.tags:
-                client.set_tag(run_id, PARENT_TAG, parent.info.run_id)
+            if PIPELINE_RUN_TAG not in client.get_run(run_id).data.tags:
+                client.set_tag(run_id, PIPELINE_RUN_TAG, parent.info.run_id)
         mlflow.set_tag("model_runs", ",".join(f"{m}={r}" for m, r in model_runs.items())[:5000])
         return parent.info.run_id
 

@@ -20,6 +20,11 @@ from cleargate.errors import ServiceError
 HINT = "start it (`make stack-up`, or `mlflow server`) or point MLFLOW_TRACKING_URI at a running one"
 
 
+# MLflow's UI opens an experiment in its model-training view (runs, charts, logged models), not its GenAI one
+# (traces, prompts, judges), when the experiment says what it holds.
+KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
+
+
 class TrackingStoreError(ServiceError):
     """The tracking store cannot be reached or written."""
 
@@ -201,11 +206,13 @@ def ensure_experiment(params: Any, client: Any, name: str) -> str:
 
     found = client.get_experiment_by_name(name)
     if found is not None:
+        if found.tags.get(KIND_TAG) != MODEL_TRAINING:
+            client.set_experiment_tag(found.experiment_id, KIND_TAG, MODEL_TRAINING)
         return found.experiment_id
     uri = tracking_uri(params)
     location = params.tracking.artifact_root.resolve().as_uri() if uri.startswith("sqlite") else None
     try:
-        return client.create_experiment(name, artifact_location=location)
+        return client.create_experiment(name, artifact_location=location, tags={KIND_TAG: MODEL_TRAINING})
     except MlflowException:
         found = client.get_experiment_by_name(name)
         if found is None:
