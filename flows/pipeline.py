@@ -102,6 +102,8 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
                 if ledger.skip_failed(call) or not ledger.stale(call, state):
                     _finish(call, project, schedule)
                 else:
+                    if call.stage.name == "promote":  # the version it registers carries its stages' dvc.lock entries
+                        ledger.record()
                     in_flight[_submit(call, project, threads, datasets)] = call
                 continue
             if not in_flight:  # cannot happen with dvc.yaml's acyclic graph; never wait on nothing
