@@ -47,14 +47,15 @@ def reproduce(project: Path, client: MlflowClient, model_ref: str, say: Callable
     label, tags = version.label, version.tags
     repo = repository(project)
     require_commit(repo, version.commit, label)
-    say(f"{label}: model {version.model}, commit {version.commit[:12]}"
-        + (f", experiment {tags['lineage.dvc_exp_name']}" if "lineage.dvc_exp_baseline" in tags else ""))
     differs = environment_differences(tags, environment_tags(project))
     if differs:
         line = f"{label}: built in another environment: {'; '.join(differs)}"
         if strict_env:
             raise CleargateError(f"{line}; --strict-env refuses to rebuild it (set the environment up from the "
                                  "version's commit: `git checkout <commit> -- requirements.lock && make setup`)")
+    say(f"{label}: model {version.model}, commit {version.commit[:12]}"
+        + (f", experiment {tags['lineage.dvc_exp_name']}" if "lineage.dvc_exp_baseline" in tags else ""))
+    if differs:
         say(f"{line}; rebuilding anyway (--strict-env refuses)")
     with checkout(repo, version.commit) as (tree, scratch):
         tree_project = tree / project.resolve().relative_to(repo.resolve())
