@@ -74,6 +74,24 @@ def stop_workers(grace: float = WORKER_GRACE_S) -> None:
             worker.join(1)
 
 
+def acknowledge_cancellation(exc: BaseException) -> None:
+    """A run stopped by a SIGTERM while its state is Cancelling (the UI's Cancel, under a worker): set it Cancelled
+    now that it has stopped cleanly (workers stopped, what finished recorded), rather than wait for the worker to
+    notice the process is gone. Best effort: any other exception, or an API that does not answer, changes nothing."""
+    from prefect.client.orchestration import get_client
+    from prefect.context import FlowRunContext
+    from prefect.exceptions import TerminationSignal
+    from prefect.states import Cancelled
+
+    context = FlowRunContext.get()
+    if not isinstance(exc, TerminationSignal) or context is None or context.flow_run is None:
+        return
+    with suppress(Exception), get_client(sync_client=True) as client:
+        if client.read_flow_run(context.flow_run.id).state.is_cancelling():
+            client.set_flow_run_state(context.flow_run.id, Cancelled(
+                message="stopped cleanly: its pool workers stopped, the finished stages recorded in dvc.lock"))
+
+
 def stopped_by(exc: BaseException) -> tuple[int, str] | None:
     """The exit code and name of a stop (Ctrl-C, SIGTERM), or None for any other exception."""
     from prefect.exceptions import TerminationSignal

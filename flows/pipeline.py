@@ -45,7 +45,13 @@ from flows import dvc_adapter
 from flows.artifacts import publish_report
 from flows.beside import Beside, warm_fit_workers
 from flows.fits import fit_command, own_process_tree
-from flows.interrupts import stop_workers, stoppable_stage, stopped_by, terminate_on_sigterm
+from flows.interrupts import (
+    acknowledge_cancellation,
+    stop_workers,
+    stoppable_stage,
+    stopped_by,
+    terminate_on_sigterm,
+)
 from flows.ledger import RunLedger
 from flows.prefect_server import run_api_ready
 from flows.runners import task_runner
@@ -170,9 +176,13 @@ def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
     state = dvc_adapter.staleness(project.root)
     threads = threads_for(project.orchestration.fit_workers)
     try:
-        _run_graph(calls, project, ledger, state, threads, stability_seeds)
-    finally:
-        ledger.record()
+        try:
+            _run_graph(calls, project, ledger, state, threads, stability_seeds)
+        finally:
+            ledger.record()
+    except BaseException as exc:
+        acknowledge_cancellation(exc)  # a Cancel from the UI: the run says Cancelled once it has stopped cleanly
+        raise
     for name in dict.fromkeys(c.dataset for c in calls):
         create_markdown_artifact(key=f"run-summary-{name.replace('_', '-')}",
                                  markdown=summary_markdown(project.scope(name)), description=f"{name}: outcome")
