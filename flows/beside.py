@@ -14,6 +14,7 @@ from contextlib import suppress
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
+from prefect.task_runners import TaskRunner
 
 from cleargate.graph import StageCall, stage, stage_modules
 from cleargate.params import DatasetParams, ProjectParams
@@ -74,14 +75,15 @@ def import_beside(modules: list[str]) -> None:
     threading.Thread(target=load, name="cleargate-end-imports", daemon=True).start()
 
 
-def warm_fit_workers(project: ProjectParams, calls: list[StageCall], state: dvc_adapter.Staleness,
-                      rerun: set[str]) -> list[PrefectFuture]:
-    """One warm-up per fit worker when anything may run (DVC finds a planned stage stale, or one is asked for);
-    none on a no-op run."""
+def warm_fit_workers(fits: TaskRunner, project: ProjectParams, calls: list[StageCall], state: dvc_adapter.Staleness,
+                     rerun: set[str]) -> list[PrefectFuture]:
+    """One warm-up per fit worker, on the fits' runner, when anything may run (DVC finds a planned stage stale, or
+    one is asked for); none on a no-op run."""
     if not state.stale & {c.dvc_name for c in calls} and not rerun:
         return []
     modules, params = warm_modules(project), project.scope(calls[0].dataset)
-    return [warm_up.submit(modules, params) for _ in range(project.orchestration.fit_workers)]
+    return [fits.submit(warm_up, {"modules": modules, "params": params})
+            for _ in range(project.orchestration.fit_workers)]
 
 
 class Beside:

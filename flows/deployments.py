@@ -67,16 +67,19 @@ def serve_deployments(project: ProjectParams) -> list[RunnerDeployment]:
 
 
 def register(project: ProjectParams, root: Path) -> list[str]:
-    """Create or update both deployments on the configured Prefect API, assigned to `schedules.work_pool`.
-    The code stays where it is: the worker's pull step sets the working directory to `root`."""
-    names = []
-    for d in declared(project):
-        source = Flow.from_source(str(root.resolve()), d.entrypoint)
-        with contextlib.redirect_stdout(io.StringIO()):  # deploy() prints a table per deployment
-            source.deploy(**d.options, work_pool_name=project.schedules.work_pool, build=False, push=False,
-                          paused=False, print_next_steps=False, ignore_warnings=True)
-        names.append(d.full_name)
-    return names
+    """Create or update both deployments on the configured Prefect API, assigned to `schedules.work_pool`. The
+    worker imports each flow by its module (`flows.pipeline`, installed with the project), in the project's folder
+    (`working_dir`): every process a run fans out to, Dask workers on other machines included, can then
+    unpickle what it is sent by name."""
+    from prefect import deploy
+    from prefect.deployments.runner import EntrypointType
+
+    flows = [d.flow.to_deployment(**d.options, entrypoint_type=EntrypointType.MODULE_PATH,
+                                  job_variables={"working_dir": str(root.resolve())}) for d in declared(project)]
+    with contextlib.redirect_stdout(io.StringIO()):  # deploy() prints a table of deployments
+        deploy(*flows, work_pool_name=project.schedules.work_pool, build=False, push=False,
+               print_next_steps_message=False, ignore_warnings=True)
+    return [d.full_name for d in declared(project)]
 
 
 def ensure_work_pool(name: str) -> None:

@@ -33,6 +33,8 @@ class RunLedger:
     lock: dvc_adapter.LockRecorder = field(init=False, repr=False)      # what records them (hashing early)
     failed: dict[str, CleargateError] = field(default_factory=dict)   # dataset -> the first error that stopped it
     blocked: dict[str, str] = field(default_factory=dict)             # dataset -> why its candidate was not promoted
+    runner: str = "process pool"                                      # what ran the fits (flows.runners.describe)
+    dask_dashboard: str | None = None
 
     def _say(self, call: StageCall, outcome: str, detail: str = "") -> None:
         self.outcomes[call.dvc_name] = outcome
@@ -95,7 +97,8 @@ class RunLedger:
     def timings(self) -> RunTimings:
         return RunTimings(wall_seconds=time.perf_counter() - self.started, fit_seconds=self.fit_seconds,
                           stage_seconds=dict(self.seconds),
-                          skipped=sum(1 for o in self.outcomes.values() if o == "skipped"))
+                          skipped=sum(1 for o in self.outcomes.values() if o == "skipped"),
+                          runner=self.runner, dask_dashboard=self.dask_dashboard)
 
     def raise_failures(self) -> None:
         """One failure: re-raised as it is (same type). Several: one error naming each dataset."""

@@ -17,17 +17,13 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed, wait
-from prefect.runtime import flow_run
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
 from rich.console import Console
 
@@ -38,66 +34,47 @@ from cleargate.layout import run_timings
 from cleargate.params import ProjectParams, load_project
 from cleargate.records import ReleaseDecision, RunTimings
 from cleargate.release.summary import summary_markdown, summary_table, timings_line
-from cleargate.runtime import limit_threads, start_process, threads_for
-from cleargate.stages.entry import run_stage
+from cleargate.runtime import threads_for
 from cleargate.tracking import check_store
 from flows import dvc_adapter
 from flows.artifacts import publish_report
 from flows.beside import Beside, warm_fit_workers
-from flows.fits import fit_command, own_process_tree
 from flows.interrupts import (
     acknowledge_cancellation,
     stop_workers,
-    stoppable_stage,
     stopped_by,
     terminate_on_sigterm,
 )
 from flows.ledger import RunLedger
 from flows.prefect_server import run_api_ready
-from flows.runners import task_runner
+from flows.runners import describe, task_runner
 from flows.schedule import Schedule, lane
+from flows.stage_task import stage_task
 
 
-@task(cache_policy=NO_CACHE)
-def execute(call: StageCall, project: ProjectParams, threads: int | None = None) -> tuple[Any, float]:
-    """The stage function itself, timed; DVC bookkeeping stays in the flow's process (one writer of dvc.lock).
-    `threads`: the CPU threads a model stage may use (cores shared by the fits running side by side)."""
-    start_process()  # a pool worker starts fresh: offline, quiet, a quick exit, like the run's own process
-    if threads is not None:
-        limit_threads(threads)
-    extra = {"flow_run_id": flow_run.get_id()} if call.stage.name == "promote" else {}
-    started = time.perf_counter()
-    with stoppable_stage():  # Ctrl-C is the run's to handle; a SIGTERM unwinds the stage (flows/interrupts.py)
-        if own_process_tree(call, project):  # a multi-process (ddp) fit: the stage's command, its process tree
-            return fit_command(call, project, threads or threads_for(1)), time.perf_counter() - started
-        result = run_stage(call.stage, project, call.dataset, call.model, **extra)
-    return result, time.perf_counter() - started
-
-
-def _task(call: StageCall):
-    return execute.with_options(name=call.dvc_name, retries=1 if call.stage.fit else 0, retry_delay_seconds=5)
-
-
-def _submit(call: StageCall, project: ProjectParams, threads: int, datasets: TaskRunner) -> PrefectFuture:
-    """A model stage on the flow's task runner with the fits' thread count; a dataset stage on the dataset lane
-    with its process's own."""
+def _submit(call: StageCall, project: ProjectParams, threads: int, fits: TaskRunner,
+            datasets: TaskRunner) -> PrefectFuture:
+    """A model stage on the fits' runner (params.yaml `orchestration`) with the fits' thread count; a dataset stage
+    on the dataset lane with its process's own."""
     if lane(call) == "fit":
-        return _task(call).submit(call, project, threads)
-    return datasets.submit(_task(call), {"call": call, "project": project, "threads": None})
+        return fits.submit(stage_task(call), {"call": call, "project": project, "threads": threads})
+    return datasets.submit(stage_task(call), {"call": call, "project": project, "threads": None})
 
 
 def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger, state: dvc_adapter.Staleness,
                threads: int, stability_seeds: int) -> None:
     """Every planned call, each as soon as the stages it reads are done (flows/schedule.py): the model stages on
-    the flow's task runner (`fit_workers` at a time), the dataset stages beside them on one more process."""
+    the runner params.yaml configures (`task_runner(project)`: a local pool of `fit_workers`, or Dask), whatever
+    started the flow (`cleargate run`, a deployment, a test), the dataset stages beside them on one more process."""
     widths = {name: len(project.scope(name).features) for name in dict.fromkeys(c.dataset for c in calls)}
     schedule = Schedule.of(calls, state, widths)  # the narrowest dataset first: the fits start soonest
     room = {"fit": project.orchestration.fit_workers, "dataset": 1}
     in_flight: dict[PrefectFuture, StageCall] = {}
     measured: set[str] = set()
-    with ProcessPoolTaskRunner(max_workers=1) as datasets:
+    with task_runner(project) as fits, ProcessPoolTaskRunner(max_workers=1) as datasets:
+        ledger.runner, ledger.dask_dashboard = describe(project, fits)
         try:
-            warming = warm_fit_workers(project, calls, state, ledger.rerun)
+            warming = warm_fit_workers(fits, project, calls, state, ledger.rerun)
             beside = Beside(project)
             while not schedule.complete:
                 busy = Counter(lane(c) for c in in_flight.values())
@@ -107,13 +84,13 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
                     if stability_seeds and call.stage.name == "gate" and call.dataset not in measured:
                         measured.add(call.dataset)
                         _measure_stability(project, [c for c in calls if c.dataset == call.dataset], ledger,
-                                           stability_seeds)
+                                           stability_seeds, fits)
                     if ledger.skip_failed(call) or not ledger.stale(call, state):
                         _finish(call, project, schedule)
                     else:
                         if call.stage.name == "promote":  # its version carries its stages' dvc.lock entries
                             ledger.record()
-                        in_flight[_submit(call, project, threads, datasets)] = call
+                        in_flight[_submit(call, project, threads, fits, datasets)] = call
                     continue
                 if not in_flight:  # cannot happen with dvc.yaml's acyclic graph; never wait on nothing
                     raise RuntimeError(f"stage graph: nothing ready or running, {sorted(schedule.started)} started")
@@ -137,7 +114,8 @@ def _finish(call: StageCall, project: ProjectParams, schedule: Schedule) -> None
     schedule.finish(call)
 
 
-def _measure_stability(project: ProjectParams, calls: list[StageCall], ledger: RunLedger, seeds: int) -> None:
+def _measure_stability(project: ProjectParams, calls: list[StageCall], ledger: RunLedger, seeds: int,
+                       fits: TaskRunner) -> None:
     """`--stability-seeds N`: each candidate of a dataset still going is fitted with N seeds (through this flow's
     pool; `cleargate stability`), unless its summary is current with N seeds; its gate then re-runs."""
     from flows.stability import run_seeds  # imported here: it loads torch, sklearn and torchmetrics (8 s)
@@ -151,7 +129,7 @@ def _measure_stability(project: ProjectParams, calls: list[StageCall], ledger: R
             ledger.console.print(f"  stability@{model}: current ({seeds} seeds), skipped", style="dim")
             continue
         try:
-            summary = run_seeds(project, model, seeds, project.orchestration.fit_workers)
+            summary = run_seeds(project, model, seeds, project.orchestration.fit_workers, fits)
         except CleargateError as exc:
             ledger.fail(call, exc)
             continue
@@ -159,7 +137,7 @@ def _measure_stability(project: ProjectParams, calls: list[StageCall], ledger: R
         ledger.console.print(f"  stability@{model}: {seeds} seeds in {summary.seconds:.0f} s")
 
 
-@flow(name="cleargate-pipeline", task_runner=ProcessPoolTaskRunner(max_workers=1))
+@flow(name="cleargate-pipeline")
 def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
              datasets: list[str] | None = None, stability_seeds: int = 0) -> dict[str, str]:
     """`rerun` names stages to run even when DVC finds them up to date (`promote` or `promote@mnist`);
@@ -202,13 +180,6 @@ def _record_timings(project: ProjectParams, timings: RunTimings) -> None:
         if f"promote@{name}" in timings.stage_seconds and decision.is_file():
             with suppress(CleargateError):
                 log_run_timings(project.scope(name), ReleaseDecision.load(decision).pipeline_run_id, timings)
-
-
-def pipeline_with_workers(params_path: str, rerun: list[str], datasets: list[str] | None = None,
-                          stability_seeds: int = 0) -> dict[str, str]:
-    """The flow with the task runner of params.yaml (`orchestration`: a process pool or Dask, flows/runners.py)."""
-    configured = pipeline.with_options(task_runner=task_runner(load_project(Path(params_path))))
-    return configured(params_path, rerun=rerun, datasets=datasets, stability_seeds=stability_seeds)
 
 
 def _prepare(params_path: str, datasets: list[str] | None) -> None:
@@ -262,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _prepare(args.params, args.dataset)  # while the run's own Prefect API starts (`python -m flows`)
         run_api_ready()
-        outcomes = pipeline_with_workers(args.params, args.rerun, args.dataset, args.stability_seeds)
+        outcomes = pipeline(args.params, rerun=args.rerun, datasets=args.dataset, stability_seeds=args.stability_seeds)
         ran = [name for name, outcome in outcomes.items() if outcome in ("ran", "blocked")]
         console.print(f"stages ran: {len(ran)}; up to date, skipped: {len(outcomes) - len(ran)}")
         _print_summaries(console, args.params, args.dataset)

@@ -20,6 +20,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
 from cleargate.config.orchestration import OrchestrationConfig
 from cleargate.errors import CleargateError, ServiceError
 from cleargate.params import ProjectParams
+from cleargate.tracking.store import tracking_uri
 
 FIX = ("start one there (`dask scheduler`, then `dask worker <address>` on each machine that fits), or point "
        "orchestration.dask_address in params.yaml at a running one (task_runner: process runs here instead)")
@@ -36,10 +37,22 @@ def task_runner(project: ProjectParams, workers: int | None = None) -> TaskRunne
     from prefect_dask import DaskTaskRunner
 
     if orchestration.dask_address:
-        check_scheduler(orchestration)
+        check_scheduler(orchestration, tracking_uri(project.scope(next(iter(project.datasets)))))
         return DaskTaskRunner(address=orchestration.dask_address)
     return DaskTaskRunner(cluster_class="distributed.LocalCluster",
                           cluster_kwargs=local_cluster_options(workers))
+
+
+def describe(project: ProjectParams, runner: TaskRunner) -> tuple[str, str | None]:
+    """What ran the fits, for the run's record: ("process pool of N", None), or ("Dask at <scheduler>" (a local
+    cluster or the team's), its dashboard link or None)."""
+    if project.orchestration.task_runner == "process":
+        return f"process pool of {project.orchestration.fit_workers}", None
+    client = getattr(runner, "client", None)  # prefect-dask's connected distributed.Client
+    address = client.scheduler.address if client is not None else project.orchestration.dask_address
+    cluster = "" if project.orchestration.dask_address else "local cluster, "
+    dashboard = getattr(client, "dashboard_link", None) if client is not None else None
+    return f"Dask ({cluster}{address})", dashboard
 
 
 def local_cluster_options(workers: int) -> dict[str, Any]:
@@ -49,12 +62,33 @@ def local_cluster_options(workers: int) -> dict[str, Any]:
             "host": "127.0.0.1", "dashboard_address": None}
 
 
-def check_scheduler(orchestration: OrchestrationConfig) -> None:
-    """The scheduler at `dask_address` answers and has at least one worker within `dask_connect_budget_s`;
-    otherwise one line (address, check, fix), before Prefect starts or anything trains."""
+def check_scheduler(orchestration: OrchestrationConfig, tracking_uri: str) -> None:
+    """The scheduler at `dask_address` answers, has at least one worker within `dask_connect_budget_s`, and every
+    worker can import the project's code and reach its tracking store; otherwise one line (the address or the
+    worker, the check, the fix), before Prefect starts or anything trains."""
     from distributed import Client
 
     address, budget = orchestration.dask_address, orchestration.dask_connect_budget_s
+
+    def _worker_problems(tracking_uri: str) -> list[str]:
+        """Run on each Dask worker; defined here so that it is sent by value and runs even where the project
+        cannot be imported: what of the project the worker cannot do."""
+        import importlib
+        import urllib.request
+
+        problems = []
+        for module in ("cleargate", "flows"):
+            try:
+                importlib.import_module(module)
+            except Exception as exc:  # whatever the worker's environment raises, said in one line
+                problems.append(f"cannot import {module} ({type(exc).__name__}: {exc})")
+        if tracking_uri.startswith(("http://", "https://")):
+            try:
+                urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=5).close()
+            except Exception as exc:
+                problems.append(f"cannot reach the tracking server {tracking_uri} ({type(exc).__name__})")
+        return problems
+
     try:
         client = Client(address, timeout=budget, set_as_default=False)
     except ValueError as exc:
@@ -65,8 +99,15 @@ def check_scheduler(orchestration: OrchestrationConfig) -> None:
                              f"({type(exc).__name__}); {FIX}") from None
     try:
         client.wait_for_workers(1, timeout=budget)
+        problems = client.run(_worker_problems, tracking_uri)   # {worker address: [what it cannot do]}
     except (OSError, TimeoutError):
         raise ServiceError(f"{address}: the Dask scheduler has no worker after {budget:g} s; start one on each "
                              f"machine that fits (`dask worker {address}`, in the project's environment)") from None
     finally:
         client.close()
+    for worker, found in sorted(problems.items()):
+        if found:
+            raise ServiceError(f"Dask worker {worker}: {found[0]}; start it in the project's environment, from the "
+                               f"project's folder (`make setup`, then `dask worker {address}` there), with the "
+                               "project's MLFLOW_TRACKING_URI")
+

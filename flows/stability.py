@@ -18,7 +18,7 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ProcessPoolTaskRunner
+from prefect.task_runners import TaskRunner
 
 from cleargate.errors import CleargateError
 from cleargate.evaluation.seed_spread import stability_seeds
@@ -49,16 +49,18 @@ def fit_seed(project: ProjectParams, model: str, seed: int, parent_id: str, thre
     return measure_seed(project.scope(project.dataset_of(model)), model, seed, parent_id)
 
 
-def run_seeds(project: ProjectParams, model: str, n_seeds: int, workers: int) -> StabilitySummary:
-    """Inside a flow: the seeds go to that flow's task runner; the parent run is closed whatever happens."""
+def run_seeds(project: ProjectParams, model: str, n_seeds: int, workers: int, runner: TaskRunner) -> StabilitySummary:
+    """Inside a flow: the seeds go to `runner` (the pipeline's fits' runner); the parent run is closed whatever
+    happens."""
     params = project.scope(project.dataset_of(model))
     check_ready(params, model, n_seeds)
     seeds, started = stability_seeds(project.seed, n_seeds), time.time()
     parent = open_stability_run(params, model, seeds)
     threads = threads_for(min(workers, n_seeds))
     try:
-        futures = [fit_seed.with_options(name=f"stability@{model}-seed-{s}").submit(project, model, s, parent, threads)
-                   for s in seeds]
+        futures = [runner.submit(fit_seed.with_options(name=f"stability@{model}-seed-{s}"),
+                                 {"project": project, "model": model, "seed": s, "parent_id": parent,
+                                  "threads": threads}) for s in seeds]
         results = [f.result() for f in futures]
     except BaseException:
         close_stability_run(params, parent, None, failed=True)
@@ -66,7 +68,7 @@ def run_seeds(project: ProjectParams, model: str, n_seeds: int, workers: int) ->
     return summarise_seeds(params, model, results, parent, started)
 
 
-@flow(name="cleargate-stability", task_runner=ProcessPoolTaskRunner(max_workers=1))
+@flow(name="cleargate-stability")
 def stability(params_path: str, model: str, seeds: int) -> dict[str, Any]:
     """Measure, then refresh the dataset's gate (when it has run) so its verdicts see the summary."""
     project = load_project(Path(params_path))
@@ -74,7 +76,8 @@ def stability(params_path: str, model: str, seeds: int) -> dict[str, Any]:
     params = project.scope(dataset)
     check_ready(params, model, seeds)
     check_store(params)
-    summary = run_seeds(project, model, seeds, project.orchestration.fit_workers)
+    with task_runner(project) as runner:  # the pipeline's fits' runner: a local pool, or Dask
+        summary = run_seeds(project, model, seeds, project.orchestration.fit_workers, runner)
     if params.layout.gate.is_file():
         run_stage(stage("gate"), project, dataset)
     return summary.dump()
@@ -91,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         project = load_project(Path(args.params))
         check_ready(project.scope(project.dataset_of(args.model)), args.model, args.seeds)  # before Prefect starts
-        configured = stability.with_options(task_runner=task_runner(project))  # the pipeline's runner
-        summary = StabilitySummary.model_validate(configured(args.params, args.model, args.seeds))
+        summary = StabilitySummary.model_validate(stability(args.params, args.model, args.seeds))
         params = project.scope(project.dataset_of(args.model))
         print(summary_text(params, summary))
         print(f"summary: {params.layout.model(args.model).stability}; MLflow parent run {summary.run_id}")

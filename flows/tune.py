@@ -14,7 +14,6 @@ from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ProcessPoolTaskRunner
 
 from cleargate.errors import CleargateError
 from cleargate.params import load_project
@@ -31,15 +30,17 @@ def trial(params_path: str, model: str, parent_id: str, threads: int) -> None:
     study.run_trials(load_project(Path(params_path)), model, 1, parent_id)
 
 
-@flow(name="cleargate-tune", task_runner=ProcessPoolTaskRunner(max_workers=1))
+@flow(name="cleargate-tune")
 def tune(params_path: str, model: str, trials: int) -> list[str]:
+    """`tuning.workers` trials at once, on the pipeline's kind of runner (a local pool, or Dask)."""
     project = load_project(Path(params_path))
     parent_id = study.start(project, model, trials)
-    threads = threads_for(project.tuning.workers)  # type: ignore[union-attr]
-    futures = [trial.with_options(name=f"trial-{model}").submit(params_path, model, parent_id, threads)
-               for _ in range(trials)]
-    for future in futures:
-        future.wait()
+    workers = project.tuning.workers  # type: ignore[union-attr]
+    with task_runner(project, workers) as runner:
+        futures = [runner.submit(trial.with_options(name=f"trial-{model}"), {"params_path": params_path,
+                   "model": model, "parent_id": parent_id, "threads": threads_for(workers)}) for _ in range(trials)]
+        for future in futures:
+            future.wait()
     failed = [f for f in futures if f.state.is_failed()]
     result = study.finish(project, model, parent_id)
     if failed:
@@ -59,8 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         tuning = project.tuning
         if tuning is None:
             raise CleargateError(f"{args.params}: no `tuning` section (tuning.storage, tuning.space.<model>)")
-        lines = tune.with_options(task_runner=task_runner(project, tuning.workers))(
-            args.params, args.model, args.trials)
+        lines = tune(args.params, args.model, args.trials)
     except CleargateError as exc:
         print(f"cleargate: tune stopped: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -240,6 +240,8 @@ class RunTimings(Record):
     fit_seconds: float                 # sum of this run's fits (TrainRecord.fit_seconds)
     stage_seconds: dict[str, float]    # dvc stage name -> wall time of the stage, as the flow saw it
     skipped: int                       # stages DVC found up to date
+    runner: str = "process pool"       # what ran the fits: "process pool of 2", "Dask at tcp://host:8786"
+    dask_dashboard: str | None = None  # the Dask scheduler's dashboard, when Dask ran them
 
     @property
     def overhead(self) -> float:

@@ -142,6 +142,9 @@ def log_run_timings(params: DatasetParams, parent_id: str, timings: Any) -> None
     """What the pipeline run cost, on the dataset's parent run (a RunTimings record)."""
     client = connect(params)
     with store_errors(params):
+        client.set_tag(parent_id, "cleargate.runner", timings.runner)   # what ran the fits (and where)
+        if timings.dask_dashboard:
+            client.set_tag(parent_id, "cleargate.dask_dashboard", timings.dask_dashboard)
         client.log_metric(parent_id, "pipeline_wall_seconds", timings.wall_seconds)
         client.log_metric(parent_id, "pipeline_fit_seconds", timings.fit_seconds)
         if timings.fit_seconds:
