@@ -141,7 +141,7 @@ def main() -> None:
     apply_offline_env()
     with tempfile.TemporaryDirectory() as tmp:
         result = measure(Path(args.params).resolve().parent, args.dataset, args.seconds, Path(tmp))
-    for scenario, _, rows in SCENARIOS:
+    for scenario, _, _ in SCENARIOS:
         ours, theirs = result["cleargate"][scenario], result["mlflow"][scenario]
         print(f"{scenario}: cleargate p50 {ours['p50_ms']:.2f} ms p99 {ours['p99_ms']:.2f} ms "
               f"{ours['rows_per_s']:,.0f} rows/s | mlflow p50 {theirs['p50_ms']:.2f} ms p99 {theirs['p99_ms']:.2f} "

@@ -71,6 +71,14 @@ class Served:
         return done.stdout
 
 
+def on_store(served_or_project: Served | Path) -> None:
+    """MLflow's registry resolves a `models:/m-...` source with the global tracking URI: the project's store."""
+    import mlflow
+
+    project = served_or_project.project if isinstance(served_or_project, Served) else served_or_project
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+
+
 def copy_version(client: MlflowClient, version: str, challenger: bool = False) -> str:
     """A new version of the same logged model (its gates' tags too): a real second version to move aliases to."""
     source = client.get_model_version(NAME, version)
@@ -90,6 +98,7 @@ def served(golden_records, tmp_path_factory: pytest.TempPathFactory):
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     uri = f"sqlite:///{project / 'mlflow.db'}"
     client = MlflowClient(uri, uri)
+    on_store(project)
     copy_version(client, "1", challenger=True)   # v2: the same model, the challenger the shadow scores
     server = ModelServer(project / "server", project, f"{NAME}@champion",
                          {"CLEARGATE_SERVING_TOKEN": TOKEN, "CLEARGATE_WEBHOOK_SECRET": SECRET}).launch()
@@ -121,7 +130,7 @@ def test_mlflows_request_shapes_get_the_champions_labels(served: Served):
     from cleargate.serving.loading import load_served
 
     rows = served.test[served.features].head(8)
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{served.project / 'mlflow.db'}"
+    on_store(served)
     expected = np.asarray(load_served(f"models:/{NAME}@champion")[0].predict(rows)).tolist()
     status, headers, body = served.call("POST", "/invocations", dump_input_data(rows).encode())  # MLflow's client
     assert status == 200, body
@@ -161,7 +170,7 @@ def malformed(rng: np.random.Generator, row: dict[str, Any], n: int) -> list[tup
 
     makers = [
         lambda: ("json", rng.bytes(int(rng.integers(1, 200))), {}),
-        lambda: ("json", b'{"dataframe_split": ' + bytes(rng.choice(list(b"{[:,\"0")), 8)), {}),
+        lambda: ("json", b'{"dataframe_split": ' + bytes(rng.choice(list(b'{[:,"0'), 8).tolist()), {}),
         lambda: ("shape", [b"[]", b"1", b'"x"', b"null", b"{}", b'{"columns": []}'][int(rng.integers(6))], {}),
         lambda: ("shape", json.dumps({"dataframe_split": {"columns": columns, "data": [list(row.values())[:-1]]}})
                  .encode(), {}),
@@ -195,7 +204,12 @@ def test_500_malformed_requests_get_4xx_and_the_server_keeps_answering(served: S
     wrong = [(w, s, a[:300]) for w, s, a in answers if not 400 <= s < 500]
     assert not wrong, wrong[:5]
     assert all(b"Traceback" not in a and "message" in json.loads(a) for _, _, a in answers)
-    assert len({w for w, _, _ in answers}) >= 18, "every kind of mistake was sent"
+    said = {}
+    for what, _, answer in answers:
+        said.setdefault(what, set()).add(json.loads(answer)["check"])
+    assert len(said) == 11, "every kind of mistake was sent"
+    random_bytes = said.pop("json")
+    assert random_bytes <= {"json", "shape"} and all(checks == {what} for what, checks in said.items()), said
     status, _, body = served.call("POST", "/invocations", invocation(served.test[served.features].head(1)))
     assert status == 200 and served.call("GET", "/health", token=None)[0] == 200, body
     refused = json.loads(served.call("POST", "/invocations", json.dumps({"dataframe_records": [
@@ -299,9 +313,8 @@ def broken_bundle_version(served: Served, folder: Path) -> str:
     """A version whose weights are damaged: it cannot load."""
     import mlflow
 
-    from cleargate.serving.logged_model import log_model_artifact
-
     from cleargate.params import load_project
+    from cleargate.serving.logged_model import log_model_artifact
 
     model = served.client.get_run(served.client.get_model_version(NAME, "1").run_id).info.run_name
     bundle = folder / "bundle"
@@ -309,7 +322,7 @@ def broken_bundle_version(served: Served, folder: Path) -> str:
                     bundle)
     weights = next(p for p in bundle.iterdir() if p.suffix in (".skops", ".pt"))
     weights.write_bytes(b"not a model")
-    mlflow.set_tracking_uri(f"sqlite:///{served.project / 'mlflow.db'}")
+    on_store(served)
     with mlflow.start_run(experiment_id=served.client.get_run(served.client.get_model_version(NAME, "1").run_id)
                           .info.experiment_id):
         uri = log_model_artifact(bundle, served.test[served.features].head(4), "damaged")
@@ -327,6 +340,7 @@ def failing_model_version(served: Served, folder: Path) -> str:
     example = served.test[served.features].head(2)
     meta = {"dataset": "breast_cancer", "input_columns": served.features,
             "input_kinds": {c: "f" for c in served.features}}
+    on_store(served)
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(name="failing", python_model=str(code), input_example=example, metadata=meta)
     return str(served.client.create_model_version(NAME, info.model_uri, model_id=info.model_id).version)

@@ -105,19 +105,36 @@ class RequestChecks:
         if not frame.columns.equals(self.expected):
             self._columns(frame)
             frame = frame[self.order]
-        key = tuple(frame.dtypes)
-        verdict = self._types.get(key)
-        if verdict is None:  # the request's column types, judged once per combination of types
-            if len(self._types) > 256:  # bounded, whatever combinations callers send
-                self._types.clear()
-            floats = [c for c, t in zip(self.order, key, strict=True) if t.kind == "f"]
-            verdict = self._types[key] = (self._judge_types(frame), floats)
+        verdict = self._verdict(frame)
         if verdict[0] is not None:
-            raise verdict[0]
+            missing = self._nulls_as_numbers(frame)
+            if missing is None:
+                raise verdict[0]
+            frame, verdict = missing, self._verdict(missing)
+            if verdict[0] is not None:
+                raise verdict[0]
         if self.ge_needed:
             self._great_expectations(frame)
         self._values(frame, verdict[1])
         return frame
+
+    def _verdict(self, frame: pd.DataFrame) -> tuple[RequestRefused | None, list[str]]:
+        """The request's column types judged (once per combination of types), and its float columns."""
+        key = tuple(frame.dtypes)
+        verdict = self._types.get(key)
+        if verdict is None:
+            if len(self._types) > 256:  # bounded, whatever combinations callers send
+                self._types.clear()
+            floats = [c for c, t in zip(self.order, key, strict=True) if t.kind == "f"]
+            verdict = self._types[key] = (self._judge_types(frame), floats)
+        return verdict
+
+    def _nulls_as_numbers(self, frame: pd.DataFrame) -> pd.DataFrame | None:
+        """A numeric column the request sent only nulls in (JSON null has no type) as missing numbers, so the
+        presence check names it; None when there is none."""
+        empty = [c for c, t in zip(self.order, frame.dtypes, strict=True) if t.kind == "O"
+                 and self.trained.get(c, "O") in NUMBER_KINDS + "b" and frame[c].isna().all()]
+        return frame.astype(dict.fromkeys(empty, "float64")) if empty else None
 
     def _columns(self, frame: pd.DataFrame) -> None:
         given = [str(c) for c in frame.columns]
