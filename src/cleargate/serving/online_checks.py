@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cleargate.config.judging import ValidationConfig
 from cleargate.kinds import DataContract, kind_of
 from cleargate.kinds.expectations import Batch, Rule
 from cleargate.schema import LABEL, ROW
@@ -32,6 +33,7 @@ from cleargate.validation.screen import TABLE_RULES, flagged, flagged_long
 KNOWN = frozenset({"ExpectColumnValuesToNotBeNull", "ExpectColumnValuesToBeBetween", "ExpectColumnValuesToBeInSet",
                    "ExpectColumnValuesToNotBeInSet", "ExpectColumnPairValuesToBeEqual"})  # the screen's exact ones
 NUMBER_KINDS = "iuf"
+ONLINE = ValidationConfig(policy={}, max_quarantine_fraction=0.0)   # every check fails a request: no quarantine
 
 
 def _refuse(check: str, message: str, column: str | None = None, rows: list[int] | None = None) -> RequestRefused:
@@ -68,7 +70,7 @@ class RequestChecks:
         self.features = self.kind.feature_columns(data)
         self.integers = any(kind in "iub" for kind in self.trained.values())  # learnt integers (or booleans)
         self.expected = pd.Index(self.order)
-        self._types: dict[tuple[Any, ...], tuple[RequestRefused | None, list[str]]] = {}
+        self._types: dict[tuple[Any, ...], tuple[RequestRefused | None, RequestRefused | None, list[str]]] = {}
         template = pd.DataFrame({c: pd.Series(dtype="float64") for c in self.features})
         suite = self.kind.scoring_suite(template, data)
         self.long = [b for b in suite if b.per_row and b.long_columns]
@@ -115,18 +117,22 @@ class RequestChecks:
                 raise verdict[0]
         if self.ge_needed:
             self._great_expectations(frame)
-        self._values(frame, verdict[1])
+        self._values(frame)
+        if verdict[1] is not None:  # the model's contract, after the suite's checks (batch scoring's order)
+            raise verdict[1]
+        self._finite(frame, verdict[2])
         return frame
 
-    def _verdict(self, frame: pd.DataFrame) -> tuple[RequestRefused | None, list[str]]:
-        """The request's column types judged (once per combination of types), and its float columns."""
+    def _verdict(self, frame: pd.DataFrame) -> tuple[RequestRefused | None, RequestRefused | None, list[str]]:
+        """The request's column types judged by the suite and by the model's contract (once per combination of
+        types), and its float columns."""
         key = tuple(frame.dtypes)
         verdict = self._types.get(key)
         if verdict is None:
             if len(self._types) > 256:  # bounded, whatever combinations callers send
                 self._types.clear()
             floats = [c for c, t in zip(self.order, key, strict=True) if t.kind == "f"]
-            verdict = self._types[key] = (self._judge_types(frame), floats)
+            verdict = self._types[key] = (*self._judge_types(frame), floats)
         return verdict
 
     def _nulls_as_numbers(self, frame: pd.DataFrame) -> pd.DataFrame | None:
@@ -155,8 +161,8 @@ class RequestChecks:
             raise _refuse("columns", f"{missing[0]}: missing; the request lacks {len(missing)} of the model's "
                           f"{len(self.features)} columns ({', '.join(missing[:5])}{more})", missing[0])
 
-    def _judge_types(self, frame: pd.DataFrame) -> RequestRefused | None:
-        """The suite's whole-table checks (column types) on the request's types, then the model's own."""
+    def _judge_types(self, frame: pd.DataFrame) -> tuple[RequestRefused | None, RequestRefused | None]:
+        """The suite's whole-table checks (column types) on the request's types; the model's own."""
         for batch in self.kind.scoring_suite(frame.iloc[:0], self.data):
             if batch.per_row:
                 continue
@@ -166,16 +172,16 @@ class RequestChecks:
                     row = batch.frame[mask].iloc[0]
                     column = str(row.get("column", ""))
                     return _refuse(rule.check, f"{column}: {frame[column].dtype} values where the dataset declares "
-                                   f"{_expected(rule, row)} (check {rule.check})", column)
+                                   f"{_expected(rule, row)} (check {rule.check})", column), None
         why = type_mismatch(frame, self.trained)
         if why is not None:
             column = why.split("column ", 1)[1].split(":", 1)[0]
-            return _refuse("model", f"{column}: {frame[column].dtype} values; the model was trained on kind "
-                           f"{self.trained[column]!r} (integers where it learnt integers, numbers where it learnt "
-                           "numbers)", column)
-        return None
+            return None, _refuse("model", f"{column}: {frame[column].dtype} values; the model was trained on kind "
+                                 f"{self.trained[column]!r} (integers where it learnt integers, numbers where it "
+                                 "learnt numbers)", column)
+        return None, None
 
-    def _values(self, frame: pd.DataFrame, floats: list[str]) -> None:
+    def _values(self, frame: pd.DataFrame) -> None:
         if self.not_null:
             nulls = (frame if self.not_null == self.order else frame[self.not_null]).isna().to_numpy()
             if nulls.any():
@@ -188,13 +194,6 @@ class RequestChecks:
                     self.strict_high, values >= self.high, values > self.high)
             if bad.any():
                 self._first(frame, bad, self.ranged, "ExpectColumnValuesToBeBetween")
-        if floats:
-            infinite = np.isinf((frame if len(floats) == len(self.order) else frame[floats]).to_numpy())
-            if infinite.any():
-                rows, columns = np.nonzero(infinite)
-                column = floats[columns[0]]
-                raise _refuse("model", f"{column}: row {rows[0]} is {frame[column].iloc[rows[0]]}; the model takes "
-                              "finite numbers", column, rows[columns == columns[0]].tolist())
         for rule in self.other:
             self._rule(frame, rule, flagged(frame, [rule]))
         for batch in self.long:
@@ -203,6 +202,16 @@ class RequestChecks:
                 self._long(frame, batch)
         if self.derived:
             self._derived(frame)
+
+    def _finite(self, frame: pd.DataFrame, floats: list[str]) -> None:
+        """The model's contract: numbers, never infinities (a range without a maximum lets +inf by)."""
+        if floats:
+            infinite = np.isinf((frame if len(floats) == len(self.order) else frame[floats]).to_numpy())
+            if infinite.any():
+                rows, columns = np.nonzero(infinite)
+                column = floats[columns[0]]
+                raise _refuse("model", f"{column}: row {rows[0]} is {frame[column].iloc[rows[0]]}; the model takes "
+                              "finite numbers", column, rows[columns == columns[0]].tolist())
 
     def _first(self, frame: pd.DataFrame, bad: np.ndarray, columns: list[str], expectation: str) -> None:
         """The rule behind the first column with a refused value, and every row it refuses there."""
@@ -262,7 +271,7 @@ class RequestChecks:
         """A suite with a rule the screen cannot judge: Great Expectations on this request, as batch scoring."""
         from cleargate.validation import ChunkedValidation
 
-        validation = ChunkedValidation(self.data, _no_quarantine(), "request")
+        validation = ChunkedValidation(self.data, ONLINE, "request")
         if validation.start(frame.iloc[:0]):
             validation.add(frame.reset_index(drop=True))
         report = validation.report(len(frame))
@@ -285,10 +294,3 @@ def _expected(rule: Rule, row: pd.Series) -> str:
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _no_quarantine() -> Any:
-    """Online, every check fails the request: no row is set aside."""
-    from cleargate.config.judging import ValidationConfig
-
-    return ValidationConfig(policy={}, max_quarantine_fraction=0.0)
