@@ -93,7 +93,10 @@ def measure(root: Path, dataset: str, seconds: int, folder: Path) -> dict[str, A
     params = load_project(root / "params.yaml").scope(dataset)
     uri = f"sqlite:///{root / 'mlflow.db'}"
     name = params.registry.model_name
-    version = MlflowClient(uri, uri).get_model_version_by_alias(name, "champion").version
+    client = MlflowClient(uri, uri)
+    champion = client.get_model_version_by_alias(name, "champion")
+    version = champion.version
+    model = client.get_run(champion.run_id).info.run_name
     raw = yaml.safe_load((root / "params.yaml").read_text())
     raw["serving"]["shadow"] = None  # MLflow's server scores once per request: so does ours here
     unshadowed = root / f".bench-params-{uuid.uuid4().hex[:8]}.yaml"  # beside params.yaml: the same project
@@ -108,7 +111,8 @@ def measure(root: Path, dataset: str, seconds: int, folder: Path) -> dict[str, A
                 "mlflow": [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{name}/{version}",
                            "--env-manager", "local", "--host", "127.0.0.1", "--port", str(theirs)]}
     servers: dict[str, Any] = {}
-    result: dict[str, Any] = {"model": name, "version": str(version), "seconds": seconds}
+    result: dict[str, Any] = {"model": name, "version": str(version), "seconds": seconds,
+                              "family": params.train[model].family if model in params.train else model}
     try:
         for server, argv in commands.items():
             started = time.monotonic()
