@@ -30,7 +30,7 @@ def serve_model(model: Annotated[str, typer.Argument(metavar="NAME@ALIAS|NAME/VE
 
     Example: cleargate serve-model breast-cancer-classifier@champion --port 5050"""
     with handled():
-        path = params_path(params)  # first: the process is quiet before MLflow's model classes load
+        path = params_path(params)
         from cleargate.params import load_project
         from cleargate.serving.online_server import TOKEN_ENV, WEBHOOK_SECRET_ENV, ServeRequest, check_exposure, serve
         from cleargate.tracking import check_store, connect

@@ -61,6 +61,7 @@ class ServerState:
     token: str | None
     webhook_secret: str | None
     pool: ThreadPoolExecutor
+    pinned: bool = False                 # NAME/VERSION: `key` names a version, not an alias
     on_stop: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -153,8 +154,8 @@ def build_app(state: ServerState) -> FastAPI:
     def version(request: Request) -> Response:
         authorised(request)
         loaded = state.follower.get(state.key)
-        return _json({"name": state.name, "alias": None if state.key.startswith("v") and state.key[1:].isdigit()
-                      else state.key, **_describe(loaded), "refused_swaps_total": state.follower.refused_total,
+        return _json({"name": state.name, "alias": None if state.pinned else state.key, **_describe(loaded),
+                      "refused_swaps_total": state.follower.refused_total,
                       "refused_swaps": [vars(r) for r in state.follower.refused],
                       "resolutions": state.follower.resolutions,
                       "shadow": state.shadow.state() if state.shadow is not None else None,

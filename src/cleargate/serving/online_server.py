@@ -119,7 +119,7 @@ def serve(request: ServeRequest, serving: ServingConfig, params: DatasetParams, 
     shadow = Shadow(follower, shadow_alias, key, traffic, metrics) if shadow_alias else None
     pool = ThreadPoolExecutor(max_workers=available_cpus(), thread_name_prefix="cleargate-answer")
     state = ServerState(request.name, key, follower, serving, metrics, traffic, shadow, request.token,
-                        request.webhook_secret, pool)
+                        request.webhook_secret, pool, pinned=request.version is not None)
     state.on_stop += [follower.stop, *([shadow.stop] if shadow else []), traffic.close,
                       lambda: pool.shutdown(wait=True), lambda: shutil.rmtree(folder, ignore_errors=True)]
     follower.start()
