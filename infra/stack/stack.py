@@ -1,5 +1,5 @@
 """up / down / status of the whole stack, in dependency order (down: the reverse), and one online model server per
-registered model that params.yaml `serving.stack` lists (after the worker; stopped first)."""
+registered model that params.yaml `serving.stack` lists (started after the worker, stopped before MLflow)."""
 
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def _model_servers(state: dict[str, Running]) -> list[str]:
 def down(config: StackConfig) -> None:
     state = load_state(config.state_file)
     interrupted, stopped = _interrupted_runs(config, state), 0
-    for name in [*_model_servers(state), *reversed(ORDER[1:])]:  # the model servers first: they use MLflow
+    for name in [*reversed(ORDER[2:]), *_model_servers(state), "mlflow"]:  # the model servers before MLflow
         if name == "prefect" and interrupted:  # the worker and its runs are stopped; the server still answers
             from flows import deployments
 

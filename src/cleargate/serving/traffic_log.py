@@ -183,15 +183,17 @@ class TrafficLog:
 
     def _rows(self, records: list[dict[str, Any]], shadows: dict[str, tuple[str, str, list[Any]]],
               batch: str) -> pd.DataFrame:
-        rows = []
-        for record in records:
+        columns: dict[str, list[Any]] = {k: [] for k in ("request_id", "row", "received_at", "version", "prediction",
+                                                          "shadow_alias", "shadow_version", "shadow_prediction")}
+        for record in records:  # column by column: a busy server answers thousands of rows a second
+            n = len(record["predictions"])
             alias, version, labels = shadows.get(record["request_id"], (None, None, None))
-            for i, label in enumerate(record["predictions"]):
-                rows.append({"request_id": record["request_id"], "row": i, "received_at": record["received_at"],
-                             "model": self.name, "version": record["version"], "prediction": label,
-                             "shadow_alias": alias, "shadow_version": version,
-                             "shadow_prediction": None if labels is None else labels[i], "inbox_batch": batch})
-        return pd.DataFrame(rows)
+            for key, values in (("request_id", [record["request_id"]] * n), ("row", range(n)),
+                                ("received_at", [record["received_at"]] * n), ("version", [record["version"]] * n),
+                                ("prediction", record["predictions"]), ("shadow_alias", [alias] * n),
+                                ("shadow_version", [version] * n), ("shadow_prediction", labels or [None] * n)):
+                columns[key].extend(values)
+        return pd.DataFrame(columns).assign(model=self.name, inbox_batch=batch)
 
     def _spool(self) -> None:
         """Rows too few for a batch when the server stops: kept for the next server's first batch."""
