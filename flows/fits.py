@@ -12,15 +12,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from contextlib import suppress
 from pathlib import Path
+
+import psutil
 
 from cleargate.errors import CleargateError
 from cleargate.graph import StageCall
 from cleargate.params import ProjectParams, load_project
+from cleargate.processes import Running, stop
 from cleargate.records import TrainRecord
 from cleargate.runtime import CPUS_ENV
 from cleargate.training.distributed import multi_process, without_distributed_env
 
+FIT_STOP_GRACE_S = 5.0   # a stopped multi-process fit's ranks get this long to exit before they are killed
 PARAMS_FILE = "params.yaml"  # the stage command's default, as dvc.yaml runs it: the project root's params
 
 
@@ -38,10 +43,17 @@ def fit_command(call: StageCall, project: ProjectParams, cpus: int) -> TrainReco
     _check_same_params(params, project, call.model or "")
     command = [sys.executable, "-m", "cleargate.stages", call.stage.name, *call.argv, "--params", str(params)]
     env = {**without_distributed_env(os.environ), CPUS_ENV: str(cpus)}
-    done = subprocess.run(command, cwd=project.root, env=env, check=False)
-    if done.returncode != 0:
+    # its own session: if the run is stopped, the command and every rank it launched go with it (`stop`)
+    process = subprocess.Popen(command, cwd=project.root, env=env, start_new_session=True)
+    try:
+        returncode = process.wait()
+    except BaseException:
+        with suppress(psutil.Error):
+            stop(Running(process.pid, psutil.Process(process.pid).create_time(), ""), grace=FIT_STOP_GRACE_S)
+        raise
+    if returncode != 0:
         raise CleargateError(f"{call.dvc_name}: the fit command `{' '.join(command[1:])}` exited with "
-                             f"{done.returncode} (its lines are above); nothing recorded for it")
+                             f"{returncode} (its lines are above); nothing recorded for it")
     return TrainRecord.load(project.scope(call.dataset).layout.model(call.model or "").bundle.train_record)
 
 

@@ -74,9 +74,11 @@ class RunLedger:
         self.pending = self.lock.write_soon(names)
 
     def record(self) -> None:
-        """What ran goes into dvc.lock, in one write (DVC re-reads and rewrites the whole lock file each time:
-        seconds here), called at the end of every run, also a failed one: a stage recorded there is never re-run
-        by the next run or by `dvc repro`. Most of it was hashed already, as each dataset was promoted."""
+        """What ran goes into dvc.lock, in one write (DVC re-reads and rewrites the whole lock file each time),
+        called before each promote (the version it registers carries the dvc.lock entries of the stages that made
+        it, as `dvc repro` would have recorded them by then) and at the end of every run, also a failed one: a
+        stage recorded there is never re-run by the next run or by `dvc repro`. Most of it was hashed already,
+        as each dataset was gated."""
         names, self.pending = self.pending, []
         self.lock.write(names)
 

@@ -45,6 +45,13 @@ from flows import dvc_adapter
 from flows.artifacts import publish_report
 from flows.beside import Beside, warm_fit_workers
 from flows.fits import fit_command, own_process_tree
+from flows.interrupts import (
+    acknowledge_cancellation,
+    stop_workers,
+    stoppable_stage,
+    stopped_by,
+    terminate_on_sigterm,
+)
 from flows.ledger import RunLedger
 from flows.prefect_server import run_api_ready
 from flows.runners import task_runner
@@ -60,9 +67,10 @@ def execute(call: StageCall, project: ProjectParams, threads: int | None = None)
         limit_threads(threads)
     extra = {"flow_run_id": flow_run.get_id()} if call.stage.name == "promote" else {}
     started = time.perf_counter()
-    if own_process_tree(call, project):  # a multi-process (ddp) fit: the stage's command, its own process tree
-        return fit_command(call, project, threads or threads_for(1)), time.perf_counter() - started
-    result = run_stage(call.stage, project, call.dataset, call.model, **extra)
+    with stoppable_stage():  # Ctrl-C is the run's to handle; a SIGTERM unwinds the stage (flows/interrupts.py)
+        if own_process_tree(call, project):  # a multi-process (ddp) fit: the stage's command, its process tree
+            return fit_command(call, project, threads or threads_for(1)), time.perf_counter() - started
+        result = run_stage(call.stage, project, call.dataset, call.model, **extra)
     return result, time.perf_counter() - started
 
 
@@ -88,33 +96,39 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
     in_flight: dict[PrefectFuture, StageCall] = {}
     measured: set[str] = set()
     with ProcessPoolTaskRunner(max_workers=1) as datasets:
-        warming = warm_fit_workers(project, calls, state, ledger.rerun)
-        beside = Beside(project)
-        while not schedule.complete:
-            busy = Counter(lane(c) for c in in_flight.values())
-            call = schedule.next_ready({name for name, n in room.items() if busy[name] < n})
-            if call is not None:
-                schedule.start(call)
-                if stability_seeds and call.stage.name == "gate" and call.dataset not in measured:
-                    measured.add(call.dataset)
-                    _measure_stability(project, [c for c in calls if c.dataset == call.dataset], ledger,
-                                       stability_seeds)
-                if ledger.skip_failed(call) or not ledger.stale(call, state):
-                    _finish(call, project, schedule)
-                else:
-                    in_flight[_submit(call, project, threads, datasets)] = call
-                continue
-            if not in_flight:  # cannot happen with dvc.yaml's acyclic graph; never wait on nothing
-                raise RuntimeError(f"stage graph: nothing ready or running, {sorted(schedule.started)} started")
-            future = next(as_completed(list(in_flight)))
-            call = in_flight.pop(future)
-            try:
-                ledger.done(call, *future.result())
-            except CleargateError as exc:
-                ledger.fail(call, exc)
-            _finish(call, project, schedule)
-            beside.after(call)
-        wait(warming)
+        try:
+            warming = warm_fit_workers(project, calls, state, ledger.rerun)
+            beside = Beside(project)
+            while not schedule.complete:
+                busy = Counter(lane(c) for c in in_flight.values())
+                call = schedule.next_ready({name for name, n in room.items() if busy[name] < n})
+                if call is not None:
+                    schedule.start(call)
+                    if stability_seeds and call.stage.name == "gate" and call.dataset not in measured:
+                        measured.add(call.dataset)
+                        _measure_stability(project, [c for c in calls if c.dataset == call.dataset], ledger,
+                                           stability_seeds)
+                    if ledger.skip_failed(call) or not ledger.stale(call, state):
+                        _finish(call, project, schedule)
+                    else:
+                        if call.stage.name == "promote":  # its version carries its stages' dvc.lock entries
+                            ledger.record()
+                        in_flight[_submit(call, project, threads, datasets)] = call
+                    continue
+                if not in_flight:  # cannot happen with dvc.yaml's acyclic graph; never wait on nothing
+                    raise RuntimeError(f"stage graph: nothing ready or running, {sorted(schedule.started)} started")
+                future = next(as_completed(list(in_flight)))
+                call = in_flight.pop(future)
+                try:
+                    ledger.done(call, *future.result())
+                except CleargateError as exc:
+                    ledger.fail(call, exc)
+                _finish(call, project, schedule)
+                beside.after(call)
+            wait(warming)
+        except BaseException:  # Ctrl-C, SIGTERM (Prefect's TerminationSignal), a bug: stop the workers by pid
+            stop_workers()       # now, before the pools wait for them; `pipeline` records what finished
+            raise
         ledger.record_soon()  # dvc.lock is written while the dataset worker exits (`ledger.record` waits for it)
 
 
@@ -162,9 +176,13 @@ def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
     state = dvc_adapter.staleness(project.root)
     threads = threads_for(project.orchestration.fit_workers)
     try:
-        _run_graph(calls, project, ledger, state, threads, stability_seeds)
-    finally:
-        ledger.record()
+        try:
+            _run_graph(calls, project, ledger, state, threads, stability_seeds)
+        finally:
+            ledger.record()
+    except BaseException as exc:
+        acknowledge_cancellation(exc)  # a Cancel from the UI: the run says Cancelled once it has stopped cleanly
+        raise
     for name in dict.fromkeys(c.dataset for c in calls):
         create_markdown_artifact(key=f"run-summary-{name.replace('_', '-')}",
                                  markdown=summary_markdown(project.scope(name)), description=f"{name}: outcome")
@@ -238,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="fit every candidate with N seeds before the gates (max_seed_std); default 0: off")
     parser.add_argument("-v", "--verbose", action="store_true", help="show every library's log lines and warnings")
     args = parser.parse_args(argv)
+    terminate_on_sigterm()  # like Ctrl-C: the flow unwinds, the workers stop, what finished is recorded
     _start_watchdog()
     console, errors = Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
     try:
@@ -256,6 +275,14 @@ def main(argv: list[str] | None = None) -> int:
             _print_summaries(console, args.params, args.dataset)  # what did run, and which check blocked
         errors.print(f"\ncleargate: run stopped: {exc}", markup=False)
         return exc.exit_code
+    except BaseException as exc:
+        stop = stopped_by(exc)
+        if stop is None:
+            raise
+        code, how = stop
+        errors.print(f"\ncleargate: run stopped by {how}; the stages that finished are recorded in dvc.lock, the "
+                     "next run goes on from them", markup=False)
+        return code
     return 0
 
 

@@ -110,9 +110,11 @@ def worker_name(config: StackConfig) -> str:
     return f"cleargate-{Path(config.root).name}"
 
 
-def worker(config: StackConfig, creds: Credentials, pool: str, ready: Callable[[], bool]) -> Service:
-    """A `process` worker on the pool; flow runs inherit its environment: they use the stack's servers."""
+def worker(config: StackConfig, creds: Credentials, pool: str, poll_s: float, ready: Callable[[], bool]) -> Service:
+    """A `process` worker on the pool, asking every `poll_s` seconds for runs to start and runs to cancel (the UI's
+    Cancel stops a run within that); flow runs inherit its environment: they use the stack's servers."""
     env = {**_base_env(config), **client_env(config, creds), "PREFECT_HOME": str(config.dir / "worker"),
+           "PREFECT_WORKER_QUERY_SECONDS": f"{poll_s:g}",
            "PREFECT_API_URL": _local(config, config.prefect_port, "/api"),
            "MLFLOW_TRACKING_URI": _local(config, config.mlflow_port, "")}
     argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process",

@@ -90,8 +90,9 @@ def up(config: StackConfig) -> None:
         current = state.get("worker")  # a heartbeat after the worker's own start (or after now, for a new one)
         since = current.started if current is not None and current.alive() else time.time() - 1
         name = services.worker_name(config)
-        _ensure(services.worker(config, creds, pool, lambda: deployments.worker_online(pool, name, since)), state,
-                config)
+        poll = project.schedules.worker_poll_s
+        _ensure(services.worker(config, creds, pool, poll, lambda: deployments.worker_online(pool, name, since)),
+                state, config)
     for model, served in project.serving.stack.items():
         _ensure(services.model_server(config, creds, model, served.alias, served.port), state, config)
     env_file = write_env_file(config, creds)

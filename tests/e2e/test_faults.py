@@ -7,9 +7,11 @@ git + DVC project on tiny data (trees on the breast-cancer records train in seco
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -101,44 +103,56 @@ def test_a_damaged_raw_file_stops_its_dataset_and_dvc_checkout_restores_it(golde
     assert "validate@breast_cancer" in fixed.stdout and "ran" in fixed.stdout
 
 
-@pytest.mark.slow
-def test_kill_9_of_the_main_process_leaves_no_process_and_no_half_written_model(tmp_path: Path):
+def long_run(tmp_path: Path) -> tuple[Path, dict, psutil.Popen, dict[int, float]]:
+    """`cleargate run` on a digits project whose CNN trains for hundreds of epochs, in a session of its own (so a
+    signal can go to its process group, as a terminal's Ctrl-C does), returned once the CNN's first epoch is
+    done: the dataset stages have finished, the fit is under way. With every process it started so far."""
     params = tiny_params()
     params["train"] = {k: v for k, v in params["train"].items() if k in ("cnn", "hgb", "rf")}
-    params["train"]["cnn"].update(max_epochs=400, patience=400)  # long enough to be killed while it trains
+    params["train"]["cnn"].update(max_epochs=400, patience=400)  # long enough to be stopped while it trains
     project = make_project(tmp_path, params)
     main = psutil.Popen([CLEARGATE, "run"], cwd=project, stdout=(tmp_path / "out.txt").open("w"),
-                        stderr=(tmp_path / "err.txt").open("w"), env={**os.environ})
+                        stderr=(tmp_path / "err.txt").open("w"), env={**os.environ}, start_new_session=True)
     seen: dict[int, float] = {}
     deadline = time.monotonic() + 600
-    try:
-        while time.monotonic() < deadline:  # until a pool worker is training the CNN (its first epoch is done)
-            for child in main.children(recursive=True):
-                try:
-                    seen[child.pid] = child.create_time()
-                except psutil.Error:
-                    continue
-            if "cnn epoch 1/" in (tmp_path / "err.txt").read_text():
-                break
-            assert main.poll() is None, "the run ended: " + (tmp_path / "err.txt").read_text()[-2000:]
-            time.sleep(0.5)
-        else:
-            pytest.fail("the CNN fit never started: " + (tmp_path / "err.txt").read_text()[-2000:])
-        os.kill(main.pid, signal.SIGKILL)
-        main.wait(30)
-        alive: list[str] = []
-        for _ in range(30):
-            alive = [f"{pid} {psutil.Process(pid).cmdline()[:3]}" for pid, created in seen.items()
-                     if psutil.pid_exists(pid) and psutil.Process(pid).create_time() == created
-                     and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
-            if not alive:
-                break
-            time.sleep(1)
-        assert not alive, f"left running after kill -9: {alive}"
-    finally:
-        for pid, created in seen.items():
-            if psutil.pid_exists(pid) and psutil.Process(pid).create_time() == created:
+    while time.monotonic() < deadline:  # until a pool worker is training the CNN (its first epoch is done)
+        for child in main.children(recursive=True):
+            try:
+                seen[child.pid] = child.create_time()
+            except psutil.Error:
+                continue
+        if "cnn epoch 1/" in (tmp_path / "err.txt").read_text():
+            return project, params, main, seen
+        assert main.poll() is None, "the run ended: " + (tmp_path / "err.txt").read_text()[-2000:]
+        time.sleep(0.5)
+    main.kill()
+    pytest.fail("the CNN fit never started: " + (tmp_path / "err.txt").read_text()[-2000:])
+
+
+def left_running(seen: dict[int, float], wait_s: float = 30) -> list[str]:
+    """The processes of `seen` still running after up to `wait_s` seconds (killed, so no test leaves them)."""
+    alive: list[str] = []
+    for _ in range(int(wait_s)):
+        alive = [f"{pid} {psutil.Process(pid).cmdline()[:3]}" for pid, created in seen.items()
+                 if psutil.pid_exists(pid) and psutil.Process(pid).create_time() == created
+                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+        if not alive:
+            break
+        time.sleep(1)
+    for pid, created in seen.items():
+        with contextlib.suppress(psutil.Error):
+            if psutil.Process(pid).create_time() == created:
                 psutil.Process(pid).kill()
+    return alive
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_main_process_leaves_no_process_and_no_half_written_model(tmp_path: Path):
+    project, params, main, seen = long_run(tmp_path)
+    os.kill(main.pid, signal.SIGKILL)
+    main.wait(30)
+    alive = left_running(seen)
+    assert not alive, f"left running after kill -9: {alive}"
     models = project / "models" / "digits"
     assert not (models / "cnn").exists(), "a killed fit leaves no model folder a later run would accept"
     params["train"]["cnn"].update(max_epochs=3, patience=3)
@@ -146,6 +160,58 @@ def test_kill_9_of_the_main_process_leaves_no_process_and_no_half_written_model(
     again = run([CLEARGATE, "run"], project, check=False)
     assert again.returncode == 0, again.stderr[-3000:]
     assert (models / "cnn" / "model.pt").is_file() and not list(models.glob(".*.tmp"))
+
+
+@contextlib.contextmanager
+def two_cpu_hogs():
+    """Two processes keeping both cores busy, as other work on the machine would; stopped by pid."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("how", "code"), [("Ctrl-C", 130), ("SIGTERM", 143)])
+def test_a_run_stopped_mid_fit_says_so_in_one_line_keeps_what_finished_and_leaves_nothing(
+        how: str, code: int, tmp_path: Path):
+    """Ctrl-C (SIGINT to the run's process group, as a terminal sends it) or SIGTERM to the run's process: one
+    line and exit 130 / 143 within 10 s, with two CPU hogs beside it; the finished stages are in dvc.lock, the
+    interrupted fit's MLflow run ended FAILED, no process is left, and the next run goes on from there."""
+    project, params, main, seen = long_run(tmp_path)
+    with two_cpu_hogs():
+        started = time.monotonic()
+        if how == "Ctrl-C":
+            os.killpg(main.pid, signal.SIGINT)
+        else:
+            os.kill(main.pid, signal.SIGTERM)
+        returncode = main.wait(60)
+        took = time.monotonic() - started
+    err = (tmp_path / "err.txt").read_text()
+    alive = left_running(seen)
+    assert returncode == code and took < 10, f"exit {returncode} after {took:.1f} s: {err[-2000:]}"
+    assert "Traceback" not in err, err[-3000:]
+    assert err.strip().splitlines()[-1] == (f"cleargate: run stopped by {how}; the stages that finished are recorded "
+                                            "in dvc.lock, the next run goes on from them")
+    assert not alive, f"left running after {how}: {alive}"
+    recorded = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    assert {"ingest@digits", "validate@digits", "clean@digits", "split@digits"} <= set(recorded), sorted(recorded)
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("cleargate-test-digits").experiment_id],
+                              "attributes.run_name = 'cnn'")
+    assert [r.info.status for r in runs] == ["FAILED"], "the interrupted fit's run ended, as failed"
+    if how == "Ctrl-C":  # the next run goes on from what finished: the dataset stages are not run again
+        params["train"]["cnn"].update(max_epochs=3, patience=3)
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        again = run([CLEARGATE, "run"], project, check=False)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert all(f"{stage}@digits" not in line or "skipped" in line for stage in ("ingest", "validate", "split")
+                   for line in again.stdout.splitlines()), again.stdout
 
 
 @pytest.mark.slow

@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from cleargate.cli import app
-from tests.projects import run
+from tests.projects import commit, run, write_params
 
 TREE, LSTM = "breast-cancer-classifier", "rehab-exercise-classifier"
 
@@ -39,8 +40,8 @@ def client_of(project: Path) -> MlflowClient:
     return MlflowClient(uri, uri)
 
 
-def reproduce(project: Path, ref: str):
-    return CliRunner().invoke(app, ["reproduce", ref, "--params", str(project / "params.yaml")])
+def reproduce(project: Path, ref: str, *options: str):
+    return CliRunner().invoke(app, ["reproduce", ref, *options, "--params", str(project / "params.yaml")])
 
 
 def cache_objects(project: Path) -> set[Path]:
@@ -101,7 +102,7 @@ def test_a_fresh_clone_names_missing_data_then_rebuilds_from_a_remote_and_catche
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("commit", "says"), [
-    ("{head}-dirty", "built from uncommitted changes on top of {short}"),
+    ("{head}-dirty", "built from uncommitted code on top of {short}"),
     ("unknown", "no git commit recorded (lineage.git_commit=unknown)"),
     ("0" * 40, "commit 000000000000 is not in the history of"),
 ])
@@ -118,3 +119,55 @@ def test_a_version_that_cannot_be_rebuilt_is_refused_in_one_line(built: Path, co
     assert result.exit_code == 2, result.output
     assert result.output.count("\n") == 1 and "Traceback" not in result.output, result.output
     assert says.format(short=head[:12]) in result.output, result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("golden", "name"), [("golden_records", TREE), ("golden_digits", "digits-classifier")])
+def test_the_first_runs_champions_are_rebuilt_identical(golden: str, name: str, request, tmp_path: Path):
+    """A first `cleargate run` on a fresh clone (the flow writes dvc.lock as it goes: before each promote), then
+    `cleargate reproduce`: the trees and the CNN give the same metrics and the same weights."""
+    project = request.getfixturevalue(golden).clone(tmp_path)
+    version = client_of(project).get_model_version_by_alias(name, "champion")
+    assert version.tags["lineage.dvc_lock_sha256"] != "missing" and "-dirty" not in version.tags["lineage.git_commit"]
+    result = reproduce(project, f"{name}@champion")
+    assert result.exit_code == 0 and result.output.strip().splitlines()[-1] == "identical", result.output
+
+
+@pytest.mark.slow
+def test_a_version_from_tunes_dvc_exp_run_command_is_rebuilt_and_an_other_environment_is_said(
+        golden_records, tmp_path: Path):
+    """Results committed (the golden records project), `cleargate tune` prints a `dvc exp run -S ...`; run as
+    printed, it registers a version from the experiment, which reproduces `identical`. A version tagged with
+    another environment is rebuilt anyway with one line saying so, or refused with --strict-env (exit 2)."""
+    import re
+    import shlex
+
+    project = golden_records.clone(tmp_path)
+    config = yaml.safe_load((project / "params.yaml").read_text())
+    config["tuning"]["space"] = {"cancer_rf": {"n_estimators": {"low": 21, "high": 30}}}  # never the fitted 20
+    write_params(project / "params.yaml", config)
+    commit(project, "a search space for cancer_rf", "params.yaml")
+    tuned = CliRunner().invoke(app, ["tune", "cancer_rf", "--trials", "2", "--params", str(project / "params.yaml")])
+    assert tuned.exit_code == 0, tuned.output
+    command = re.search(r"(dvc exp run .+)", tuned.output).group(1)
+    done = run(shlex.split(command), project, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    client = client_of(project)
+    latest = max(client.search_model_versions(f"name='{TREE}'"), key=lambda v: int(v.version))
+    assert latest.version != "1" and not latest.tags["lineage.git_commit"].endswith("-dirty"), latest.tags
+    assert latest.tags["model"] == "cancer_rf" or "cancer_rf" in done.stdout, done.stdout[-2000:]
+    assert latest.tags["lineage.dvc_exp_baseline"] == latest.tags["lineage.git_commit"]
+
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")  # a `models:/m-<id>` source resolves through it
+    other = client.create_model_version(TREE, latest.source, run_id=latest.run_id,
+                                        tags={**latest.tags, "lineage.torch": "1.0.0"})
+    refused = reproduce(project, f"{TREE}/{other.version}", "--strict-env")
+    assert refused.exit_code == 2 and refused.output.count("\n") == 1, refused.output
+    assert "built in another environment: torch 1.0.0 now" in refused.output
+    rebuilt = reproduce(project, f"{TREE}/{other.version}")
+    lines = rebuilt.output.strip().splitlines()
+    assert rebuilt.exit_code == 0 and lines[-1] == "identical", rebuilt.output
+    assert "experiment" in lines[0] and any("torch 1.0.0 now" in line and "rebuilding anyway" in line
+                                            for line in lines), lines

@@ -129,6 +129,7 @@ def test_a_refused_batch_is_one_line_and_exit_2_from_the_command(trained, tmp_pa
     path = write(change(test.head(60)), tmp_path / "refused.parquet")
     done = cleargate(project, "score", str(path))
     assert done.returncode == 4 and done.stdout == ""  # refused input (cleargate.errors)
+    assert len(done.stderr.splitlines()) == 1, done.stderr
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"error: {path}: ") and expected in line and "Traceback" not in done.stderr, line
     assert not list(params.paths.scores.glob("refused-*/*/predictions.parquet"))

@@ -9,6 +9,7 @@ from mlflow.tracking import MlflowClient
 
 from cleargate.errors import DataError
 from cleargate.models.bundle import load_predictor
+from cleargate.serving.loading import load_served
 from cleargate.stages import clean, evaluate, gate, ingest, promote, split, train, validate
 from cleargate.tracking import registry
 from tests.projects import load_params, run_stages, tiny_params, write_params
@@ -41,8 +42,14 @@ def test_pipeline_registers_a_champion_that_serves_raw_rows(tmp_path: Path):
     shuffled = raw.drop(columns="label").head(200)
     shuffled = shuffled[list(reversed(shuffled.columns))].assign(extra=1)  # other order, one column more
     assert (model.predict(shuffled) == predicted).all()
-    with pytest.raises(Exception, match="input lacks 1 of the model's 64 columns: pixel_7"):
-        model.predict(raw.drop(columns=["label", "pixel_7"]).head(1))  # the model checks its own columns
+    with pytest.raises(Exception, match=r"Model is missing inputs \['pixel_7'\]"):  # MLflow checks the signature
+        model.predict(raw.drop(columns=["label", "pixel_7"]).head(1))
+    assert model.metadata.get_input_schema().input_names()[:2] == ["pixel_0", "pixel_1"], "a schema the UI shows"
+    served, _ = load_served("models:/digits-classifier@champion")  # cleargate's own callers: the model's check
+    with pytest.raises(ValueError, match="input lacks 1 of the model's 64 columns: pixel_7"):
+        served.predict(raw.drop(columns=["label", "pixel_7"]).head(1))
+    as_array = raw.drop(columns="label").head(200).to_numpy()  # rows without names, in the signature's order
+    assert (served.predict(as_array) == predicted).all()
 
     client = MlflowClient(params.tracking.uri)
     version = client.get_model_version("digits-classifier", "1")

@@ -4,6 +4,7 @@ authentication on (taken while a monitoring run runs)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -11,8 +12,10 @@ import signal
 import stat
 import subprocess
 import time
+from pathlib import Path
 
 import mlflow
+import psutil
 import pytest
 
 from cleargate.processes import http_ok, stop
@@ -104,6 +107,49 @@ def test_mlflow_server_killed_during_a_pipeline_run(stack):
     assert re.search(rf"^ *promote@{DATASET} +[\d.]+ s  ran", again.stdout, re.M), again.stdout[-2000:]
     newest = max(client.search_model_versions(f"name='{MODEL}'"), key=lambda v: int(v.version))
     assert int(newest.version) > max(int(v.version) for v in versions) and newest.tags["gate.passed"] == "true"
+
+
+def test_cancel_in_prefects_ui_stops_the_nightly_run_under_the_worker_within_10_s(stack):
+    """What the UI's Cancel button does (the flow run set to Cancelling): the worker stops the run's process, the
+    flow unwinds (its pool workers stopped by pid, what finished recorded in dvc.lock) and the run ends Cancelled
+    within 10 s; nothing of it keeps running, and DVC's lock is free for the next run."""
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment as start
+    from prefect.states import Cancelling
+
+    with prefect_api(stack):
+        started = start("cleargate-pipeline/nightly", parameters={"datasets": [DATASET], "rerun": ["train"]},
+                        timeout=0, as_subflow=False)
+    deadline = time.monotonic() + 300
+    while not read_flow_run(stack, str(started.id)).state.is_running():
+        assert time.monotonic() < deadline, "the worker never started the run"
+        time.sleep(0.5)
+    time.sleep(3)  # into its stages
+    worker = next(p for p in stack.processes() if "worker" in " ".join(p.cmdline()) and "start" in p.cmdline())
+    before = {p.pid: p.create_time() for p in worker.children(recursive=True)}  # the run and its pool
+    assert before, "the worker runs the flow in a process of its own"
+    with prefect_api(stack), get_client(sync_client=True) as client:
+        asked = time.monotonic()
+        client.set_flow_run_state(started.id, Cancelling(), force=True)
+    while not read_flow_run(stack, str(started.id)).state.is_final():
+        assert time.monotonic() - asked < 60, "the run never ended after Cancel"
+        time.sleep(0.25)
+    took = time.monotonic() - asked
+    final = read_flow_run(stack, str(started.id)).state
+    with prefect_api(stack), get_client(sync_client=True) as client:
+        states = [(s.type.value, s.timestamp.isoformat()[11:23]) for s in client.read_flow_run_states(started.id)]
+    assert final.is_cancelled() and took < 10, f"{final.type} after {took:.1f} s: {states}"
+    time.sleep(2)
+    left = []
+    for pid, created in before.items():
+        with contextlib.suppress(psutil.Error):
+            process = psutil.Process(pid)
+            if process.create_time() == created and process.status() != psutil.STATUS_ZOMBIE:
+                left.append(" ".join(process.cmdline()[:4]))
+    assert not left, f"still running after Cancel: {left}"
+    status = subprocess.run([str(Path(CLEARGATE).parent / "dvc"), "status"], cwd=stack.project, capture_output=True,
+                            text=True, timeout=120)
+    assert status.returncode == 0, status.stderr[-2000:]
 
 
 def test_a_restart_keeps_the_data_and_authentication_refuses_strangers(stack, monkeypatch):

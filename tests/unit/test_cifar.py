@@ -114,7 +114,7 @@ def test_the_ingest_stage_prints_one_line_and_no_traceback(tmp_path: Path, capsy
     params = tiny_params()
     params["datasets"]["digits"]["data"].update(source="cifar10_binary", source_path=str(tmp_path / "absent"),
                                                 image_shape=[3, 32, 32])
-    assert main(["ingest", "--params", str(write_params(tmp_path / "params.yaml", params))]) == 2
+    assert main(["ingest", "--params", str(write_params(tmp_path / "params.yaml", params))]) == 4  # refused input
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: {tmp_path / 'absent'}: not found; put the six .bin")
 

@@ -163,9 +163,15 @@ def _scored(result: Any) -> dict[str, Any]:
 
 
 @app.command()
-def reproduce(model: ModelArgument, as_json: JsonOption = False, params: ParamsOption = None) -> None:
-    """Rebuild a registered version from its commit, params and data, and compare: prints `identical`, `metrics
-    equal, weights differ` or `differs: <metric> <registered> -> <rebuilt>` (exit 3).
+def reproduce(model: ModelArgument,
+              strict_env: Annotated[bool, typer.Option(help="refuse (exit 2) a version built in another "
+                                                       "environment (requirements.lock, Python, torch, ...); "
+                                                       "by default that is said in one line and it is rebuilt")]
+              = False,
+              as_json: JsonOption = False, params: ParamsOption = None) -> None:
+    """Rebuild a registered version from its commit, its params.yaml and the data its dvc.lock entries name, and
+    compare: prints `identical`, `metrics equal, weights differ` or `differs: <metric> <registered> -> <rebuilt>`
+    (exit 3).
 
     Example: cleargate reproduce breast-cancer-classifier@champion"""
     from cleargate.reproduce import reproduce as rebuild_and_compare
@@ -180,7 +186,7 @@ def reproduce(model: ModelArgument, as_json: JsonOption = False, params: ParamsO
     with handled():
         path = params_path(params)
         dataset, client = _client(path, _name(model))
-        verdict = rebuild_and_compare(dataset.root, client, model, say)
+        verdict = rebuild_and_compare(dataset.root, client, model, say, strict_env)
     if as_json:
         typer.echo(json.dumps({"model": model, "verdict": verdict.line, "metrics_match": verdict.metrics_match,
                                "weights_match": verdict.weights_match, "steps": lines}, indent=2))

@@ -45,6 +45,7 @@ class Schedules(Strict):
 
     timezone: str
     work_pool: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]   # the team stack's process pool
+    worker_poll_s: Annotated[float, Field(gt=0, le=600)] = 2.0   # the worker asks for runs to start and to cancel
     pipeline: PipelineSchedule
     monitor: ScheduledDeployment
 

@@ -19,24 +19,48 @@ from cleargate.reproduce.rebuild import environment, probe, rebuild, restore
 from cleargate.reproduce.registered import registered
 from cleargate.reproduce.verdict import Verdict, compare
 from cleargate.reproduce.worktree import checkout, repository, require_commit, share_storage
-from cleargate.tracking.lineage import LOCK_FILE
+from cleargate.tracking.lineage import LOCK_FILE, PARAMS_FILE, environment_tags
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-__all__ = ["Verdict", "reproduce"]
+__all__ = ["Verdict", "environment_differences", "reproduce"]
 
 
-def reproduce(project: Path, client: MlflowClient, model_ref: str, say: Callable[[str], None]) -> Verdict:
-    """Rebuild `model_ref` from the repository of `project` and compare; `say` gets one line per step."""
+def environment_differences(registered: dict[str, str], now: dict[str, str]) -> list[str]:
+    """`<what> <then> now <today>` for each environment tag of the version that differs from today's."""
+    found = []
+    for key, value in sorted(now.items()):
+        then = registered.get(key)
+        if then is not None and then != value:
+            what = key.removeprefix("lineage.")
+            shown = (then[:12], value[:12]) if what == "env_sha256" else (then, value)
+            found.append(f"{'requirements.lock' if what == 'env_sha256' else what} {shown[0]} now {shown[1]}")
+    return found
+
+
+def reproduce(project: Path, client: MlflowClient, model_ref: str, say: Callable[[str], None],
+              strict_env: bool = False) -> Verdict:
+    """Rebuild `model_ref` from the repository of `project` and compare; `say` gets one line per step. With
+    `strict_env`, a version built in another environment (requirements.lock, Python, torch, ...) is refused."""
     version = registered(client, model_ref)
     label, tags = version.label, version.tags
     repo = repository(project)
     require_commit(repo, version.commit, label)
-    say(f"{label}: model {version.model}, commit {version.commit[:12]}")
+    differs = environment_differences(tags, environment_tags(project))
+    if differs:
+        line = f"{label}: built in another environment: {'; '.join(differs)}"
+        if strict_env:
+            raise CleargateError(f"{line}; --strict-env refuses to rebuild it (set the environment up from the "
+                                 "version's commit: `git checkout <commit> -- requirements.lock && make setup`)")
+    say(f"{label}: model {version.model}, commit {version.commit[:12]}"
+        + (f", experiment {tags['lineage.dvc_exp_name']}" if "lineage.dvc_exp_baseline" in tags else ""))
+    if differs:
+        say(f"{line}; rebuilding anyway (--strict-env refuses)")
     with checkout(repo, version.commit) as (tree, scratch):
         tree_project = tree / project.resolve().relative_to(repo.resolve())
-        (tree_project / LOCK_FILE).write_bytes(version.lock)
+        (tree_project / LOCK_FILE).write_bytes(version.lock)  # the stages that made it, as DVC recorded them
+        (tree_project / PARAMS_FILE).write_bytes(version.params_file)  # what it ran with (e.g. `dvc exp run -S`)
         cache = share_storage(project, tree_project)
         env = environment(tree_project, scratch)
         found = probe(tree_project, env, version.model, "checked-out")

@@ -104,8 +104,9 @@ class RecordClassifier(mlflow.pyfunc.PythonModel):
 
             self.predictor = SequentialTreePredictor(bundle.model, data, threads)
 
-    def predict(self, context: Any, model_input: pd.DataFrame | np.ndarray,
-                params: dict[str, Any] | None = None) -> np.ndarray:
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
+        """Labels for `model_input`: a DataFrame with the model's columns, or (cleargate's own callers) an array of
+        rows in the signature's column order. The hint is MLflow's: a DataFrame is the type it validates."""
         if isinstance(model_input, np.ndarray):  # rows without names: the model's columns, in its order
             model_input = self._frame(model_input)
         # columns as given (the common case) compare in one vectorised step; a set built from pandas 3's

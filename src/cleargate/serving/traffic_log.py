@@ -68,7 +68,8 @@ class _Buffer:
 
 class TrafficLog:
     def __init__(self, layout: DatasetLayout, serving: ServingConfig, name: str, classes: list[Any],
-                 on_batch: Any = None) -> None:
+                 on_batch: Any = None, writer: bool = True) -> None:
+        """`writer`: write batches on a thread of the log's own as they fall due (off: only `flush` writes)."""
         self.layout, self.serving, self.name, self.classes = layout, serving, name, list(classes)
         self.on_batch = on_batch or (lambda kind, rows: None)
         self._lock = threading.Lock()
@@ -81,7 +82,8 @@ class TrafficLog:
         self._wake, self._stop = threading.Event(), threading.Event()
         self._restore()
         self._thread = threading.Thread(target=self._run, name="cleargate-traffic-log", daemon=True)
-        self._thread.start()
+        if writer:
+            self._thread.start()
 
     # -- requests ---------------------------------------------------------------------------------------------
     def add(self, request_id: str, frame: pd.DataFrame, version: str, labels: np.ndarray) -> None:
@@ -225,5 +227,6 @@ class TrafficLog:
     def close(self) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
         self.flush(final=True)

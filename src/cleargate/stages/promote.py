@@ -1,7 +1,8 @@
 """promote: group this dataset's runs in MLflow, then release the selected candidate.
 
-Tracking: a parent run per dataset and pipeline run with the lineage and reports; the models' training runs
-(opened when they fit) are nested under it, and the selected candidate's bundle is logged into its run.
+Tracking: a run per dataset and pipeline run with the lineage and reports, next to the models' training runs
+(opened when they fit), and the selected candidate's bundle logged into its run with what a rebuild needs
+(`tracking.lineage`: its commit, params.yaml, dvc.lock entries and environment).
 Release: the release checks (latency and size of the logged model, non-inferiority against the champion)
 join the offline verdicts; the candidate becomes a version aliased `challenger`, and `champion` moves only
 when every gate passed. A blocked candidate is a decision recorded in promotion.json, the registry and the
@@ -17,7 +18,14 @@ from cleargate.params import DatasetParams
 from cleargate.records import GateDecision, IngestRecord, ReleaseDecision, SplitReport, TrainRecord
 from cleargate.release.promotion import publish, release
 from cleargate.tracking import connect, server_errors
-from cleargate.tracking.lineage import LOCK_ARTIFACT, lineage_tags, lock_snapshot, parent_tags
+from cleargate.tracking.lineage import (
+    LOCK_ARTIFACT,
+    PARAMS_ARTIFACT,
+    PARAMS_FILE,
+    lineage_tags,
+    lock_entries,
+    parent_tags,
+)
 from cleargate.tracking.model_runs import log_pipeline_run, log_release_model
 
 
@@ -26,17 +34,19 @@ def run(params: DatasetParams, flow_run_id: str | None = None) -> ReleaseDecisio
     gate = GateDecision.load(layout.gate)
     test = read_table(layout.split("test"))
     trained = {m: TrainRecord.load(layout.model(m).bundle.train_record) for m in params.train}
-    lock = lock_snapshot(params.root)
+    lock = lock_entries(params.root, params.dataset.name, list(params.train))
+    params_file = (params.root / PARAMS_FILE).read_bytes()
     lineage = lineage_tags(params, params.root, IngestRecord.load(layout.raw_meta).sha256,
-                           SplitReport.load(layout.split_report).digest, lock)
+                           SplitReport.load(layout.split_report).digest, lock, params_file)
     flow_run_id = flow_run_id or os.environ.get("PREFECT__FLOW_RUN_ID") or "none"
     with server_errors(params, f"promote@{params.dataset.name}"):
         client = connect(params)
         parent_id = log_pipeline_run(params, test, lineage, flow_run_id,
                                      {m: r.run_id for m, r in trained.items() if r.run_id})
         logged = log_release_model(params, gate.selected, trained[gate.selected].run_id, test)
-        if lock is not None:  # the dvc.lock whose digest is tagged: `cleargate reproduce` restores the data by it
+        if lock is not None:  # the dvc.lock entries whose digest is tagged: `cleargate reproduce` restores by them
             client.log_text(logged.run_id, lock.decode(), LOCK_ARTIFACT)
+        client.log_text(logged.run_id, params_file.decode(), PARAMS_ARTIFACT)  # applied in the rebuild's checkout
         decision = release(params, client, gate, logged, parent_id, test,
                            {**lineage, **parent_tags(trained[gate.selected]), "prefect.flow_run_id": flow_run_id})
         publish(params, client, decision, lineage)
