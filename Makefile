@@ -15,6 +15,9 @@ PYTEST_ARGS ?=
 # pytest-xdist workers for `make test`: 2 fits this 2-core machine (tests wait on servers and subprocesses)
 TEST_WORKERS ?= 2
 RUN_ARGS ?=
+# make serve-model MODEL=NAME@ALIAS [SERVE_ARGS="--port 5051"]
+MODEL ?=
+SERVE_ARGS ?=
 # torch build: cpu (requirements.lock's pin, the default) or cuda (`make setup TORCH=cuda` on a GPU machine: the
 # same torch version's CUDA build from the package index). The choice is remembered by the venv's stamp file.
 TORCH ?= $(if $(wildcard $(VENV)/.installed-cuda),cuda,cpu)
@@ -23,7 +26,7 @@ OTHER_INSTALLED := $(VENV)/.installed$(if $(filter cuda,$(TORCH)),,-cuda)
 # requirements.lock as pip reads it: for cuda its `torch==X+cpu` line becomes `torch==X` (the CUDA wheel)
 REQUIREMENTS := $(if $(filter cuda,$(TORCH)),<(sed -E 's/^torch==([^+]+)\+cpu$$/torch==\1/' requirements.lock),requirements.lock)
 
-.PHONY: help setup run test test-fast lint ui repro status clean-outputs dvc.yaml bench exp-show plots serve stack-up stack-down stack-status
+.PHONY: help setup run test test-fast lint ui repro status clean-outputs dvc.yaml bench exp-show plots serve serve-model stack-up stack-down stack-status
 
 help: ## list the targets
 	@grep -E '^[a-z.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -78,6 +81,10 @@ plots: setup ## dvc plots show: training curves per model, confusion matrices, R
 
 serve: setup ## schedule both deployments and run them here (local Prefect server unless PREFECT_API_URL); Ctrl-C stops
 	$(VENV)/bin/cleargate serve
+
+serve-model: setup ## serve a registered model online, e.g. make serve-model MODEL=mnist-classifier@champion; Ctrl-C stops
+	@test -n "$(MODEL)" || { echo "make serve-model: give MODEL=NAME@ALIAS, e.g. MODEL=mnist-classifier@champion" >&2; exit 2; }
+	$(VENV)/bin/cleargate serve-model $(MODEL) $(SERVE_ARGS)
 
 stack-up: setup ## start PostgreSQL, MLflow, Prefect server and a worker under .stack/; writes .stack/env
 	$(VENV)/bin/cleargate stack up

@@ -3,10 +3,11 @@
 Run:  .venv/bin/python benchmarks/bench.py [--tiny] [--out benchmarks/results.json]
 Each row's baseline is measured in the same run, on the same machine (never against a number from another
 day): the pipeline's overhead against its own fitting, a no-op rerun against the first run, cleargate's Lightning fit
-against a hand-written loop, the served pyfunc against the bare model, the flow against DVC's own driver, and `cleargate
+against a hand-written loop, the served pyfunc against the bare model, the flow against DVC's own driver, `cleargate
 score` at 10k to 1M rows (wall time, rows/s, peak memory), at 50k also against MLflow's bare pyfunc on the same
-file. `--tiny` runs every row on a tiny configuration (the test suite does, so the benchmarks never rot); its
-figures are not the goals'.
+file, and `cleargate serve-model` against `mlflow models serve` on the same version under the same locust load.
+`--tiny` runs every row on a tiny configuration (the test suite does, so the benchmarks never rot); its figures are
+not the goals'.
 """
 
 from __future__ import annotations
@@ -74,11 +75,35 @@ def _rows(results: dict[str, Any], tiny: bool) -> list[tuple[str, str, str, bool
     drivers = results["drivers"]
     rows.append((f"dvc repro --force / flow, {drivers['dataset']} stages", f"{drivers['flow_vs_dvc']:.2f}x",
                  "> 1 (flow ahead)", drivers["flow_vs_dvc"] > 1))
+    for dataset, online in results["online"].items():
+        rows += _online_rows(dataset, online)
     return [(f, v, g, None if tiny else ok) for f, v, g, ok in rows]
+
+
+def _online_rows(dataset: str, online: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """cleargate serve-model against `mlflow models serve` on the same version, the same locust load."""
+    ours, theirs = online["cleargate"], online["mlflow"]
+    sound = online["same_labels"] and all(run["failures"] == 0 for run in ours.values())
+    what = f"{online['family']} ({dataset})"
+    rows = []
+    for scenario, clients in (("1_client", "1 client"), ("8_clients", "8 clients")):
+        a, b = ours[scenario], theirs[scenario]
+        rows.append((f"online p50, 1 row, {clients}, {what}: cleargate serve-model / mlflow models serve",
+                     f"{a['p50_ms'] / b['p50_ms']:.2f}x ({a['p50_ms']:.1f} vs {b['p50_ms']:.1f} ms)", "<= 1x",
+                     sound and a["p50_ms"] <= b["p50_ms"]))
+        rows.append((f"online p99, 1 row, {clients}, {what}: cleargate / mlflow",
+                     f"{a['p99_ms'] / b['p99_ms']:.2f}x ({a['p99_ms']:.1f} vs {b['p99_ms']:.1f} ms)", "reference",
+                     None))
+    a, b = ours["rows_64"], theirs["rows_64"]
+    rows.append((f"online rows/s, 64 rows a request, 8 clients, {what}: cleargate / mlflow",
+                 f"{a['rows_per_s'] / b['rows_per_s']:.2f}x ({a['rows_per_s']:,.0f} vs {b['rows_per_s']:,.0f})",
+                 ">= 1.5x", sound and a["rows_per_s"] >= 1.5 * b["rows_per_s"]))
+    return rows
 
 
 def measure(tiny: bool) -> dict[str, Any]:
     from lightning_parity import measure as lightning
+    from online_serving import measure as online
     from pipeline_overhead import measure_drivers, measure_overhead, scratch_project
     from scoring_scale import score_sizes
     from serving_overhead import measure as serving
@@ -104,6 +129,8 @@ def measure(tiny: bool) -> dict[str, Any]:
                 root / "params.yaml", [500, 5_000] if tiny else [10_000, 50_000, 100_000, 1_000_000],
                 Path(batches), dataset=scored, bare_rows=5_000 if tiny else 50_000)}
         results["drivers"] = measure_drivers(root, "breast_cancer", STAGES)
+        with tempfile.TemporaryDirectory() as load:  # last: it serves the champions the runs above registered
+            results["online"] = {d: online(root, d, 3 if tiny else 20, Path(load)) for d in served}
     return results
 
 

@@ -82,3 +82,23 @@ class PrefectServer(Server):
         env = {**server_environment(dict(os.environ), self.api_url, self.folder),
                "PREFECT_SERVER_LOGGING_LEVEL": "WARNING"}
         return server_command("127.0.0.1", self.port, ui=False, scheduler=False), env
+
+
+class ModelServer(Server):
+    """`cleargate serve-model REF` on a project, as a person starts it, with `env` added (a token, a webhook secret)."""
+
+    name = "cleargate serve-model"
+
+    def __init__(self, folder: Path, project: Path, ref: str, env: dict[str, str] | None = None) -> None:
+        super().__init__(folder)
+        self.project, self.ref, self.env = project, ref, env or {}
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        cleargate = str(Path(sys.executable).parent / "cleargate")
+        argv = [cleargate, "serve-model", self.ref, "--port", str(self.port), "--params",
+                str(self.project / "params.yaml")]
+        return argv, {**os.environ, **self.env}
+
+    def log(self) -> str:
+        path = self.folder / "server.log"
+        return path.read_text(errors="replace") if path.is_file() else ""

@@ -26,6 +26,8 @@ class Credentials:
     pg_password: str
     admin_password: str
     session_key: str      # MLflow's auth app signs its CSRF tokens with it (MLFLOW_FLASK_SERVER_SECRET_KEY)
+    serving_token: str    # the model servers' bearer token when authentication is on (CLEARGATE_SERVING_TOKEN)
+    webhook_secret: str   # what MLflow's registry webhooks to the model servers are signed with
 
     @property
     def prefect_auth_string(self) -> str:
@@ -60,7 +62,7 @@ def client_env(config: StackConfig, creds: Credentials) -> dict[str, str]:
     env = {"MLFLOW_TRACKING_URI": config.mlflow_url, "PREFECT_API_URL": config.prefect_api, **CLIENT_SETTINGS}
     if config.auth:
         env.update(MLFLOW_TRACKING_USERNAME=ADMIN, MLFLOW_TRACKING_PASSWORD=creds.admin_password,
-                   PREFECT_API_AUTH_STRING=creds.prefect_auth_string)
+                   PREFECT_API_AUTH_STRING=creds.prefect_auth_string, CLEARGATE_SERVING_TOKEN=creds.serving_token)
     return env
 
 

@@ -85,6 +85,27 @@ def prefect_server(config: StackConfig, creds: Credentials) -> Service:
     return Service("prefect", argv, env, lambda: http_ok(probe, headers), 240, config.prefect_url)
 
 
+def model_server(config: StackConfig, creds: Credentials, name: str, alias: str, port: int) -> Service:
+    """`cleargate serve-model NAME@ALIAS` for a model params.yaml `serving.stack` lists: it starts before the model
+    has a version (503 until the alias names one), follows the alias on the stack's registry, and needs the
+    bearer token when authentication is on."""
+    env = {**_base_env(config), **client_env(config, creds), "CLEARGATE_WEBHOOK_SECRET": creds.webhook_secret,
+           "MLFLOW_TRACKING_URI": _local(config, config.mlflow_port, "")}
+    headers = {"Authorization": f"Bearer {creds.serving_token}"} if config.auth else {}
+    if not config.auth:
+        env.pop("CLEARGATE_SERVING_TOKEN", None)
+    argv = [str(Path(sys.executable).parent / "cleargate"), "serve-model", f"{name}@{alias}", "--host", config.host,
+            "--port", str(port), "--wait-for-model", "--params", str(config.root / "params.yaml")]
+    probe = _local(config, port, "/version")  # answers while the alias names no version yet (/health: 503)
+    return Service(server_key(name), argv, env, lambda: http_ok(probe, headers), 180,
+                   f"http://{config.public_host}:{port} ({name}@{alias})")
+
+
+def server_key(name: str) -> str:
+    """The name a model server goes by in the stack's state and output."""
+    return f"serve-{name}"
+
+
 def worker_name(config: StackConfig) -> str:
     return f"cleargate-{Path(config.root).name}"
 

@@ -1,4 +1,5 @@
-"""up / down / status of the whole stack, in dependency order (down: the reverse)."""
+"""up / down / status of the whole stack, in dependency order (down: the reverse), and one online model server per
+registered model that params.yaml `serving.stack` lists (started after the worker, stopped before MLflow)."""
 
 from __future__ import annotations
 
@@ -92,6 +93,8 @@ def up(config: StackConfig) -> None:
         poll = project.schedules.worker_poll_s
         _ensure(services.worker(config, creds, pool, poll, lambda: deployments.worker_online(pool, name, since)),
                 state, config)
+    for model, served in project.serving.stack.items():
+        _ensure(services.model_server(config, creds, model, served.alias, served.port), state, config)
     env_file = write_env_file(config, creds)
     console.print(f"\nMLflow UI:  {config.mlflow_url}\nPrefect UI: {config.prefect_url}  (the new UI: "
                   f"{config.prefect_url}/v2/)\nclients:    source {_shown(env_file)}   (mode 600)")
@@ -133,10 +136,14 @@ def _interrupted_runs(config: StackConfig, state: dict[str, Running]) -> list[st
         return deployments.active_runs(load_project(config.root / "params.yaml").schedules.work_pool)
 
 
+def _model_servers(state: dict[str, Running]) -> list[str]:
+    return sorted(name for name in state if name.startswith(services.server_key("")))
+
+
 def down(config: StackConfig) -> None:
     state = load_state(config.state_file)
     interrupted, stopped = _interrupted_runs(config, state), 0
-    for name in reversed(ORDER[1:]):
+    for name in [*reversed(ORDER[2:]), *_model_servers(state), "mlflow"]:  # the model servers before MLflow
         if name == "prefect" and interrupted:  # the worker and its runs are stopped; the server still answers
             from flows import deployments
 
@@ -162,21 +169,26 @@ def down(config: StackConfig) -> None:
 
 
 def status(config: StackConfig) -> int:
-    """What runs, where, and whether it answers; the deployments and their schedules. 0 if all four run."""
+    """What runs, where, and whether it answers; the deployments and their schedules. 0 if every service runs."""
     state = load_state(config.state_file)
     creds = credentials(config) if config.secrets_file.is_file() else None
     table = Table("service", "state", "pid", "address", title=f"cleargate stack ({_shown(config.dir)})")
-    found = {"postgres": postgres.running(config), **{n: state.get(n) for n in ORDER[1:]}}
-    checks = {"mlflow": services.mlflow, "prefect": services.prefect_server}
-    for name in ORDER:
-        running = found[name]
+    served = _served(config)
+    found = {"postgres": postgres.running(config), **{n: state.get(n) for n in ORDER[1:]},
+             **{services.server_key(m): state.get(services.server_key(m)) for m in served}}
+    checks = {"mlflow": services.mlflow, "prefect": services.prefect_server,
+              **{services.server_key(m): lambda c, k, m=m, s=s: services.model_server(c, k, m, s.alias, s.port)
+                 for m, s in served.items()}}
+    addresses = {"postgres": f"127.0.0.1:{config.pg_port}", "mlflow": config.mlflow_url,
+                 "prefect": config.prefect_url, "worker": "process pool",
+                 **{services.server_key(m): f"http://{config.public_host}:{s.port} ({m}@{s.alias})"
+                    for m, s in served.items()}}
+    for name, running in found.items():
         alive = running is not None and running.alive()
         answers = "" if not alive or name not in checks or creds is None else \
             (" (answers)" if checks[name](config, creds).ready() else " (NOT answering)")
-        address = {"postgres": f"127.0.0.1:{config.pg_port}", "mlflow": config.mlflow_url,
-                   "prefect": config.prefect_url, "worker": "process pool"}[name]
         table.add_row(name, ("running" if alive else "stopped") + answers, str(running.pid) if alive else "-",
-                      address)
+                      addresses[name])
     console.print(table)
     everything = all(r is not None and r.alive() for r in found.values())
     if everything and creds is not None:
@@ -195,11 +207,20 @@ def check_free(config: StackConfig) -> None:
     import socket
 
     state = load_state(config.state_file)
-    mine = {"mlflow": config.mlflow_port, "prefect": config.prefect_port}
+    mine = {"mlflow": config.mlflow_port, "prefect": config.prefect_port,
+            **{services.server_key(m): s.port for m, s in _served(config).items()}}
     for name, port in mine.items():
         if state.get(name) is not None and state[name].alive():
             continue
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
-                raise StackError(f"{name}: port {port} is already in use by another program; stop it or set "
-                                 f"STACK_{name.upper()}_PORT")
+                fix = f"set STACK_{name.upper()}_PORT" if name in ("mlflow", "prefect") else \
+                    "change its port in params.yaml serving.stack"
+                raise StackError(f"{name}: port {port} is already in use by another program; stop it or {fix}")
+
+
+def _served(config: StackConfig) -> dict:
+    """params.yaml `serving.stack`: the registered models the stack serves, each with its alias and port."""
+    from cleargate.params import load_project
+
+    return dict(load_project(config.root / "params.yaml").serving.stack)

@@ -217,6 +217,17 @@ class DatasetLayout:
     def inbox_refused(self) -> Path:
         return self.inbox / "refused"
 
+    @property
+    def served(self) -> Path:
+        """The online model server's record of what it answered (`cleargate serve-model`): one parquet per
+        micro-batch sent to the inbox (request id, versions, predictions, the shadow's too), and the rows still
+        waiting for their micro-batch when the server stopped (`served_pending`)."""
+        return self.paths.served / self.name
+
+    @property
+    def served_pending(self) -> Path:
+        return self.served / "pending"
+
     def scores(self, input_stem: str, input_sha256: str, model: str, version: str) -> ScoreFiles:
         """Outputs of scoring one input (by content) with one model version (cleargate score): another model,
         version or input never lands in the same folder."""

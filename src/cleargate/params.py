@@ -20,6 +20,7 @@ from cleargate.config.orchestration import OrchestrationConfig
 from cleargate.config.paths import Paths
 from cleargate.config.schedules import Schedules
 from cleargate.config.scoring import DriftConfig, ScoringConfig
+from cleargate.config.serving import ServingConfig
 from cleargate.config.storage import StorageConfig
 from cleargate.config.tracking import Tracking
 from cleargate.config.trainer import TrainerConfig
@@ -112,6 +113,7 @@ class ProjectParams(_Anchored):
     monitoring: MonitoringConfig
     schedules: Schedules
     scoring: ScoringConfig
+    serving: ServingConfig
     storage: StorageConfig | None = None        # the DVC remote (make push / make pull)
     datasets: Annotated[dict[DatasetName, DatasetEntry], Field(min_length=1)]
     train: dict[ModelName, ModelConfig]
@@ -160,6 +162,10 @@ class ProjectParams(_Anchored):
         registered = self.registered_models()
         if len(set(registered)) != len(registered):
             raise ValueError("datasets: two datasets register the same registry.model_name")
+        unknown = sorted(set(self.serving.stack) - set(registered))
+        if unknown:
+            raise ValueError(f"serving.stack: {unknown} not registered by any dataset (registry.model_name: "
+                             f"{', '.join(registered)})")
         return self
 
     def _check_init_from(self) -> None:

@@ -32,6 +32,12 @@ def test_bench_measures_every_row_side_by_side(tmp_path: Path):
     assert bare["rc"] == 0 and bare["last_line"] == "5000 rows predicted" and bare["peak_mb"] > 0, bare
     assert any(f.startswith("cleargate score / bare pyfunc, 5,000 rows") for f in figures)
     assert raw["drivers"]["dvc_repro_force_s"] > 0 and raw["drivers"]["flow_s"] > 0
+    online = raw["online"]["breast_cancer"]
+    assert online["same_labels"], "both servers answer the same version with the same labels"
+    for server in ("cleargate", "mlflow"):
+        assert all(online[server][s]["requests"] > 0 and online[server][s]["failures"] == 0
+                   for s in ("1_client", "8_clients", "rows_64")), online[server]
+    assert any(f.startswith("online rows/s, 64 rows a request") for f in figures)
     assert "cleargate benchmarks (tiny config" in done.stdout
 
 

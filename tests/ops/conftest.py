@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import yaml
 
 from cleargate.processes import free_ports
 from tests.projects import CLEARGATE, make_project, tiny_params
@@ -53,6 +54,12 @@ class Stack:
     def prefect_api(self) -> str:
         return self.client_env["PREFECT_API_URL"]
 
+    @property
+    def model_server(self) -> str:
+        """The online server the stack runs for MODEL (params.yaml `serving.stack`)."""
+        params = yaml.safe_load((self.project / "params.yaml").read_text())
+        return f"http://127.0.0.1:{params['serving']['stack'][MODEL]['port']}"
+
     def stack(self, command: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([CLEARGATE, "stack", command], cwd=self.project, env=self.env,
                                 capture_output=True, text=True, timeout=timeout)
@@ -74,10 +81,17 @@ class Stack:
         return found
 
 
+def stack_params(serving_port: int) -> dict:
+    """The breast-cancer project, its registered model served by the stack (following `champion`)."""
+    params = tiny_params(DATASET, digits=False)
+    params["serving"].update(poll_s=1, stack={MODEL: {"alias": "champion", "port": serving_port}})
+    return params
+
+
 def start_stack(tmp: Path, extra_env: dict[str, str] | None = None, params: dict | None = None) -> Stack:
-    project = make_project(tmp, params or tiny_params(DATASET, digits=False))
+    pg, mlflow_port, prefect_port, serving_port = free_ports(4)
+    project = make_project(tmp, params or stack_params(serving_port))
     folder = reachable_dir("cleargate-stack-")
-    pg, mlflow_port, prefect_port = free_ports(3)
     env = {**os.environ, "STACK_DIR": str(folder), "STACK_PG_PORT": str(pg), "STACK_MLFLOW_PORT": str(mlflow_port),
            "STACK_PREFECT_PORT": str(prefect_port), **(extra_env or {})}
     for key in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_HOME"):

@@ -49,9 +49,10 @@ def listening(pids: list[int]) -> set[str]:
     return found
 
 
-def test_stack_up_starts_four_services_on_loopback_and_registers_both_deployments(stack, capsys):
+def test_stack_up_starts_its_services_on_loopback_and_registers_both_deployments(stack, capsys):
     out = stack.up_output
-    for service in ("postgres  started", "mlflow    started", "prefect   started", "worker    started"):
+    for service in ("postgres  started", "mlflow    started", "prefect   started", "worker    started",
+                    f"serve-{MODEL} started"):
         assert service in out, out
     assert "cleargate-pipeline/nightly (0 2 * * *); cleargate-monitor/hourly (0 * * * *) -> pool 'cleargate'" in out
     assert f"MLflow UI:  {stack.mlflow_uri}" in out and "Prefect UI: http://127.0.0.1:" in out
@@ -114,6 +115,27 @@ def test_the_training_deployment_runs_through_the_worker_and_registers_on_postgr
     with capsys.disabled():
         print(f"\n[figure] two runs of cleargate-pipeline/nightly (breast_cancer) through the worker, one after "
               f"the other: {seconds:.1f} s (the first trains, the second finds everything up to date)")
+
+
+def test_the_stacks_model_server_follows_the_champion_the_worker_registered(stack):
+    """Started with the stack before any version existed (503 on /health), it serves the champion once the
+    training deployment registered one, within its poll."""
+    import requests
+
+    from cleargate.params import load_project
+
+    champion = mlflow_client(stack).get_model_version_by_alias(MODEL, "champion").version
+    deadline = time.monotonic() + 60
+    while requests.get(f"{stack.model_server}/health", timeout=10).status_code != 200:
+        assert time.monotonic() < deadline, requests.get(f"{stack.model_server}/version", timeout=10).text
+        time.sleep(0.5)
+    assert requests.get(f"{stack.model_server}/version", timeout=10).json()["version"] == champion
+    features = load_project(stack.project / "params.yaml").scope(DATASET).features
+    rows = split_of(stack, DATASET)[features].head(5)
+    answer = requests.post(f"{stack.model_server}/invocations", json={"dataframe_split": rows.to_dict(orient="split")},
+                           timeout=30)
+    assert answer.status_code == 200 and len(answer.json()["predictions"]) == 5, answer.text
+    assert answer.headers["X-Model-Version"] == champion
 
 
 def test_monitoring_scores_a_clean_batch_and_a_drifted_one_starts_a_retraining(stack):

@@ -19,7 +19,7 @@ import psutil
 import pytest
 import yaml
 
-from cleargate.processes import free_ports, spawn, stop
+from cleargate.processes import free_ports, http_ok, spawn, stop
 from infra.stack.state import load_state
 from tests.ops.conftest import DATASET, MODEL
 from tests.ops.helpers import (
@@ -237,6 +237,9 @@ def test_a_restart_keeps_the_data_and_authentication_refuses_strangers(stack, mo
 
     assert refused(f"{stack.mlflow_uri}/api/2.0/mlflow/registered-models/get?name={MODEL}") == 401
     assert refused(f"{stack.prefect_api}/deployments/name/cleargate-pipeline/nightly") == 401
+    assert refused(f"{stack.model_server}/version") == 401, "the model server wants the stack's bearer token"
+    token = {"Authorization": f"Bearer {env['CLEARGATE_SERVING_TOKEN']}"}
+    assert http_ok(f"{stack.model_server}/version", token) and secrets["serving_token"] not in out
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", env["MLFLOW_TRACKING_USERNAME"])
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", env["MLFLOW_TRACKING_PASSWORD"])
     client = mlflow_client(stack)

@@ -17,8 +17,8 @@ from cleargate.errors import INFRASTRUCTURE, REFUSED, USAGE
 from cleargate.processes import free_port
 from tests.projects import CLEARGATE, tiny_params, write_params
 
-VERBS = ["run", "serve", "monitor", "score", "status", "promote", "rollback", "reproduce", "stability", "tune",
-         "ui", "stack", "push", "pull"]
+VERBS = ["run", "serve", "monitor", "score", "serve-model", "status", "promote", "rollback", "reproduce", "stability",
+         "tune", "ui", "stack", "push", "pull"]
 
 
 def test_every_verb_is_there_and_answers_help_in_under_a_second_with_an_example():
@@ -62,6 +62,10 @@ def one_line(args: list[str], code: int, says: str, env: dict[str, str] | None =
     (["status", "nope-classifier"], USAGE, "'nope-classifier' is not a registered model of this project"),
     (["reproduce", "breast-cancer-classifier@champion"], USAGE, "breast-cancer-classifier: no such registered model"),
     (["score", "missing.parquet"], REFUSED, "missing.parquet"),
+    (["serve-model", "breast-cancer-classifier@champion"], USAGE, "breast-cancer-classifier: no such registered model"),
+    (["serve-model", "breast-cancer-classifier@champion", "--host", "0.0.0.0"], USAGE,
+     "--host 0.0.0.0: beyond loopback the server needs a bearer token; set CLEARGATE_SERVING_TOKEN"),
+    (["serve-model", "mnist-classifier@champion"], USAGE, "'mnist-classifier' is not a registered model"),
     (["stability", "nope"], USAGE, "unknown model 'nope'"),
     (["tune", "nope"], USAGE, "unknown model 'nope'"),
     (["push"], USAGE, "not a DVC project (no .dvc/)"),
@@ -71,7 +75,8 @@ def test_each_verbs_main_mistake_is_one_line_and_its_exit_code(project: Path, ar
     one_line(args, code, says)
 
 
-@pytest.mark.parametrize("verb", ["run", "serve", "monitor", "ui", "status", "score x.parquet", "stack status"])
+@pytest.mark.parametrize("verb", ["run", "serve", "monitor", "ui", "status", "score x.parquet", "stack status",
+                                  "serve-model m@champion"])
 def test_a_missing_params_file_is_one_line_and_exit_2(tmp_path: Path, verb: str):
     one_line([*verb.split(), "--params", str(tmp_path / "missing.yaml")], USAGE, "no such params file")
 

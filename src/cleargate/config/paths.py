@@ -18,3 +18,4 @@ class Paths(Strict):
     reports: Path
     scores: Path
     inbox: Path          # new batches per dataset, watched by the monitoring flow
+    served: Path         # what the online model server answered, per dataset (request ids, predictions)

@@ -25,8 +25,9 @@ class Served:
         return self.model.predict(None, rows)
 
 
-def load_served(model_uri: str) -> tuple[Served, Path]:
-    """The logged model as production loads it, and the local folder it was downloaded to.
+def load_served(model_uri: str, dst: Path | None = None) -> tuple[Served, Path]:
+    """The logged model as production loads it, and the local folder it was downloaded to (under `dst` when
+    given: the online server removes a version's files once it stopped serving it).
 
     MLflow's own check of the model's pip requirements maps every installed distribution to its modules
     first, which costs more than the rest of the load but torch's import. The model's requirements are the exact
@@ -35,7 +36,7 @@ def load_served(model_uri: str) -> tuple[Served, Path]:
     import mlflow.artifacts
     import mlflow.pyfunc
 
-    local = Path(mlflow.artifacts.download_artifacts(model_uri))
+    local = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=None if dst is None else str(dst)))
     for line in _pin_mismatches(local / "requirements.txt"):
         logging.getLogger(__name__).warning("%s: %s", model_uri, line)
     return Served(mlflow.pyfunc.load_model(str(local), suppress_warnings=True)), local
