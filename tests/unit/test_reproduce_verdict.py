@@ -18,7 +18,7 @@ METRICS = {"accuracy": 0.9, "macro_f1": 0.85, "roc_auc": math.nan, "recall_class
 
 
 def registered(metrics: dict[str, float], digest: str = "w1") -> Registered:
-    return Registered("m", "3", "hgb", "c0ffee", "run", {"lineage.model_sha256": digest}, metrics, b"")
+    return Registered("m", "3", "hgb", "c0ffee", "run", {"lineage.model_sha256": digest}, metrics, b"", b"")
 
 
 def rebuilt(metrics: dict[str, float], digest: str = "w1") -> Rebuilt:
