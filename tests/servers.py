@@ -116,7 +116,7 @@ class Receiver(Server):
         return found
 
     def wait_for(self, count: int, timeout: float, path: str | None = None, since: float = 0.0,
-                 where=lambda post: True) -> list[dict]:  # noqa: ANN001
+                 where=lambda post: True) -> list[dict]:
         """At least `count` matching POSTs, waiting up to `timeout` seconds; whatever arrived by then."""
         import time
 

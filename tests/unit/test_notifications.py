@@ -122,7 +122,8 @@ def test_the_automations_bodies_render_to_json_with_prefects_own_renderer():
             self.name = name
 
     run = uuid.uuid4()
-    state = ReceivedEvent(occurred=datetime.datetime.now(datetime.UTC), event="prefect.flow-run.Failed", id=uuid.uuid4(),
+    now = datetime.datetime.now(datetime.UTC)
+    state = ReceivedEvent(occurred=now, event="prefect.flow-run.Failed", id=uuid.uuid4(),
                           resource={"prefect.resource.id": f"prefect.flow-run.{run}", "prefect.resource.name": "fox",
                                     "prefect.state-name": "Failed", "prefect.state-message": 'no "dataset" <x>'})
     notice = Notice(kind="blocked", dataset="d", model="m", version="1", message='gate "pr_auc" <failed>')
@@ -135,9 +136,11 @@ def test_the_automations_bodies_render_to_json_with_prefects_own_renderer():
             CallWebhook(block_document_id=uuid.uuid4(), payload=template)  # Prefect's validation of the template
             context = {"event": event, "flow": Named("cleargate-pipeline"), "deployment": None}
             rendered[kind, fmt] = json.loads(asyncio.run(render_user_template(template, context)))
-    assert rendered["failed", "json"]["message"] == 'no "dataset" <x>' and rendered["failed", "json"]["deployment"] == ""
+    failed = rendered["failed", "json"]
+    assert failed["message"] == 'no "dataset" <x>' and failed["deployment"] == "" and failed["state"] == "Failed"
     assert rendered["failed", "json"]["links"]["run"] == f"http://127.0.0.1:4200/runs/flow-run/{run}"
-    assert rendered["late", "slack"]["text"].startswith("cleargate late: cleargate-pipeline run fox has not finished 7 s")
+    assert rendered["late", "slack"]["text"].startswith("cleargate late: cleargate-pipeline run fox has not finished "
+                                                        "7 s")
     assert rendered["blocked", "json"] == notice.payload() and rendered["blocked", "slack"] == {"text": notice.text}
 
 
