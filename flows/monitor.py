@@ -6,7 +6,8 @@
 when the batch has labels, and logs one MLflow run per batch. Batches that drifted or degraded start the
 training deployment (`cleargate-pipeline/<name>` for that dataset, run by the worker or `serve`), once:
 the run's idempotency key is made of those batches, so a pass resumed after a kill gets the same run back.
-Then every batch moves with its report to done/ or refused/. A markdown artifact summarises the pass.
+Then every batch moves with its report to done/ or refused/, a drifted or refused batch is told (a Prefect event,
+`flows/notices.py`), and a markdown artifact summarises the pass.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from prefect.exceptions import ObjectNotFound
 
 from cleargate.errors import CleargateError
 from cleargate.monitoring import cycle
+from cleargate.monitoring.batch_notices import batch_notices
 from cleargate.params import DatasetParams, ProjectParams, load_project
-from cleargate.tracking import connect, server_errors
+from cleargate.tracking import connect, server_errors, tracking_uri
+from flows.notices import emit
 
 PIPELINE_FLOW = "cleargate-pipeline"
 
@@ -68,6 +71,7 @@ def monitor(params_path: str = "params.yaml", datasets: list[str] | None = None,
         if batches.retrain:
             start_retraining(project, params, batches, retrain)
         cycle.finish(params, batches)
+        emit([n for b in batches.batches for n in batch_notices(b.report, tracking_uri(params))])
         passes.append(batches)
         for report in (b.report for b in batches.batches):
             print(f"{name}: {report.batch}: {report.message}")

@@ -38,6 +38,7 @@ from cleargate.runtime import threads_for
 from cleargate.tracking import check_store
 from flows import dvc_adapter
 from flows.artifacts import publish_report
+from flows.before_run import settle
 from flows.beside import Beside, warm_fit_workers
 from flows.interrupts import (
     acknowledge_cancellation,
@@ -46,6 +47,7 @@ from flows.interrupts import (
     terminate_on_sigterm,
 )
 from flows.ledger import RunLedger
+from flows.notices import announce_release
 from flows.prefect_server import run_api_ready
 from flows.runners import describe, task_runner
 from flows.schedule import Schedule, lane
@@ -97,7 +99,10 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
                 future = next(as_completed(list(in_flight)))
                 call = in_flight.pop(future)
                 try:
-                    ledger.done(call, *future.result())
+                    result, seconds = future.result()
+                    ledger.done(call, result, seconds)
+                    if isinstance(result, ReleaseDecision):
+                        announce_release(project.scope(call.dataset), result)
                 except CleargateError as exc:
                     ledger.fail(call, exc)
                 _finish(call, project, schedule)
@@ -151,6 +156,7 @@ def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
     # a stopped tracking server: one line now, not after training (a new SQLite store's tables: `flows.beside.warm_up`)
     check_store(project.scope(calls[0].dataset), tables=False)
     ledger = RunLedger(project.root, set(rerun or []), logger=get_run_logger())
+    settle(project, list(dict.fromkeys(c.dataset for c in calls)), ledger.rerun, ledger.console)
     state = dvc_adapter.staleness(project.root)
     threads = threads_for(project.orchestration.fit_workers)
     try:

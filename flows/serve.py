@@ -1,6 +1,7 @@
 """`cleargate serve`: register both deployments with their schedules and execute their runs here, in the foreground.
 
-Against PREFECT_API_URL when it is set (a team's server); otherwise a local `prefect server start` on
+Registers the notifications (params.yaml `notifications`) as Prefect automations on the same server. Against
+PREFECT_API_URL when it is set (a team's server); otherwise a local `prefect server start` on
 127.0.0.1 (port: Prefect's PREFECT_SERVER_API_PORT, 4200 by default) with its database under the project's
 Prefect home (`.prefect/`): a run's own temporary API has no scheduler, so cron would never fire there.
 Ctrl-C stops serving (Prefect pauses the two schedules), then the local server; nothing is left running.
@@ -20,20 +21,26 @@ from cleargate.params import load_project
 from flows.prefect_server import local_server
 
 DEFAULT_PORT = 4200   # Prefect's own default (PREFECT_SERVER_API_PORT)
+REGISTRY_SECRET_ENV = "CLEARGATE_REGISTRY_WEBHOOK_SECRET"   # exported by the team stack's .stack/env
 
 
 def serve_both(params_path: Path) -> None:
     """Prefect is imported here, after PREFECT_API_URL names the server: every thread and run uses it."""
     from prefect import serve
 
+    from flows import automations
     from flows.deployments import declared, serve_deployments
 
     project = load_project(params_path)
+    ui = os.environ["PREFECT_API_URL"].removesuffix("/api")
     for d in declared(project):
         schedule = d.options["schedule"]
         print(f"serving {d.full_name}: cron '{schedule.cron}' ({schedule.timezone}), "
               f"parameters {d.options['parameters']}", flush=True)
-    print(f"Prefect UI: {os.environ['PREFECT_API_URL'].removesuffix('/api')}  -  Ctrl-C stops", flush=True)
+    # the team stack's MLflow webhook tells champion moves there (its env file names the webhook's secret)
+    names = automations.register(project, ui, registry_webhook=bool(os.environ.get(REGISTRY_SECRET_ENV)))
+    print(f"notifications: {automations.described(project, names)}", flush=True)
+    print(f"Prefect UI: {ui}  -  Ctrl-C stops", flush=True)
     serve(*serve_deployments(project), print_starting_message=False)
 
 

@@ -102,3 +102,47 @@ class ModelServer(Server):
     def log(self) -> str:
         path = self.folder / "server.log"
         return path.read_text(errors="replace") if path.is_file() else ""
+
+
+class Receiver(Server):
+    """`tests/receiver.py`: every POST it gets, one JSON line in `folder`/received.jsonl (`posts()`)."""
+
+    name = "notification receiver"
+
+    @property
+    def record(self) -> Path:
+        return self.folder / "received.jsonl"
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        root = Path(__file__).resolve().parent.parent
+        env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        return [sys.executable, "-m", "tests.receiver", str(self.port), str(self.record)], env
+
+    def posts(self, path: str | None = None, since: float = 0.0) -> list[dict]:
+        """The POSTs received (to `path`, after the Unix time `since`), oldest first, each body parsed when JSON."""
+        import json
+
+        if not self.record.is_file():
+            return []
+        found = []
+        for line in self.record.read_text().splitlines():
+            post = json.loads(line)
+            if (path is None or post["path"] == path) and post["at"] >= since:
+                try:
+                    post["json"] = json.loads(post["body"])
+                except ValueError:
+                    post["json"] = None
+                found.append(post)
+        return found
+
+    def wait_for(self, count: int, timeout: float, path: str | None = None, since: float = 0.0,
+                 where=lambda post: True) -> list[dict]:
+        """At least `count` matching POSTs, waiting up to `timeout` seconds; whatever arrived by then."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [p for p in self.posts(path, since) if where(p)]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.25)

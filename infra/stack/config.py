@@ -18,6 +18,7 @@ DEFAULTS = {
     "STACK_PG_PORT": "5433",           # PostgreSQL always listens on 127.0.0.1 only
     "STACK_MLFLOW_PORT": "5000",
     "STACK_PREFECT_PORT": "4200",
+    "STACK_RELAY_PORT": "5001",        # the relay from MLflow's registry webhook to Prefect (always 127.0.0.1)
     "STACK_PG_OS_USER": "nobody",      # PostgreSQL refuses to run as root: the unprivileged user it runs as
 }
 
@@ -36,6 +37,7 @@ class StackConfig:
     pg_port: int
     mlflow_port: int
     prefect_port: int
+    relay_port: int
     pg_os_user: str
 
     @classmethod
@@ -46,12 +48,13 @@ class StackConfig:
         public = values["STACK_PUBLIC_HOST"] or (socket.getfqdn() if exposed else "127.0.0.1")
         folder = Path(values["STACK_DIR"])
         try:
-            ports = [int(values[k]) for k in ("STACK_PG_PORT", "STACK_MLFLOW_PORT", "STACK_PREFECT_PORT")]
+            ports = [int(values[k]) for k in ("STACK_PG_PORT", "STACK_MLFLOW_PORT", "STACK_PREFECT_PORT",
+                                              "STACK_RELAY_PORT")]
         except ValueError as exc:
             raise StackError(f"STACK_*_PORT: not a port number ({exc})") from None
         return cls(root=root.resolve(), dir=(folder if folder.is_absolute() else root / folder).resolve(),
                    host=host, auth=exposed or values["STACK_AUTH"] not in ("", "0", "false"), public_host=public,
-                   pg_port=ports[0], mlflow_port=ports[1], prefect_port=ports[2],
+                   pg_port=ports[0], mlflow_port=ports[1], prefect_port=ports[2], relay_port=ports[3],
                    pg_os_user=values["STACK_PG_OS_USER"])
 
     @property
@@ -65,6 +68,11 @@ class StackConfig:
     @property
     def prefect_api(self) -> str:
         return f"{self.prefect_url}/api"
+
+    @property
+    def relay_url(self) -> str:
+        """Where the stack's MLflow server sends its registry webhook (same host, loopback)."""
+        return f"http://127.0.0.1:{self.relay_port}/mlflow"
 
     @property
     def env_file(self) -> Path:

@@ -6,6 +6,7 @@ here prints a secret in full (`masked`).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -15,6 +16,7 @@ from pathlib import Path
 from infra.stack.config import StackConfig
 
 ADMIN = "cleargate-admin"   # the MLflow admin user and the Prefect auth-string user
+WEBHOOK_SECRET_ENV = "CLEARGATE_REGISTRY_WEBHOOK_SECRET"
 PG_ROLE = "cleargate"
 # A short retry budget for MLflow clients: a server that is down is reported in seconds, not minutes.
 CLIENT_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
@@ -27,7 +29,9 @@ class Credentials:
     admin_password: str
     session_key: str      # MLflow's auth app signs its CSRF tokens with it (MLFLOW_FLASK_SERVER_SECRET_KEY)
     serving_token: str    # the model servers' bearer token when authentication is on (CLEARGATE_SERVING_TOKEN)
-    webhook_secret: str   # what MLflow's registry webhooks to the model servers are signed with
+    webhook_secret: str   # MLflow signs its registry webhook's calls with it; the relay checks them
+    webhook_key: str      # MLflow encrypts webhook secrets in its database with it (a Fernet key): kept, so a
+                          # restarted server still reads them (MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY)
 
     @property
     def prefect_auth_string(self) -> str:
@@ -47,10 +51,16 @@ def write_private(path: Path, text: str) -> None:
 def credentials(config: StackConfig) -> Credentials:
     """The stack's credentials: generated on the first start, read back (and completed if need be) later."""
     known = json.loads(config.secrets_file.read_text()) if config.secrets_file.is_file() else {}
-    values = {name: known.get(name) or secrets.token_urlsafe(24) for name in Credentials.__dataclass_fields__}
+    values = {name: known.get(name) or _generated(name) for name in Credentials.__dataclass_fields__}
     if values != known:
         write_private(config.secrets_file, json.dumps(values, indent=2) + "\n")
     return Credentials(**values)
+
+
+def _generated(name: str) -> str:
+    if name == "webhook_key":  # Fernet's format: 32 random bytes, url-safe base64
+        return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    return secrets.token_urlsafe(24)
 
 
 def masked(secret: str) -> str:
@@ -58,8 +68,10 @@ def masked(secret: str) -> str:
 
 
 def client_env(config: StackConfig, creds: Credentials) -> dict[str, str]:
-    """What a client (a laptop, CI, the worker's flow runs) needs to use the stack."""
-    env = {"MLFLOW_TRACKING_URI": config.mlflow_url, "PREFECT_API_URL": config.prefect_api, **CLIENT_SETTINGS}
+    """What a client (a laptop, CI, the worker's flow runs) needs to use the stack; the registry webhook's secret
+    too, for a receiver of MLflow's signed calls besides the stack's relay."""
+    env = {"MLFLOW_TRACKING_URI": config.mlflow_url, "PREFECT_API_URL": config.prefect_api, **CLIENT_SETTINGS,
+           WEBHOOK_SECRET_ENV: creds.webhook_secret}
     if config.auth:
         env.update(MLFLOW_TRACKING_USERNAME=ADMIN, MLFLOW_TRACKING_PASSWORD=creds.admin_password,
                    PREFECT_API_AUTH_STRING=creds.prefect_auth_string, CLEARGATE_SERVING_TOKEN=creds.serving_token)

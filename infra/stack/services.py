@@ -15,6 +15,9 @@ from infra.stack import postgres
 from infra.stack.config import StackConfig
 from infra.stack.secrets import ADMIN, Credentials, client_env, write_private
 
+# MLflow's registry webhook goes to the stack's relay, on this host's loopback over plain HTTP: MLflow refuses both
+# unless told (its defaults: https only, public addresses only). The relay checks every call's signature.
+WEBHOOKS = {"MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https", "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true"}
 QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
          "GX_ANALYTICS_ENABLED": "false", "DVC_NO_ANALYTICS": "1", "PYTHONUNBUFFERED": "1"}
 
@@ -50,7 +53,8 @@ def mlflow(config: StackConfig, creds: Credentials) -> Service:
     password, goes through the environment, not the command line (visible to every user in `ps`)."""
     env = {**_base_env(config), "MLFLOW_BACKEND_STORE_URI": postgres.url(config, creds.pg_password, "mlflow",
                                                                           "psycopg2"),
-           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **WEBHOOKS,
+           "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": creds.webhook_key}
     argv = [sys.executable, "-m", "mlflow", "server", "--host", config.host, "--port", str(config.mlflow_port),
             "--workers", "1", "--artifacts-destination", config.artifacts.as_uri()]
     headers: dict[str, str] = {}
@@ -104,6 +108,18 @@ def model_server(config: StackConfig, creds: Credentials, name: str, alias: str,
 def server_key(name: str) -> str:
     """The name a model server goes by in the stack's state and output."""
     return f"serve-{name}"
+
+
+def relay(config: StackConfig, creds: Credentials) -> Service:
+    """MLflow's registry webhook -> Prefect events (`infra/stack/relay.py`), a client of both servers on loopback."""
+    env = {**_base_env(config), **client_env(config, creds),
+           "PREFECT_API_URL": _local(config, config.prefect_port, "/api"),
+           "MLFLOW_TRACKING_URI": _local(config, config.mlflow_port, ""),
+           "CLEARGATE_RELAY_PORT": str(config.relay_port), "CLEARGATE_PROJECT": str(config.root),
+           "CLEARGATE_PREFECT_UI": config.prefect_url}
+    argv = [sys.executable, "-m", "infra.stack.relay"]
+    probe = _local(config, config.relay_port, "/health")
+    return Service("relay", argv, env, lambda: http_ok(probe), 60, config.relay_url)
 
 
 def worker_name(config: StackConfig) -> str:

@@ -8,17 +8,21 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from cleargate.processes import Running, spawn, stop, wait_until
-from infra.stack import postgres, services
+from infra.stack import mlflow_webhook, postgres, services
 from infra.stack.config import StackConfig, StackError
-from infra.stack.secrets import Credentials, credentials, masked, write_env_file
+from infra.stack.secrets import WEBHOOK_SECRET_ENV, Credentials, credentials, masked, write_env_file
 from infra.stack.state import load_state, save_state
 
-ORDER = ("postgres", "mlflow", "prefect", "worker")
+if TYPE_CHECKING:
+    from cleargate.params import ProjectParams
+
+ORDER = ("postgres", "mlflow", "prefect", "relay", "worker")
 console = Console(highlight=False, soft_wrap=True)
 
 
@@ -80,6 +84,8 @@ def up(config: StackConfig) -> None:
     _ensure(services.mlflow(config, creds), state, config)
     if _ensure(services.prefect_server(config, creds), state, config) and "worker" in state:
         stop(state.pop("worker"))  # a worker must reconnect to a restarted server
+    _ensure(services.relay(config, creds), state, config)
+    say("webhook", mlflow_webhook.ensure(config, creds), f"MLflow alias moves -> {config.relay_url} (signed)")
     pool = project.schedules.work_pool
     with prefect_client(config, creds):
         deployments.ensure_work_pool(pool)
@@ -87,6 +93,7 @@ def up(config: StackConfig) -> None:
         crons = deployments.schedules_of(names)
         say("deploy", "registered", "; ".join(f"{n} ({', '.join(crons.get(n, []))})" for n in names)
             + f" -> pool '{pool}'")
+        _notifications(project, config.prefect_url, registry_webhook=True)
         current = state.get("worker")  # a heartbeat after the worker's own start (or after now, for a new one)
         since = current.started if current is not None and current.alive() else time.time() - 1
         name = services.worker_name(config)
@@ -115,6 +122,16 @@ def deploy(config: StackConfig) -> None:
     crons = deployments.schedules_of(names)
     say("deploy", "registered", "; ".join(f"{n} ({', '.join(crons.get(n, []))})" for n in names)
         + f" -> pool '{project.schedules.work_pool}' (run from {config.root})")
+    api = os.environ.get("PREFECT_API_URL", config.prefect_api)
+    _notifications(project, api.removesuffix("/api"), registry_webhook=bool(os.environ.get(WEBHOOK_SECRET_ENV)))
+
+
+def _notifications(project: ProjectParams, ui: str, registry_webhook: bool) -> None:
+    """params.yaml `notifications` as Prefect automations (flows/automations.py), replacing earlier ones."""
+    from flows import automations
+
+    names = automations.register(project, ui, registry_webhook)
+    say("notify", "registered" if names else "off", automations.described(project, names))
 
 
 def _shown(path: Path) -> str:
@@ -176,11 +193,11 @@ def status(config: StackConfig) -> int:
     served = _served(config)
     found = {"postgres": postgres.running(config), **{n: state.get(n) for n in ORDER[1:]},
              **{services.server_key(m): state.get(services.server_key(m)) for m in served}}
-    checks = {"mlflow": services.mlflow, "prefect": services.prefect_server,
+    checks = {"mlflow": services.mlflow, "prefect": services.prefect_server, "relay": services.relay,
               **{services.server_key(m): lambda c, k, m=m, s=s: services.model_server(c, k, m, s.alias, s.port)
                  for m, s in served.items()}}
     addresses = {"postgres": f"127.0.0.1:{config.pg_port}", "mlflow": config.mlflow_url,
-                 "prefect": config.prefect_url, "worker": "process pool",
+                 "prefect": config.prefect_url, "relay": config.relay_url, "worker": "process pool",
                  **{services.server_key(m): f"http://{config.public_host}:{s.port} ({m}@{s.alias})"
                     for m, s in served.items()}}
     for name, running in found.items():
@@ -207,7 +224,7 @@ def check_free(config: StackConfig) -> None:
     import socket
 
     state = load_state(config.state_file)
-    mine = {"mlflow": config.mlflow_port, "prefect": config.prefect_port,
+    mine = {"mlflow": config.mlflow_port, "prefect": config.prefect_port, "relay": config.relay_port,
             **{services.server_key(m): s.port for m, s in _served(config).items()}}
     for name, port in mine.items():
         if state.get(name) is not None and state[name].alive():

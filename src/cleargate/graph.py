@@ -98,7 +98,7 @@ STAGES: tuple[Stage, ...] = (
                              d.processed, d.raw_meta, d.validation_dir, d.cleaning, d.split_report],
           outs=lambda d, m: [_report(d.release_gate), _report(d.promotion)],
           params=lambda d, m: ["seed", "tracking", "drift.bins", f"datasets.{d}.data", f"datasets.{d}.registry",
-                               f"datasets.{d}.gates", f"datasets.{d}.evaluate"]),
+                               f"datasets.{d}.gates", f"datasets.{d}.evaluate", f"datasets.{d}.release"]),
 )
 
 

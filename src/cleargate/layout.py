@@ -68,6 +68,11 @@ class ScoreFiles:
         """Great Expectations data docs of a refused batch."""
         return self.dir / "validation"
 
+    @property
+    def drift_page(self) -> Path:
+        """Per drifted feature, the reference's and the batch's histograms (HTML)."""
+        return self.dir / "drift.html"
+
 
 @dataclass(frozen=True)
 class ModelLayout:

@@ -14,8 +14,16 @@ from pydantic import Field, ValidationError, model_validator
 
 from cleargate.config.common import DatasetName, ModelName, Strict
 from cleargate.config.hyperparameters import ModelConfig
-from cleargate.config.judging import EvaluateConfig, GateThresholds, RegistryConfig, SplitConfig, ValidationConfig
+from cleargate.config.judging import (
+    EvaluateConfig,
+    GateThresholds,
+    RegistryConfig,
+    ReleaseConfig,
+    SplitConfig,
+    ValidationConfig,
+)
 from cleargate.config.monitoring import MonitoringConfig
+from cleargate.config.notifications import NotificationsConfig
 from cleargate.config.orchestration import OrchestrationConfig
 from cleargate.config.paths import Paths
 from cleargate.config.schedules import Schedules
@@ -39,6 +47,7 @@ class DatasetEntry(Strict):
     evaluate: EvaluateConfig
     gates: GateThresholds
     registry: RegistryConfig
+    release: ReleaseConfig
 
 
 class _Anchored(Strict):
@@ -71,6 +80,7 @@ class DatasetParams(_Anchored):
     evaluate: EvaluateConfig
     gates: GateThresholds
     registry: RegistryConfig
+    release: ReleaseConfig
     train: dict[ModelName, ModelConfig]
 
     @property
@@ -112,6 +122,7 @@ class ProjectParams(_Anchored):
     drift: DriftConfig
     monitoring: MonitoringConfig
     schedules: Schedules
+    notifications: NotificationsConfig = NotificationsConfig()   # none: nothing is sent
     scoring: ScoringConfig
     serving: ServingConfig
     storage: StorageConfig | None = None        # the DVC remote (make push / make pull)
@@ -192,7 +203,7 @@ class ProjectParams(_Anchored):
         return DatasetParams(seed=self.seed, paths=self.paths, tracking=self.tracking, trainer=self.trainer,
                              drift=self.drift, monitoring=self.monitoring, dataset=entry.data,
                              validation=entry.validation, split=entry.split, evaluate=entry.evaluate,
-                             gates=entry.gates, registry=entry.registry, scoring=self.scoring,
+                             gates=entry.gates, registry=entry.registry, release=entry.release, scoring=self.scoring,
                              train={n: m for n, m in self.train.items() if m.dataset == dataset}, root=self.root)
 
     def scope_registered(self, model_name: str | None) -> DatasetParams:

@@ -256,7 +256,7 @@ class RunTimings(Record):
         return totals
 
 
-Outcome = Literal["promoted", "blocked", "unchanged"]
+Outcome = Literal["promoted", "blocked", "unchanged", "pending"]
 
 
 class ReleaseDecision(Record):
@@ -274,11 +274,18 @@ class ReleaseDecision(Record):
     pipeline_run_id: str
     operational: Operational
     gate: GateReport
+    approval: Literal["auto", "pending"] = "auto"   # pending: passed, waits for `cleargate approve` / `reject`
+    registry: str = ""                              # the store it is registered in (no password)
 
     @property
     def outcome(self) -> Outcome:
-        """promoted: champion moved; blocked: a gate failed; unchanged: passed, identical to the champion."""
-        return "promoted" if self.moved else ("unchanged" if self.passed else "blocked")
+        """promoted: champion moved; blocked: a gate failed; pending: passed, awaits a person's approval;
+        unchanged: passed, identical to the champion."""
+        if self.moved:
+            return "promoted"
+        if not self.passed:
+            return "blocked"
+        return "pending" if self.approval == "pending" else "unchanged"
 
     @property
     def blocked(self) -> bool:

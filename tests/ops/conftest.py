@@ -1,6 +1,10 @@
 """The team stack, started once for the whole session (`python -m infra.stack up`, as `make stack-up` does) on
 free loopback ports, for every test that needs real servers; stopped at the end, and checked to leave no
-process behind."""
+process behind.
+
+Its project is a copy of the golden breast-cancer project, trained on the embedded default (SQLite) and then
+pointed at the fresh stack, as a team moving onto it does; its params.yaml sends every notification to a real
+HTTP receiver on loopback (`tests/receiver.py`), started before the stack so the automations know its address."""
 
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ import pytest
 import yaml
 
 from cleargate.processes import free_ports
-from tests.projects import CLEARGATE, make_project, tiny_params
+from tests.projects import CLEARGATE, GoldenProject
+from tests.servers import Receiver
 
 DATASET = "breast_cancer"
 MODEL = "breast-cancer-classifier"
@@ -38,6 +43,7 @@ class Stack:
     env: dict[str, str]      # os.environ + STACK_* (what `make stack-up` sees)
     up_output: str
     up_seconds: float
+    receiver: Receiver       # where every notification of the stack's project goes (POST /hook)
 
     @property
     def client_env(self) -> dict[str, str]:
@@ -81,22 +87,22 @@ class Stack:
         return found
 
 
-def stack_params(serving_port: int) -> dict:
-    """The breast-cancer project, its registered model served by the stack (following `champion`)."""
-    params = tiny_params(DATASET, digits=False)
+def start_stack(tmp: Path, golden: GoldenProject, extra_env: dict[str, str] | None = None) -> Stack:
+    """`golden`'s copy on a fresh stack: every notification to a loopback receiver, its registered model served by
+    the stack (following `champion`)."""
+    project = golden.clone(tmp)
+    receiver = Receiver(tmp / "receiver").start()
+    pg, mlflow_port, prefect_port, relay_port, serving_port = free_ports(5)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["notifications"]["webhooks"] = [{"url": f"{receiver.uri}/hook", "format": "json"}]
     params["serving"].update(poll_s=1, stack={MODEL: {"alias": "champion", "port": serving_port}})
-    return params
-
-
-def start_stack(tmp: Path, extra_env: dict[str, str] | None = None, params: dict | None = None) -> Stack:
-    pg, mlflow_port, prefect_port, serving_port = free_ports(4)
-    project = make_project(tmp, params or stack_params(serving_port))
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     folder = reachable_dir("cleargate-stack-")
     env = {**os.environ, "STACK_DIR": str(folder), "STACK_PG_PORT": str(pg), "STACK_MLFLOW_PORT": str(mlflow_port),
-           "STACK_PREFECT_PORT": str(prefect_port), **(extra_env or {})}
+           "STACK_PREFECT_PORT": str(prefect_port), "STACK_RELAY_PORT": str(relay_port), **(extra_env or {})}
     for key in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_HOME"):
         env.pop(key, None)
-    stack = Stack(project, folder, env, "", 0.0)
+    stack = Stack(project, folder, env, "", 0.0, receiver)
     start = time.monotonic()
     result = stack.stack("up", check=False)
     stack.up_output, stack.up_seconds = result.stdout + result.stderr, time.monotonic() - start
@@ -115,13 +121,14 @@ def stop_stack(stack: Stack) -> list[str]:
     for process in stack.processes():
         with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
+    stack.receiver.stop()
     shutil.rmtree(stack.dir, ignore_errors=True)
     return left
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory):
-    started = start_stack(tmp_path_factory.mktemp("stack"))
+def stack(tmp_path_factory: pytest.TempPathFactory, golden_records: GoldenProject):
+    started = start_stack(tmp_path_factory.mktemp("stack"), golden_records)
     yield started
     left = stop_stack(started)
     assert not left, f"stack down left processes running: {left}"

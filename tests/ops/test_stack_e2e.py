@@ -1,9 +1,11 @@
 """End to end on the team stack (PostgreSQL, MLflow server, Prefect server, a process worker), on loopback.
 
-In order, on the session's stack and project: the stack's own report; the training deployment run twice at
-once by the worker (one after the other) and its registered version on the PostgreSQL-backed MLflow server;
-monitoring (a clean batch scored, a mislabelled one degraded, a drifted one refused, one retraining started);
-both UIs in a real browser. `test_stack_faults.py` goes on with the failures; the session fixture then stops
+In order, on the session's stack and project (trained on the embedded default, then pointed at this fresh stack):
+the stack's own report; the training deployment run twice at once by the worker (one after the other): the
+first registers the project's champion on the PostgreSQL-backed MLflow server, told once; monitoring (a clean
+batch scored, a mislabelled one degraded, a drifted one refused and told, one retraining started; one MLflow run
+of the champion with a step per batch); both UIs in a real browser. `test_stack_events.py` goes on with every
+notification, `test_stack_faults.py` with the failures; the session fixture then stops
 the stack and checks that nothing is left running.
 """
 
@@ -20,6 +22,7 @@ import mlflow
 import pandas as pd
 import psutil
 import pytest
+from mlflow.tracking import MlflowClient
 
 from infra.stack.state import load_state
 from tests.browser import rendered_text
@@ -51,14 +54,15 @@ def listening(pids: list[int]) -> set[str]:
 
 def test_stack_up_starts_its_services_on_loopback_and_registers_both_deployments(stack, capsys):
     out = stack.up_output
-    for service in ("postgres  started", "mlflow    started", "prefect   started", "worker    started",
-                    f"serve-{MODEL} started"):
+    for service in ("postgres  started", "mlflow    started", "prefect   started", "relay     started",
+                    "worker    started", "webhook   created", "notify    registered", f"serve-{MODEL} started"):
         assert service in out, out
     assert "cleargate-pipeline/nightly (0 2 * * *); cleargate-monitor/hourly (0 * * * *) -> pool 'cleargate'" in out
+    assert f"-> {stack.receiver.uri}/hook" in out and "late" in out and "champion_moved" in out, out
     assert f"MLflow UI:  {stack.mlflow_uri}" in out and "Prefect UI: http://127.0.0.1:" in out
     env_file = stack.dir / "env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
-    assert {"MLFLOW_TRACKING_URI", "PREFECT_API_URL"} <= set(stack.client_env)
+    assert {"MLFLOW_TRACKING_URI", "PREFECT_API_URL", "CLEARGATE_REGISTRY_WEBHOOK_SECRET"} <= set(stack.client_env)
     state = load_state(stack.dir / "state.json")
     pg_pid = int((stack.dir / "postgres" / "data" / "postmaster.pid").read_text().split()[0])
     assert listening([pg_pid, *(r.pid for r in state.values())]) == {"127.0.0.1"}, "everything on loopback"
@@ -76,17 +80,20 @@ def test_stack_up_starts_its_services_on_loopback_and_registers_both_deployments
     assert pipeline.concurrency_options.collision_strategy == "ENQUEUE", "a second pipeline run waits"
     assert monitor.concurrency_options.collision_strategy == "CANCEL_NEW", "a second monitoring run is skipped"
     status = stack.stack("status")
-    assert status.stdout.count("running") >= 4 and "cron 0 2 * * *" in status.stdout, status.stdout
+    assert status.stdout.count("running") >= 5 and "cron 0 2 * * *" in status.stdout, status.stdout
     with capsys.disabled():
         print(f"\n[figure] stack up (fresh PostgreSQL cluster, migrations, deployments, worker): "
               f"{stack.up_seconds:.1f} s")
 
 
 def test_the_training_deployment_runs_through_the_worker_and_registers_on_postgres(stack, capsys):
-    """Two runs asked for at once: the worker runs both, one after the other (the deployment's limit)."""
+    """Two runs asked for at once: the worker runs both, one after the other (the deployment's limit). The project
+    was trained on the embedded store: DVC finds every stage up to date, and the first run registers its champion
+    on the stack all the same (the stack's registry does not hold it), which is told exactly once."""
     from prefect.deployments import run_deployment as start_run
 
-    start = time.monotonic()
+    assert MlflowClient(stack.mlflow_uri, stack.mlflow_uri).search_registered_models() == [], "a fresh stack"
+    since, start = time.time(), time.monotonic()
     with prefect_api(stack):
         asked = [start_run("cleargate-pipeline/nightly", parameters={"datasets": [DATASET]}, timeout=0,
                            as_subflow=False) for _ in range(2)]
@@ -112,9 +119,16 @@ def test_the_training_deployment_runs_through_the_worker_and_registers_on_postgr
     raw = pd.read_parquet(stack.project / "data" / "raw" / f"{DATASET}.parquet")
     assert len(model.predict(raw.drop(columns="diagnosis").head(20))) == 20
     assert "up to date" in run(["dvc", "status"], stack.project).stdout, "same DVC bookkeeping as make run"
+    told = stack.receiver.wait_for(1, 30, "/hook", since)
+    time.sleep(5)
+    told = stack.receiver.posts("/hook", since)
+    assert [(p["json"]["event"], p["json"]["source"], p["json"]["action"]) for p in told] == [
+        ("champion_moved", "registry", "gate")], told
+    assert told[0]["json"]["links"]["run"].endswith(f"/runs/flow-run/{flow_run.id}"), told[0]["json"]
     with capsys.disabled():
         print(f"\n[figure] two runs of cleargate-pipeline/nightly (breast_cancer) through the worker, one after "
-              f"the other: {seconds:.1f} s (the first trains, the second finds everything up to date)")
+              f"the other: {seconds:.1f} s (the first registers the champion trained on the embedded store, the "
+              "second finds everything up to date)")
 
 
 def test_the_stacks_model_server_follows_the_champion_the_worker_registered(stack):
@@ -144,6 +158,7 @@ def test_monitoring_scores_a_clean_batch_and_a_drifted_one_starts_a_retraining(s
     drop_batch(stack, DATASET, "drifted.parquet", drifted(test.head(100)))  # no labels, shifted population
     wrong = test.head(100).assign(label=1 - test.head(100)["label"])         # labels that came back different
     drop_batch(stack, DATASET, "mislabelled.parquet", wrong)
+    since = time.time()
     flow_run = run_deployment(stack, "cleargate-monitor/hourly", {"datasets": [DATASET]})
     assert flow_run.state.is_completed(), flow_run.state.message
     done, refused = reports(stack, "done"), reports(stack, "refused")
@@ -165,11 +180,21 @@ def test_monitoring_scores_a_clean_batch_and_a_drifted_one_starts_a_retraining(s
 
     client = mlflow_client(stack)
     experiment = client.get_experiment_by_name(f"{EXPERIMENT}-monitoring")
-    runs = client.search_runs([experiment.experiment_id])
-    outcomes = {r.data.tags["batch"]: r.data.tags["outcome"] for r in runs}
-    assert outcomes == {"clean.parquet": "scored", "drifted.parquet": "refused: drift", "mislabelled.parquet": "scored"}
-    assert {r.data.tags["retrain_run"] for r in runs} == {"none", drift["retrain_run"]}
-    assert {r.data.tags["batch"]: r.data.metrics.get("degraded") for r in runs}["mislabelled.parquet"] == 1.0
+    (champion_run,) = client.search_runs([experiment.experiment_id])   # one run: the champion's version
+    steps = {int(v): k.removeprefix("cleargate.batch.").split("-", 1)[1] for k, v in champion_run.data.tags.items()
+             if k.startswith("cleargate.batch.")}
+    assert sorted(steps) == [0, 1, 2] and set(steps.values()) == {"clean.parquet", "drifted.parquet",
+                                                                  "mislabelled.parquet"}
+    history = {m: {p.step: p.value for p in client.get_metric_history(champion_run.info.run_id, m)}
+               for m in ("refused", "degraded", "psi_max", "drifted_fraction")}
+    by_batch = {name: {m: values.get(step) for m, values in history.items()} for step, name in steps.items()}
+    assert by_batch["drifted.parquet"]["refused"] == 1.0 and by_batch["mislabelled.parquet"]["degraded"] == 1.0
+    assert by_batch["drifted.parquet"]["psi_max"] > 0.25 > by_batch["clean.parquet"]["psi_max"]
+    retrains = {v for k, v in champion_run.data.tags.items() if k.startswith("cleargate.retrain.")}
+    assert retrains == {drift["retrain_run"]}
+    stack.receiver.wait_for(1, 30, "/hook", since)
+    told = stack.receiver.posts("/hook", since)   # the retraining has finished too, and told nothing
+    assert [(p["json"]["event"], p["json"]["batch"]) for p in told] == [("drift", "drifted.parquet")], told
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 

@@ -23,7 +23,6 @@ from cleargate.processes import free_ports, http_ok, spawn, stop
 from infra.stack.state import load_state
 from tests.ops.conftest import DATASET, MODEL
 from tests.ops.helpers import (
-    EXPERIMENT,
     drop_batch,
     inbox,
     locations,
@@ -67,17 +66,21 @@ def test_a_monitoring_run_killed_midway_loses_no_batch_and_scores_none_twice(sta
     assert len(finished) == 4
     for name, at in decided.items():
         assert finished[name]["decided_at"] == at, f"{name} was scored again after the kill"
-    client = mlflow_client(stack)
-    experiment = client.get_experiment_by_name(f"{EXPERIMENT}-monitoring")
+    client = mlflow_client(stack)   # each batch is one step of its champion's run, however often it was logged
+    steps = []
     for report in finished.values():
-        runs = client.search_runs([experiment.experiment_id], f"tags.`cleargate.batch` = '{report['claimed']}'")
-        assert len(runs) == 1 and runs[0].info.status == "FINISHED", report["claimed"]
+        run = client.get_run(report["mlflow_run_id"])
+        assert run.info.status == "FINISHED" and run.data.tags["model_version"] == report["version"]
+        steps.append((run.info.run_id, int(run.data.tags[f"cleargate.batch.{report['claimed']}"])))
+        logged = [m.step for m in client.get_metric_history(run.info.run_id, "refused")]
+        assert len(logged) == len(set(logged)), f"{report['claimed']}: a step logged twice"
+    assert len(set(steps)) == 4
 
 
 def test_mlflow_server_killed_during_a_pipeline_run(stack):
     """One line naming the server, exit 2, no half-registered version; once it is back the next run succeeds."""
     client = mlflow_client(stack)
-    experiment = client.get_experiment_by_name(EXPERIMENT)
+    experiment = client.get_experiment_by_name("cleargate-test-breast_cancer")
     since = int(time.time() * 1000)
     command = [CLEARGATE, "run", "--dataset", DATASET]
     proc = subprocess.Popen([*command, "--rerun", "promote"], cwd=stack.project, env=stack.client_env,

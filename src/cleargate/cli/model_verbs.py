@@ -5,6 +5,7 @@ A model is always named the same way: `NAME@ALIAS` or `NAME/VERSION` (`cleargate
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -32,6 +33,34 @@ def _client(path: Path, model: str | None = None):  # -> (DatasetParams, MlflowC
     return params, connect(params)
 
 
+def _elsewhere(dataset: Any, client: Any) -> str:
+    """One line when the dataset's last registration (promotion.json) is not in this store: the project was
+    pointed at another registry since (the embedded store, then a team's server)."""
+    from cleargate.records import ReleaseDecision
+    from cleargate.release.promotion import held_by_registry
+    from cleargate.tracking.store import shown_uri, tracking_uri
+
+    path = dataset.layout.promotion
+    if not path.is_file():
+        return ""
+    decision = ReleaseDecision.load(path)
+    if held_by_registry(client, decision):
+        return ""
+    return (f"v{decision.version} of {path.name} was registered in {decision.registry or 'another store'}, which is "
+            f"not this one ({shown_uri(tracking_uri(dataset))}): `cleargate run --dataset {dataset.dataset.name}` "
+            "registers it here")
+
+
+def _tell(dataset: Any, name: str, version: str, message: str, **details: str) -> None:
+    """A move made by hand, as a notification (when a Prefect API is configured)."""
+    from cleargate.notifications import Notice, mlflow_version_link, notify
+    from cleargate.tracking.store import tracking_uri
+
+    link = mlflow_version_link(tracking_uri(dataset), name, version)
+    notify(Notice(kind="champion_moved", dataset=dataset.dataset.name, model=name, version=version, message=message,
+                  source="cli", details=details, links={"model": link} if link else {}))
+
+
 def _name(reference: str) -> str:
     from cleargate.tracking.model_ref import parse_ref
 
@@ -45,6 +74,7 @@ def status(model: Annotated[str | None, typer.Argument(metavar="[NAME]", help="a
     """Each registered model's champion and challenger, the history of champion moves, and the challenger's gates.
 
     Example: cleargate status breast-cancer-classifier --json"""
+    from cleargate.release import approval
     from cleargate.tracking import registry
 
     with handled():
@@ -57,22 +87,30 @@ def status(model: Annotated[str | None, typer.Argument(metavar="[NAME]", help="a
             names = [_name(model)]
         report = []
         for name in names:
-            _, client = _client(path, name)
+            dataset, client = _client(path, name)
             aliases = {a: registry.alias_version(client, name, a) for a in (registry.CHAMPION, registry.CHALLENGER)}
             gates = {}
             if aliases["challenger"]:
                 tags = client.get_model_version(name, aliases["challenger"]).tags
                 gates = {k: v for k, v in sorted(tags.items()) if k.startswith("gate.") and k.count(".") == 1}
             report.append({"model": name, **aliases, "history": registry.history(client, name),
-                           "challenger_gates": gates})
+                           "challenger_gates": gates, "awaiting_approval": approval.pending(client, name),
+                           "not_registered_here": _elsewhere(dataset, client)})
     if as_json:
         typer.echo(json.dumps(report if model is None else report[0], indent=2))
         return
     for entry in report:
         typer.echo(f"{entry['model']}: champion=v{entry['champion'] or '-'} challenger=v{entry['challenger'] or '-'}")
         for event in entry["history"]:
-            typer.echo(f"  {event['at']}  {event['action']:<8} v{event['previous'] or '-'} -> v{event['version']}"
-                       f"  {event['reason']}")
+            moved = f"v{event['version']} refused, champion v{event['previous'] or '-'} kept" \
+                if event["action"] in registry.UNMOVED else f"v{event['previous'] or '-'} -> v{event['version']}"
+            by = f" (by {event['by']})" if event.get("by") else ""
+            typer.echo(f"  {event['at']}  {event['action']:<8} {moved}  {event['reason']}{by}")
+        for version in entry["awaiting_approval"]:
+            typer.echo(f"  v{version} awaits approval: cleargate approve {entry['model']}/{version} --reason ... "
+                       f"(or reject)")
+        if entry["not_registered_here"]:
+            typer.echo(f"  {entry['not_registered_here']}")
         if entry["challenger_gates"]:
             typer.echo(f"  challenger v{entry['challenger']} gates: {json.dumps(entry['challenger_gates'])}")
 
@@ -95,7 +133,7 @@ def promote(model: ModelArgument,
 
     with handled():
         path = params_path(params)
-        _, client = _client(path, _name(model))
+        dataset, client = _client(path, _name(model))
         name, version = resolve_version(client, model)
         tags = client.get_model_version(name, version).tags
         if tags.get("gate.passed") != "true":
@@ -105,8 +143,11 @@ def promote(model: ModelArgument,
             if not reason.strip():
                 raise CleargateError("--force needs --reason: the override is recorded in the champion history")
         with promotion_lock(client, name):  # never interleave with a pipeline's promotion
-            previous = registry.set_champion(client, name, version, "forced" if force else "manual",
-                                             reason or "manual promotion")
+            action = "forced" if force else "manual"
+            previous = registry.set_champion(client, name, version, action, reason or "manual promotion",
+                                             getpass.getuser())
+        _tell(dataset, name, version, f"{name}: champion v{previous or '-'} -> v{version} by hand ({action}): "
+              f"{reason or 'manual promotion'}", action=action, previous_champion=previous or "none")
     typer.echo(f"{name}: champion v{previous or '-'} -> v{version}")
 
 
@@ -124,9 +165,12 @@ def rollback(model: Annotated[str, typer.Argument(metavar="NAME", help="a regist
     with handled():
         path = params_path(params)
         name = _name(model)
-        _, client = _client(path, name)
+        dataset, client = _client(path, name)
         with promotion_lock(client, name):
+            current = registry.alias_version(client, name, registry.CHAMPION)
             target = registry.rollback(client, name, reason)
+        _tell(dataset, name, target, f"{name}: champion rolled back v{current} -> v{target}: {reason or 'rollback'}",
+              action="rollback", previous_champion=current or "none")
     typer.echo(f"{name}: champion rolled back to v{target}")
 
 

@@ -81,3 +81,12 @@ class GateThresholds(Strict):
 
 class RegistryConfig(Strict):
     model_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class ReleaseConfig(Strict):
+    """Who moves `champion` once every gate passed: the pipeline itself (`auto`), or a person (`required`: the
+    version waits as `challenger` with `approval=pending` until `cleargate approve` or `reject`; one left
+    undecided for `approval_timeout_h` hours is rejected by the next pipeline run)."""
+
+    approval: Literal["auto", "required"]
+    approval_timeout_h: Annotated[float, Field(gt=0.0, le=24 * 365)]

@@ -15,6 +15,7 @@ import pandas as pd
 EPS = 1e-4  # floor for empty bins: keeps PSI finite, as is usual for PSI
 PROFILE_ARTIFACT = "reference_profile.json"  # logged with each registered version's run
 BLOCK = 64  # columns counted at once
+HISTOGRAMS = 20  # drifted features whose reference-vs-batch histograms a report keeps (the highest PSI first)
 
 
 def reference_profile(frame: pd.DataFrame, columns: list[str], bins: int) -> dict[str, Any]:
@@ -87,8 +88,33 @@ class DriftCounts:
 
     def report(self, threshold: float, max_drifted_fraction: float) -> DriftReport:
         scores = self.psi()
-        return DriftReport(threshold, max_drifted_fraction, len(scores),
-                           {c: s for c, s in scores.items() if s > threshold})
+        drifted = {c: s for c, s in scores.items() if s > threshold}
+        shown = sorted(drifted, key=lambda c: -drifted[c])[:HISTOGRAMS]
+        histograms = {c: {"edges": self.profile["features"][c]["edges"], "expected": self.profile["features"][c][
+            "expected"], "actual": (self.counts[c] / max(int(self.counts[c].sum()), 1)).tolist()} for c in shown}
+        return DriftReport(threshold, max_drifted_fraction, len(scores), drifted,
+                           max(scores.values(), default=0.0), histograms)
+
+
+def _psi(expected: np.ndarray, counts: np.ndarray) -> float:
+    expected = np.clip(expected, EPS, None)
+    actual = np.clip(counts / max(counts.sum(), 1), EPS, None)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def prediction_reference(labels: np.ndarray, n_classes: int) -> dict[str, Any]:
+    """The share of each predicted class on the test split: what a batch's predictions are compared with."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes)[:n_classes]
+    return {"classes": n_classes, "expected": (counts / max(counts.sum(), 1)).tolist()}
+
+
+def prediction_psi(reference: dict[str, Any] | None, counts: np.ndarray) -> float | None:
+    """PSI of the predicted classes' shares against the test split's (prediction drift); None when the version
+    was registered without that reference."""
+    if not reference or counts.sum() == 0:
+        return None
+    n = int(reference["classes"])
+    return _psi(np.asarray(reference["expected"], dtype=np.float64), np.asarray(counts[:n], dtype=np.float64))
 
 
 def psi(profile: dict[str, Any], frame: pd.DataFrame) -> dict[str, float]:
@@ -102,6 +128,8 @@ class DriftReport:
     max_drifted_fraction: float
     n_features: int
     drifted: dict[str, float] = field(default_factory=dict)
+    psi_max: float = 0.0                                     # the highest PSI of any feature
+    histograms: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # drifted: edges, expected, actual
 
     @property
     def drifted_fraction(self) -> float:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from cleargate.errors import DataError, DataValidationError
+from cleargate.errors import CleargateError, DataError, DataValidationError
 from cleargate.io import read_table
+from cleargate.layout import ScoreFiles
 from cleargate.monitoring.batch_report import BatchReport
 from cleargate.monitoring.decision import degraded, describe, label_codes, live_metrics, retrain_reasons
 from cleargate.params import DatasetParams
@@ -33,10 +34,23 @@ def _live(params: DatasetParams, claimed: Path, result: ScoreResult) -> dict[str
                         params.dataset.positive_index, len(params.dataset.classes))
 
 
+def shadow(params: DatasetParams, client: MlflowClient, claimed: Path, name: str,
+           challenger: str) -> tuple[dict[str, float], str]:
+    """The challenger scored on the same labelled batch, in shadow (nothing it predicts is used): its live metrics,
+    or why there are none."""
+    try:
+        result = score_file(params, claimed, f"{name}/{challenger}", client)
+        live = _live(params, claimed, result)
+    except CleargateError as exc:
+        return {}, f"challenger v{challenger} not scored: {str(exc).splitlines()[0][:300]}"
+    return live, "" if live else f"challenger v{challenger}: {result.outcome}, no live metrics"
+
+
 def assess(params: DatasetParams, client: MlflowClient, claimed: Path, batch: str, name: str,
-           version: str) -> BatchReport:
-    """Score with `name/version` (validation, drift, predictions), then the live metrics and the decision.
-    A batch the scoring refuses is a decision too; only a failure of the tracking store or the model raises."""
+           version: str, challenger: str | None = None) -> BatchReport:
+    """Score with `name/version` (validation, drift, predictions), then the live metrics and the decision; a
+    labelled batch is scored in shadow by `challenger` too. A batch the scoring refuses is a decision too; only
+    a failure of the tracking store or the model raises."""
     base = {"dataset": params.dataset.name, "batch": batch, "claimed": claimed.name, "model": name,
             "version": version, "decided_at": datetime.now(UTC).isoformat(timespec="seconds")}
     try:
@@ -55,10 +69,15 @@ def assess(params: DatasetParams, client: MlflowClient, claimed: Path, batch: st
     champion = champion_test_metrics(client, name, version, list(live)) if live else {}
     dropped = degraded(live, champion, params.monitoring.max_metric_drop)
     fraction = result.drift.drifted_fraction
+    in_shadow = challenger if live and challenger not in (None, version) else None
+    challenger_live, challenger_note = shadow(params, client, claimed, name, in_shadow) if in_shadow else ({}, "")
+    page = ScoreFiles(result.out_dir).drift_page
     return BatchReport(**base, sha256=result.input_sha256, outcome=outcome, rows=result.validation.n_rows,
                        message=describe(outcome, fraction, live, champion, dropped) + note,
-                       drifted_fraction=fraction,
+                       drifted_fraction=fraction, psi_max=result.drift.psi_max,
+                       prediction_psi=result.prediction_psi, drift_page=str(page) if page.is_file() else None,
                        drifted_features=sorted(result.drift.drifted), live=live, champion_test=champion,
-                       degraded=dropped, scores_dir=str(result.out_dir),
+                       degraded=dropped, scores_dir=str(result.out_dir), challenger=in_shadow,
+                       challenger_live=challenger_live, challenger_note=challenger_note,
                        retrain_reasons=retrain_reasons(result.drift.is_drifted, dropped,
                                                        params.monitoring.retrain_on))

@@ -23,9 +23,15 @@ class BatchReport(Record):
     rows: int | None = None
     drifted_fraction: float | None = None
     drifted_features: list[str] = []
+    psi_max: float | None = None    # the highest PSI of any feature
+    prediction_psi: float | None = None  # the predicted classes' shares against the test split's
+    drift_page: str | None = None   # per drifted feature, reference and batch histograms (HTML)
     live: dict[str, float] = {}     # metrics on the batch's labels (labelled batches only)
     champion_test: dict[str, float] = {}
     degraded: list[str] = []        # live metrics that dropped more than monitoring.max_metric_drop
+    challenger: str | None = None   # the `challenger` version scored in shadow on the labelled batch
+    challenger_live: dict[str, float] = {}
+    challenger_note: str = ""       # why the shadow scoring gave no metrics
     retrain_reasons: list[str] = []  # drift / degradation, as far as monitoring.retrain_on asks
     retrain_key: str | None = None  # the idempotency key of the training run it asks for (set before the ask)
     retrain_run: str | None = None  # the Prefect flow run of the training deployment it started
@@ -37,6 +43,10 @@ class BatchReport(Record):
     @property
     def destination(self) -> Literal["done", "refused"]:
         return "refused" if self.outcome.startswith("refused") else "done"
+
+    @property
+    def drifted(self) -> bool:
+        return self.outcome in ("refused: drift", "scored, drift flagged")
 
     @property
     def wants_retrain(self) -> bool:

@@ -57,9 +57,10 @@ def prepare(params: DatasetParams, client: MlflowClient) -> Pass:
         return result
     for path in inbox.new_batches():
         inbox.claim(path)
+    challenger = registry.alias_version(client, name, registry.CHALLENGER)
     for claimed in inbox.claimed():
         report = inbox.load_report(claimed) or inbox.save_report(
-            claimed, assess(params, client, claimed, _original(claimed.name), name, version))
+            claimed, assess(params, client, claimed, _original(claimed.name), name, version, challenger))
         if report.mlflow_run_id is None:
             run_id = monitoring_runs.log_batch_run(params, client, report, inbox.report_path(claimed))
             report = inbox.save_report(claimed, report.model_copy(update={"mlflow_run_id": run_id}))

@@ -32,8 +32,18 @@ def stability_lines(summary: StabilitySummary | None) -> list[str]:
               f"| {summary.metrics[m].max:.4f} |" for m in shown)]
 
 
+APPROVAL = "## Approval"
+
+
+def with_approval(card: str, lines: list[str]) -> str:
+    """The card with its approval section (the last one) replaced by `lines`, or added."""
+    head = card.split(f"\n{APPROVAL}\n", 1)[0].rstrip("\n")
+    return "\n".join([head, "", APPROVAL, *lines]) + "\n"
+
+
 def model_card(params: DatasetParams, model: str, metrics: Evaluation, report: GateReport, lineage: dict[str, str],
-               split: SplitReport, version: str, stability: StabilitySummary | None = None) -> str:
+               split: SplitReport, version: str, stability: StabilitySummary | None = None,
+               approval: list[str] | None = None) -> str:
     config, data = params.model(model), params.dataset
     recalls = "\n".join(f"| {c} | {r:.4f} |" for c, r in metrics.per_class_recall.items())
     champion = next((c for c in report.checks if c.name == "champion_non_inferior"), None)
@@ -77,4 +87,5 @@ def model_card(params: DatasetParams, model: str, metrics: Evaluation, report: G
         "## Gates",
         gate_markdown({model: report}, model),
     ]
-    return "\n".join(lines) + "\n"
+    card = "\n".join(lines) + "\n"
+    return card if approval is None else with_approval(card, approval)

@@ -3,8 +3,9 @@
 Inside the promotion lock: read the current champion, gather the release evidence (latency and size of the
 logged model as production loads it, a paired bootstrap against the champion on the same test rows), judge
 every gate, register the candidate as a new version aliased `challenger` with every verdict as a tag, and
-move `champion` only if every gate passed and the model differs from the champion's. A blocked candidate is
-a decision (`ReleaseDecision.outcome == "blocked"`), not an error.
+move `champion` only if every gate passed and the model differs from the champion's; where the dataset's
+release needs a person's approval, the version waits as `challenger` with `approval=pending` instead
+(`release.approval`). A blocked candidate is a decision (`ReleaseDecision.outcome == "blocked"`), not an error.
 """
 
 from __future__ import annotations
@@ -17,19 +18,21 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from cleargate.evaluation.bootstrap import paired_difference
-from cleargate.evaluation.drift import PROFILE_ARTIFACT, reference_profile
+from cleargate.evaluation.drift import PROFILE_ARTIFACT, prediction_reference, reference_profile
 from cleargate.evaluation.gates import ChampionComparison, ReleaseEvidence, evaluate_gates, gate_markdown
 from cleargate.evaluation.operational import measure
 from cleargate.evaluation.seed_spread import seed_evidence
 from cleargate.io import read_table, write_text
 from cleargate.params import DatasetParams
 from cleargate.records import Evaluation, GateDecision, GateReport, Predictions, ReleaseDecision, SplitReport
+from cleargate.release import approval
 from cleargate.release.modelcard import model_card
 from cleargate.schema import LABEL
 from cleargate.tracking import registry
 from cleargate.tracking.lineage import model_digest
 from cleargate.tracking.model_runs import LoggedModel
 from cleargate.tracking.promotion_lock import promotion_lock
+from cleargate.tracking.store import shown_uri, tracking_uri
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Registration:
     moved: bool
     report: GateReport
     reason: str
+    pending: bool = False   # passed, awaits a person's approval
 
 
 def verdict_tags(report: GateReport) -> dict[str, str]:
@@ -55,8 +59,9 @@ def verdict_tags(report: GateReport) -> dict[str, str]:
 
 def register_judged(client: MlflowClient, name: str, model_uri: str, run_id: str, tags: dict[str, str],
                     judge: Callable[[str | None], GateReport], digest: str,
-                    lock_wait_seconds: float = 300) -> Registration:
-    """Register the candidate and move `champion` only on a full pass; all under the promotion lock."""
+                    lock_wait_seconds: float = 300, approval_required: bool = False) -> Registration:
+    """Register the candidate and move `champion` only on a full pass (or, with `approval_required`, leave it
+    pending a person's approval); all under the promotion lock."""
     registry.ensure_registered_model(client, name)
     with promotion_lock(client, name, wait_seconds=lock_wait_seconds) as lock:
         champion = registry.alias_version(client, name, registry.CHAMPION)
@@ -70,6 +75,11 @@ def register_judged(client: MlflowClient, name: str, model_uri: str, run_id: str
         if champion is not None and \
                 client.get_model_version(name, champion).tags.get("lineage.model_sha256") == digest:
             return Registration(number, champion, champion, False, report, f"identical to champion v{champion}")
+        if approval_required:
+            superseded = approval.request(client, name, number, champion)
+            note = f"; supersedes v{', v'.join(superseded)}" if superseded else ""
+            return Registration(number, champion, champion, False, report, f"passed every gate, awaits approval: "
+                                f"{approval.commands(name, number)}{note}", pending=True)
         lock.check()  # the judge may have outlived the lease (a stalled process): then another holds it
         previous = registry.set_champion(client, name, number, "gate", "passed every gate")
         return Registration(number, number, previous, True, report, "passed every gate")
@@ -116,17 +126,32 @@ def release(params: DatasetParams, client: MlflowClient, gate: GateDecision, log
     # server lost after this point leaves either no version or a complete one.
     train = read_table(layout.split("train"))
     numeric = [c for c in params.features if pd.api.types.is_numeric_dtype(train[c])]
-    client.log_dict(logged.run_id, reference_profile(train, numeric, params.drift.bins), PROFILE_ARTIFACT)
+    profile = {**reference_profile(train, numeric, params.drift.bins),
+               "prediction": prediction_reference(candidate_labels, len(params.dataset.classes))}
+    client.log_dict(logged.run_id, profile, PROFILE_ARTIFACT)
     client.log_dict(logged.run_id, operational.dump(), "operational.json")
     name = params.registry.model_name
     version_tags = {**tags, "mlflow.run_id": logged.run_id, "model": selected, "pipeline_run_id": parent_id}
     outcome = register_judged(client, name, logged.model_uri, logged.run_id, version_tags, judge,
-                              model_digest(model.dir))
+                              model_digest(model.dir), approval_required=params.release.approval == "required")
     return ReleaseDecision(model_name=name, version=outcome.version, selected=selected,
                            passed=outcome.report.passed, champion=outcome.champion,
                            previous_champion=outcome.previous_champion, moved=outcome.moved, reason=outcome.reason,
                            run_id=logged.run_id, pipeline_run_id=parent_id, operational=operational,
-                           gate=outcome.report)
+                           gate=outcome.report, approval="pending" if outcome.pending else "auto",
+                           registry=shown_uri(tracking_uri(params)))
+
+
+def held_by_registry(client: MlflowClient, decision: ReleaseDecision) -> bool:
+    """Whether the store `client` talks to holds the version `decision` registered: a project moved from one
+    registry to another (the embedded store, then a team's server) finds it missing, and registers again."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        tags = client.get_model_version(decision.model_name, decision.version).tags
+    except MlflowException:
+        return False
+    return tags.get("pipeline_run_id") == decision.pipeline_run_id
 
 
 def publish(params: DatasetParams, client: MlflowClient, decision: ReleaseDecision, lineage: dict[str, str]) -> None:
@@ -137,10 +162,13 @@ def publish(params: DatasetParams, client: MlflowClient, decision: ReleaseDecisi
     write_text(table, layout.release_gate)
     evaluation = Evaluation.load(layout.model(decision.selected).metrics)
     seeds = seed_evidence(params, decision.selected)
+    name = params.registry.model_name
     card = model_card(params, decision.selected, evaluation, decision.gate, lineage,
                       SplitReport.load(layout.split_report), decision.version,
-                      None if seeds.stale else seeds.summary)
+                      None if seeds.stale else seeds.summary,
+                      approval.card_lines(name, decision.version, client.get_model_version(name, decision.version).tags,
+                                          params.release.approval == "required"))
     for run_id in (decision.run_id, decision.pipeline_run_id):
         client.log_text(run_id, table, "reports/release_gate.md")
     client.log_text(decision.run_id, card, "model_card.md")
-    client.update_model_version(params.registry.model_name, decision.version, description=card)
+    client.update_model_version(name, decision.version, description=card)

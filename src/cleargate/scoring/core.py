@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cleargate.errors import CleargateError, DataError
-from cleargate.evaluation.drift import DriftCounts
-from cleargate.io import sha256_file, write_json
+from cleargate.evaluation.drift import DriftCounts, prediction_psi
+from cleargate.evaluation.drift_page import drift_html
+from cleargate.io import sha256_file, write_json, write_text
 from cleargate.layout import ScoreFiles
 from cleargate.params import DatasetParams
 from cleargate.runtime import available_cpus
@@ -73,20 +74,27 @@ def score_file(params: DatasetParams, input_path: Path, model_ref: str, client: 
             reason = f"{validation.source}: {'; '.join(c.describe() for c in validation.blocking)}; see {where}"
             _refuse(params, stage, base, "refused: validation", reason, validation, seconds)
         drift = counts.report(params.drift.psi_threshold, params.drift.max_drifted_fraction)
+        write_text(drift_html(f"{input_path.name}: drift against {name} v{version}'s training data", drift),
+                   stage.files.drift_page)
         refused = drift.is_drifted and params.drift.on_drift == "refuse"
+        predicted_psi = None
         if not refused:
             start = time.perf_counter()
             try:
-                _predict(params, source, (name, version, digest), drift.is_drifted, stage.files.predictions, progress)
+                classes = _predict(params, source, (name, version, digest), drift.is_drifted,
+                                   stage.files.predictions, progress)
             except CleargateError as exc:  # the model refused the input, or the file changed under us
                 _refuse(params, stage, base, "refused: prediction", str(exc), validation, seconds)
+            predicted_psi = prediction_psi(profile.get("prediction"), classes)
             seconds["predict"] = time.perf_counter() - start
         outcome = "refused: drift" if refused else ("scored, drift flagged" if drift.is_drifted else "scored")
         write_json({**base, "rows": validation.n_rows, "validation": validation.to_record().dump(),
-                    "drift": drift.to_dict(), "outcome": outcome, "seconds": seconds}, stage.files.report)
+                    "drift": drift.to_dict(), "prediction_psi": predicted_psi, "outcome": outcome,
+                    "seconds": seconds}, stage.files.report)
         stage.commit()
     return ScoreResult(str(input_path), digest, name, version, validation, drift, refused, final.dir, outcome=outcome,
-                       reason=drift.summary() if refused else "", n_rows=validation.n_rows, seconds=seconds)
+                       reason=drift.summary() if refused else "", n_rows=validation.n_rows, seconds=seconds,
+                       prediction_psi=predicted_psi)
 
 
 def _check(params: DatasetParams, source: BatchSource, profile: dict[str, Any], files: ScoreFiles,
@@ -108,8 +116,9 @@ def _check(params: DatasetParams, source: BatchSource, profile: dict[str, Any], 
 
 
 def _predict(params: DatasetParams, source: BatchSource, model: tuple[str, str, str], flagged: bool, path: Path,
-             progress: Progress) -> None:
-    """Pass 2: the model's labels, chunk by chunk, appended to one parquet file (a row group per chunk)."""
+             progress: Progress) -> np.ndarray:
+    """Pass 2: the model's labels, chunk by chunk, appended to one parquet file (a row group per chunk); returns
+    how many rows each class got (prediction drift)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from mlflow.exceptions import MlflowException
@@ -122,6 +131,7 @@ def _predict(params: DatasetParams, source: BatchSource, model: tuple[str, str, 
     served, _ = load_served(f"models:/{name}/{version}")
     trained = (served.metadata.metadata or {}).get("input_kinds", {})
     writer = None
+    classes = np.zeros(len(params.dataset.classes), dtype=np.int64)
     try:
         with progress.phase("predict", source.n_rows) as advance:
             for chunk in source.chunks(columns=params.features):  # the model's columns, in its order
@@ -143,10 +153,14 @@ def _predict(params: DatasetParams, source: BatchSource, model: tuple[str, str, 
                 if writer is None:
                     writer = pq.ParquetWriter(path, table.schema)
                 writer.write_table(table.cast(writer.schema))
+                if labels.dtype.kind in "iu":  # class indices (what the served model returns)
+                    codes = labels.astype(np.int64, copy=False)
+                    classes += np.bincount(codes[(codes >= 0) & (codes < len(classes))], minlength=len(classes))
                 advance(n)
     finally:
         if writer is not None:
             writer.close()
+    return classes
 
 
 def _refuse(params: DatasetParams, stage: Staging, base: dict[str, Any], outcome: str, reason: str,

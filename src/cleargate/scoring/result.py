@@ -28,6 +28,7 @@ class ScoreResult:
     reason: str = ""                # why it was refused, in one line
     n_rows: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    prediction_psi: float | None = None   # the predicted classes' shares against the test split's (scored only)
 
     @property
     def predictions_path(self) -> Path | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cleargate.layout import ScoreFiles
 from cleargate.params import DatasetParams
 from cleargate.scoring.result import ScoreResult
 
@@ -29,9 +30,12 @@ def log_scoring_run(params: DatasetParams, result: ScoreResult) -> str:
                    **{f"seconds_{k}": v for k, v in result.seconds.items()}}
         if result.drift is not None:
             metrics |= {"drifted_fraction": result.drift.drifted_fraction,
-                        "drifted_features": len(result.drift.drifted)}
+                        "drifted_features": len(result.drift.drifted), "psi_max": result.drift.psi_max}
+        if result.prediction_psi is not None:
+            metrics["prediction_psi"] = result.prediction_psi
         mlflow.log_metrics(metrics)
-        report = result.out_dir / "report.json"
-        if report.is_file():
-            mlflow.log_artifact(str(report))
+        files = ScoreFiles(result.out_dir)
+        for page in (files.report, files.drift_page):
+            if page.is_file():
+                mlflow.log_artifact(str(page))
         return run.info.run_id

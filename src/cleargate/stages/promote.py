@@ -5,8 +5,11 @@ Tracking: a run per dataset and pipeline run with the lineage and reports, next 
 (`tracking.lineage`: its commit, params.yaml, dvc.lock entries and environment).
 Release: the release checks (latency and size of the logged model, non-inferiority against the champion)
 join the offline verdicts; the candidate becomes a version aliased `challenger`, and `champion` moves only
-when every gate passed. A blocked candidate is a decision recorded in promotion.json, the registry and the
-runs; the stage's command still exits 0 (one blocked dataset never stops `dvc repro` for the others).
+when every gate passed (or, where `release.approval` is `required`, waits for a person; undecided versions past
+`approval_timeout_h` are rejected first). A blocked candidate is a decision recorded in promotion.json, the
+registry and the runs; the stage's command still exits 0 (one blocked dataset never stops `dvc repro` for the
+others). promotion.json names the store it registered in: a project pointed at another tracking store (the
+embedded one, then a team's server) finds there none of the runs it fitted with, and its release starts new ones.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 from cleargate.io import read_table
 from cleargate.params import DatasetParams
 from cleargate.records import GateDecision, IngestRecord, ReleaseDecision, SplitReport, TrainRecord
+from cleargate.release import approval
 from cleargate.release.promotion import publish, release
 from cleargate.tracking import connect, server_errors
 from cleargate.tracking.lineage import (
@@ -26,7 +30,7 @@ from cleargate.tracking.lineage import (
     lock_entries,
     parent_tags,
 )
-from cleargate.tracking.model_runs import log_pipeline_run, log_release_model
+from cleargate.tracking.model_runs import held_runs, log_pipeline_run, log_release_model
 
 
 def run(params: DatasetParams, flow_run_id: str | None = None) -> ReleaseDecision:
@@ -41,9 +45,11 @@ def run(params: DatasetParams, flow_run_id: str | None = None) -> ReleaseDecisio
     flow_run_id = flow_run_id or os.environ.get("PREFECT__FLOW_RUN_ID") or "none"
     with server_errors(params, f"promote@{params.dataset.name}"):
         client = connect(params)
-        parent_id = log_pipeline_run(params, test, lineage, flow_run_id,
-                                     {m: r.run_id for m, r in trained.items() if r.run_id})
-        logged = log_release_model(params, gate.selected, trained[gate.selected].run_id, test)
+        if params.release.approval == "required":
+            approval.expire(client, params.registry.model_name, params.release.approval_timeout_h)
+        runs = held_runs(client, {m: r.run_id for m, r in trained.items() if r.run_id})
+        parent_id = log_pipeline_run(params, test, lineage, flow_run_id, runs)
+        logged = log_release_model(params, gate.selected, runs.get(gate.selected), test)
         if lock is not None:  # the dvc.lock entries whose digest is tagged: `cleargate reproduce` restores by them
             client.log_text(logged.run_id, lock.decode(), LOCK_ARTIFACT)
         client.log_text(logged.run_id, params_file.decode(), PARAMS_ARTIFACT)  # applied in the rebuild's checkout

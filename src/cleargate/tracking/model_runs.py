@@ -103,12 +103,33 @@ class LoggedModel:
     model_uri: str
 
 
+def held_runs(client: Any, runs: dict[str, str]) -> dict[str, str]:
+    """The runs (model -> run id) this store holds: a project pointed at another tracking store (the embedded one,
+    then a team's server) keeps the run ids of the store its models were fitted with."""
+    from mlflow.exceptions import MlflowException
+
+    held = {}
+    for model, run_id in runs.items():
+        try:
+            client.get_run(run_id)
+        except MlflowException:
+            continue
+        held[model] = run_id
+    return held
+
+
 def log_release_model(params: DatasetParams, model: str, run_id: str | None, test: pd.DataFrame) -> LoggedModel:
-    """The selected candidate's bundle logged into its own training run (a new run if it has none)."""
+    """The selected candidate's bundle logged into its own training run; where this store has no such run, a new
+    one that also carries what the training run held here would have (its tags and test metrics)."""
     import mlflow
 
     example = input_example(test)
     with store_errors(params), mlflow.start_run(run_id=run_id, run_name=model) as run:
+        if run_id is None:
+            config, evaluation = params.model(model), Evaluation.load(params.layout.model(model).metrics)
+            mlflow.set_tags({"model": model, "family": config.family, "role": config.role, "dataset": config.dataset,
+                             "stage": "train", "cleargate.refitted_elsewhere": "true"})
+            mlflow.log_metrics({f"test_{k}": v for k, v in evaluation.scalars().items()})
         uri = log_model_artifact(params.layout.model(model).dir, example[params.features], f"{model}-served")
         return LoggedModel(run.info.run_id, uri)
 
