@@ -18,10 +18,10 @@ from pathlib import Path
 
 from cleargate.errors import CleargateError
 from cleargate.params import load_project
+from cleargate.serving.registry_webhook import SECRET_ENV
 from flows.prefect_server import local_server
 
 DEFAULT_PORT = 4200   # Prefect's own default (PREFECT_SERVER_API_PORT)
-REGISTRY_SECRET_ENV = "CLEARGATE_REGISTRY_WEBHOOK_SECRET"   # exported by the team stack's .stack/env
 
 
 def serve_both(params_path: Path) -> None:
@@ -38,7 +38,7 @@ def serve_both(params_path: Path) -> None:
         print(f"serving {d.full_name}: cron '{schedule.cron}' ({schedule.timezone}), "
               f"parameters {d.options['parameters']}", flush=True)
     # the team stack's MLflow webhook tells champion moves there (its env file names the webhook's secret)
-    names = automations.register(project, ui, registry_webhook=bool(os.environ.get(REGISTRY_SECRET_ENV)))
+    names = automations.register(project, ui, registry_webhook=bool(os.environ.get(SECRET_ENV)))
     print(f"notifications: {automations.described(project, names)}", flush=True)
     print(f"Prefect UI: {ui}  -  Ctrl-C stops", flush=True)
     serve(*serve_deployments(project), print_starting_message=False)

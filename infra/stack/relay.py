@@ -2,7 +2,7 @@
 
 MLflow calls a webhook on every alias it sets (`champion` and `challenger` alike) with a signed JSON body. The
 relay takes only calls whose signature matches the stack's secret (`.stack/secrets.json`, exported as
-CLEARGATE_REGISTRY_WEBHOOK_SECRET in `.stack/env`; anything else gets 401), keeps the moves of `champion`, and
+CLEARGATE_WEBHOOK_SECRET in `.stack/env`; anything else gets 401), keeps the moves of `champion`, and
 emits each as the Prefect event `cleargate.champion_moved` (`cleargate.notifications.notify`), which the
 automations turn into notifications. Written here because neither server offers it: MLflow's webhooks cannot
 be filtered by alias, and Prefect's open-source server has no incoming webhooks. The call is answered at once;
@@ -19,11 +19,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cleargate.notifications import notify
-from cleargate.notifications.registry_webhook import AliasSet, alias_set, verified
+from cleargate.notifications.alias_moves import AliasSet, alias_set
+from cleargate.serving.registry_webhook import SECRET_ENV, refusal
 from cleargate.tracking.registry import CHAMPION
 
-SECRET_ENV, PORT_ENV, ROOT_ENV, UI_ENV = ("CLEARGATE_REGISTRY_WEBHOOK_SECRET", "CLEARGATE_RELAY_PORT",
-                                          "CLEARGATE_PROJECT", "CLEARGATE_PREFECT_UI")
+PORT_ENV, ROOT_ENV, UI_ENV = "CLEARGATE_RELAY_PORT", "CLEARGATE_PROJECT", "CLEARGATE_PREFECT_UI"
 MAX_BODY = 1 << 20
 log = logging.getLogger("cleargate.relay")
 
@@ -35,8 +35,9 @@ class Relay:
 
     def take(self, headers: dict[str, str], body: bytes) -> int:
         """The HTTP status for one call: 401 unsigned or badly signed, 200 otherwise (a champion move queued)."""
-        if not verified(self.secret, headers, body):
-            log.warning("refused a call with no valid signature")
+        reason = refusal(self.secret, headers, body)
+        if reason is not None:
+            log.warning("refused a call: %s", reason)
             return 401
         alias = alias_set(body)
         if alias is not None and alias.alias == CHAMPION:

@@ -13,10 +13,11 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from cleargate.serving.registry_webhook import SECRET_ENV as WEBHOOK_SECRET_ENV
 from infra.stack.config import StackConfig
 
 ADMIN = "cleargate-admin"   # the MLflow admin user and the Prefect auth-string user
-WEBHOOK_SECRET_ENV = "CLEARGATE_REGISTRY_WEBHOOK_SECRET"
+
 PG_ROLE = "cleargate"
 # A short retry budget for MLflow clients: a server that is down is reported in seconds, not minutes.
 CLIENT_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",

@@ -93,7 +93,7 @@ def model_server(config: StackConfig, creds: Credentials, name: str, alias: str,
     """`cleargate serve-model NAME@ALIAS` for a model params.yaml `serving.stack` lists: it starts before the model
     has a version (503 until the alias names one), follows the alias on the stack's registry, and needs the
     bearer token when authentication is on."""
-    env = {**_base_env(config), **client_env(config, creds), "CLEARGATE_WEBHOOK_SECRET": creds.webhook_secret,
+    env = {**_base_env(config), **client_env(config, creds),
            "MLFLOW_TRACKING_URI": _local(config, config.mlflow_port, "")}
     headers = {"Authorization": f"Bearer {creds.serving_token}"} if config.auth else {}
     if not config.auth:

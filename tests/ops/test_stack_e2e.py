@@ -62,7 +62,7 @@ def test_stack_up_starts_its_services_on_loopback_and_registers_both_deployments
     assert f"MLflow UI:  {stack.mlflow_uri}" in out and "Prefect UI: http://127.0.0.1:" in out
     env_file = stack.dir / "env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
-    assert {"MLFLOW_TRACKING_URI", "PREFECT_API_URL", "CLEARGATE_REGISTRY_WEBHOOK_SECRET"} <= set(stack.client_env)
+    assert {"MLFLOW_TRACKING_URI", "PREFECT_API_URL", "CLEARGATE_WEBHOOK_SECRET"} <= set(stack.client_env)
     state = load_state(stack.dir / "state.json")
     pg_pid = int((stack.dir / "postgres" / "data" / "postmaster.pid").read_text().split()[0])
     assert listening([pg_pid, *(r.pid for r in state.values())]) == {"127.0.0.1"}, "everything on loopback"

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 import pytest
 import yaml
 
-from cleargate.notifications.registry_webhook import signature
 from cleargate.records import GateDecision
+from cleargate.serving.registry_webhook import signature
 from tests.ops.conftest import DATASET, MODEL
 from tests.ops.helpers import drifted, drop_batch, mlflow_client, run_deployment, split_of
 from tests.projects import CLEARGATE
@@ -178,5 +178,5 @@ def test_the_relay_takes_only_calls_signed_with_the_secret_in_the_env_file(stack
     since = time.time()
     assert call("a guess") == 401
     assert told(stack, since, 0) == [], "a forged call tells nobody anything"
-    assert call(stack.client_env["CLEARGATE_REGISTRY_WEBHOOK_SECRET"]) == 200   # the secret .stack/env holds
+    assert call(stack.client_env["CLEARGATE_WEBHOOK_SECRET"]) == 200   # the secret .stack/env holds
     assert [n["event"] for n in told(stack, since, 1)] == ["champion_moved"]

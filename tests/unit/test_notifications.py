@@ -22,11 +22,12 @@ from cleargate.evaluation.drift_page import drift_html
 from cleargate.monitoring.batch_notices import batch_notices
 from cleargate.monitoring.batch_report import BatchReport
 from cleargate.notifications import Notice, notify
-from cleargate.notifications.registry_webhook import alias_set, verified
+from cleargate.notifications.alias_moves import alias_set
 from cleargate.params import load_project
 from cleargate.records import Check, GateReport, Operational, ReleaseDecision
 from cleargate.release.modelcard import with_approval
 from cleargate.release.notices import release_notices
+from cleargate.serving.registry_webhook import refusal
 from tests.projects import tiny_params, write_params
 
 
@@ -156,11 +157,11 @@ def test_the_relay_takes_only_recent_calls_signed_with_the_secret_and_reads_the_
     stamp = str(int(time.time()))
     headers = {"X-MLflow-Delivery-Id": "d1", "X-MLflow-Timestamp": stamp,
                "X-MLflow-Signature": sign("s3cret", "d1", stamp, body)}
-    assert verified("s3cret", headers, body)
-    assert not verified("other", headers, body)
-    assert not verified("s3cret", headers, body.replace(b'"3"', b'"4"')), "a changed body"
-    assert not verified("s3cret", {**headers, "X-MLflow-Signature": ""}, body)
-    assert not verified("s3cret", headers, body, now=time.time() + 3600), "a replayed call"
+    assert refusal("s3cret", headers, body) is None
+    assert refusal("other", headers, body) is not None
+    assert refusal("s3cret", headers, body.replace(b'"3"', b'"4"')) is not None, "a changed body"
+    assert refusal("s3cret", {**headers, "X-MLflow-Signature": ""}, body) is not None
+    assert refusal("s3cret", headers, body, now=time.time() + 3600) is not None, "a replayed call"
     found = alias_set(body)
     assert (found.name, found.alias, found.version) == ("m", "champion", "3")
     assert alias_set(b'{"entity": "model_version", "action": "created", "data": {}}') is None

@@ -10,6 +10,7 @@ def test_the_cost_line_names_the_costliest_stages_summed_over_datasets():
     line = timings_line(timings)
     assert line.startswith("pipeline 296 s: fitting 210 s, overhead 0.41 (summed: train 230 s, evaluate 21 s, ")
     assert "validate 20 s)" in line and "split" not in line, "the three costliest stages, each summed"
+    assert line.endswith("; fits on process pool"), "which runner ran the fits"
 
 
 def test_the_cost_line_fits_120_columns_at_its_longest():
@@ -22,4 +23,4 @@ def test_the_cost_line_fits_120_columns_at_its_longest():
 
 def test_a_run_that_fitted_nothing_says_so():
     line = timings_line(RunTimings(wall_seconds=9.0, fit_seconds=0.0, skipped=56, stage_seconds={}))
-    assert line == "pipeline 9 s: fitting 0 s, overhead n/a (nothing was fitted); 56 up to date"
+    assert line == "pipeline 9 s: fitting 0 s, overhead n/a (nothing was fitted); 56 up to date", "no runner named"

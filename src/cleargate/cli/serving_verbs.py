@@ -32,7 +32,8 @@ def serve_model(model: Annotated[str, typer.Argument(metavar="NAME@ALIAS|NAME/VE
     with handled():
         path = params_path(params)
         from cleargate.params import load_project
-        from cleargate.serving.online_server import TOKEN_ENV, WEBHOOK_SECRET_ENV, ServeRequest, check_exposure, serve
+        from cleargate.serving.online_server import TOKEN_ENV, ServeRequest, check_exposure, serve
+        from cleargate.serving.registry_webhook import SECRET_ENV
         from cleargate.tracking import check_store, connect
         from cleargate.tracking.model_ref import parse_ref, resolve_version
 
@@ -42,7 +43,7 @@ def serve_model(model: Annotated[str, typer.Argument(metavar="NAME@ALIAS|NAME/VE
         stacked = project.serving.stack.get(name)
         chosen = ServeRequest(name, alias, None if alias else version, host or project.serving.host,
                               port or (stacked.port if stacked else project.serving.port),
-                              os.environ.get(TOKEN_ENV) or None, os.environ.get(WEBHOOK_SECRET_ENV) or None,
+                              os.environ.get(TOKEN_ENV) or None, os.environ.get(SECRET_ENV) or None,
                               wait_for_model)
         check_exposure(chosen.host, chosen.token)
         check_store(dataset)

@@ -113,7 +113,8 @@ def timings_line(timings: RunTimings, width: int = 120) -> str:
     runs dataset stages beside the fits, so the sums can exceed the wall time)."""
     overhead = "n/a (nothing was fitted)" if not timings.fit_seconds else f"{timings.overhead:.2f}"
     head = f"pipeline {timings.wall_seconds:.0f} s: fitting {timings.fit_seconds:.0f} s, overhead {overhead}"
-    tail = (f"; {timings.skipped} up to date" if timings.skipped else "") + f"; fits on {timings.runner}"
+    tail = (f"; {timings.skipped} up to date" if timings.skipped else "") + \
+        (f"; fits on {timings.runner}" if timings.fit_seconds else "")
     stages = sorted(timings.by_stage().items(), key=lambda kv: -kv[1])
     for shown in range(min(3, len(stages)), 0, -1):
         line = f"{head} (summed: {', '.join(f'{name} {s:.0f} s' for name, s in stages[:shown])}){tail}"

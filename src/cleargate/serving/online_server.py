@@ -31,7 +31,7 @@ from cleargate.serving.online_metrics import ServerMetrics
 
 log = logging.getLogger("cleargate.serving")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-TOKEN_ENV, WEBHOOK_SECRET_ENV = "CLEARGATE_SERVING_TOKEN", "CLEARGATE_WEBHOOK_SECRET"
+TOKEN_ENV = "CLEARGATE_SERVING_TOKEN"
 
 
 @dataclass(frozen=True)

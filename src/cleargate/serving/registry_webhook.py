@@ -1,9 +1,10 @@
-"""MLflow's model-registry webhooks, as an MLflow tracking server (3.17+, SQL store) sends them to the online server.
+"""MLflow's model-registry webhooks, as an MLflow tracking server (3.17+, SQL store) sends them to the online server
+and to the stack's relay (`refusal`).
 
 A delivery is a JSON body `{"entity", "action", "timestamp", "data"}` with the headers `X-MLflow-Delivery-Id`,
 `X-MLflow-Timestamp` and, when the webhook has a secret, `X-MLflow-Signature: v1,<base64 HMAC-SHA256>` of
 `<delivery id>.<timestamp>.<body>` (`mlflow.webhooks.delivery`). With a secret configured
-(CLEARGATE_WEBHOOK_SECRET) an unsigned, wrongly signed or stale delivery (more than `TOLERANCE_S` from now, a
+(`SECRET_ENV`) an unsigned, wrongly signed or stale delivery (more than `TOLERANCE_S` from now, a
 replay) is refused with 401. The payload is never trusted for a version: an alias event for the served model only
 makes the server re-resolve its aliases from the registry at once, instead of at the next poll.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from cleargate.serving.online_requests import RequestRefused, decode_json
 
 SIGNATURE, TIMESTAMP, DELIVERY = "X-MLflow-Signature", "X-MLflow-Timestamp", "X-MLflow-Delivery-Id"
+SECRET_ENV = "CLEARGATE_WEBHOOK_SECRET"   # the webhook's secret, for every receiver (.stack/env exports it)
 TOLERANCE_S = 300
 ALIAS_ENTITY = "model_version_alias"
 
@@ -30,23 +32,32 @@ def signature(secret: str, delivery_id: str, timestamp: str, body: bytes) -> str
     return "v1," + base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha256).digest()).decode()
 
 
-def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float | None = None) -> None:
-    """Refuse (401) a delivery that is not signed with `secret`, or whose timestamp is stale."""
-    given, stamp, delivery = headers.get(SIGNATURE), headers.get(TIMESTAMP), headers.get(DELIVERY)
+def refusal(secret: str, headers: Mapping[str, str], body: bytes, now: float | None = None) -> str | None:
+    """Why a delivery is not taken (not signed with `secret`, or its timestamp stale); None when it is."""
+    found = {k.lower(): v for k, v in headers.items()}
+    given, stamp, delivery = (found.get(h.lower()) for h in (SIGNATURE, TIMESTAMP, DELIVERY))
     if not given or not stamp or not delivery:
-        raise RequestRefused(401, "signature", f"webhook: {SIGNATURE}, {TIMESTAMP} and {DELIVERY} are required "
-                             "(the webhook must be created with the server's secret, CLEARGATE_WEBHOOK_SECRET)")
+        return (f"webhook: {SIGNATURE}, {TIMESTAMP} and {DELIVERY} are required (the webhook must be created with "
+                f"the receiver's secret, {SECRET_ENV})")
     try:
         age = abs((time.time() if now is None else now) - int(stamp))
     except ValueError:
-        raise RequestRefused(401, "signature", f"webhook: {TIMESTAMP} is not a Unix time") from None
+        return f"webhook: {TIMESTAMP} is not a Unix time"
     if age > TOLERANCE_S:
-        raise RequestRefused(401, "signature", f"webhook: delivery timestamp {age:.0f} s from now (more than "
-                             f"{TOLERANCE_S} s: a replay, or a clock off); refused")
+        return (f"webhook: delivery timestamp {age:.0f} s from now (more than {TOLERANCE_S} s: a replay, or a clock "
+                "off); refused")
     expected = signature(secret, delivery, stamp, body)
-    if not any(hmac.compare_digest(expected, part) for part in given.split()):
-        raise RequestRefused(401, "signature", "webhook: signature does not match the secret "
-                             "(CLEARGATE_WEBHOOK_SECRET must be the webhook's secret)")
+    if not secret or not any(hmac.compare_digest(expected, part if part.startswith("v1,") else f"v1,{part}")
+                             for part in given.split()):
+        return f"webhook: signature does not match the secret ({SECRET_ENV} must be the webhook's secret)"
+    return None
+
+
+def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float | None = None) -> None:
+    """Refuse (401) a delivery that is not signed with `secret`, or whose timestamp is stale."""
+    reason = refusal(secret, headers, body, now)
+    if reason is not None:
+        raise RequestRefused(401, "signature", reason)
 
 
 def alias_event(body: bytes, name: str, aliases: list[str]) -> str | None:

@@ -1,0 +1,29 @@
+"""The alias move an MLflow registry webhook call reports, as the stack's relay reads it (the call's signature is
+checked first: `cleargate.serving.registry_webhook.refusal`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AliasSet:
+    name: str
+    alias: str
+    version: str
+
+
+def alias_set(body: bytes) -> AliasSet | None:
+    """The alias a `model_version_alias.created` call set; None for any other call."""
+    try:
+        payload: dict[str, Any] = json.loads(body)
+    except ValueError:
+        return None
+    data = payload.get("data") or {}
+    if payload.get("entity") != "model_version_alias" or payload.get("action") != "created":
+        return None
+    if not all(isinstance(data.get(k), str | int) for k in ("name", "alias", "version")):
+        return None
+    return AliasSet(str(data["name"]), str(data["alias"]), str(data["version"]))
