@@ -26,6 +26,7 @@ class BatchReport(Record):
     live: dict[str, float] = {}     # metrics on the batch's labels (labelled batches only)
     champion_test: dict[str, float] = {}
     degraded: list[str] = []        # live metrics that dropped more than monitoring.max_metric_drop
+    slices: dict[str, dict[str, float]] = {}   # `<slicing>=<value>` -> rows and (min_rows or more) live metrics
     retrain_reasons: list[str] = []  # drift / degradation, as far as monitoring.retrain_on asks
     retrain_key: str | None = None  # the idempotency key of the training run it asks for (set before the ask)
     retrain_run: str | None = None  # the Prefect flow run of the training deployment it started

@@ -11,6 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from cleargate.monitoring.batch_report import BatchReport
 from cleargate.params import DatasetParams
+from cleargate.records import slice_key
 from cleargate.tracking import ensure_experiment
 
 BATCH_TAG = "cleargate.batch"
@@ -30,6 +31,9 @@ def _metrics(report: BatchReport) -> dict[str, float]:
         values.update(drifted_fraction=report.drifted_fraction, drifted_features=float(len(report.drifted_features)))
     for name, value in report.live.items():
         values[f"live_{name}"] = value
+    for name, figures in report.slices.items():   # `live_<metric>__<slicing>_<value>`, as the test metrics
+        slicing, _, value = name.partition("=")
+        values.update({f"live_{m}__{slice_key(slicing, value)}": v for m, v in figures.items() if m != "rows"})
         if name in report.champion_test:
             values[f"champion_test_{name}"] = report.champion_test[name]
             values[f"drop_{name}"] = report.champion_test[name] - value

@@ -62,6 +62,12 @@ def verdict_tags(report: GateReport) -> dict[str, str]:
     return tags
 
 
+def failed_reason(report: GateReport) -> str:
+    """`failed gate(s): ece, min_slice (age=45-120)`: each failed check, a slice gate with the slice it names."""
+    return "failed gate(s): " + ", ".join(f"{c.name} ({c.slice_name})" if c.slice_name else c.name
+                                          for c in report.failed)
+
+
 def register_judged(client: MlflowClient, name: str, model_uri: str, run_id: str, tags: dict[str, str],
                     judge: Callable[[str | None], GateReport], digest: str,
                     lock_wait_seconds: float = 300) -> Registration:
@@ -74,8 +80,7 @@ def register_judged(client: MlflowClient, name: str, model_uri: str, run_id: str
             client, name, model_uri, run_id, {**tags, **verdict_tags(report), "lineage.model_sha256": digest})
         number = str(version.version)
         if not report.passed:
-            failed = ", ".join(f"{c.name} ({c.slice_name})" if c.slice_name else c.name for c in report.failed)
-            return Registration(number, champion, champion, False, report, f"failed gate(s): {failed}")
+            return Registration(number, champion, champion, False, report, failed_reason(report))
         if champion is not None and \
                 client.get_model_version(name, champion).tags.get("lineage.model_sha256") == digest:
             return Registration(number, champion, champion, False, report, f"identical to champion v{champion}")

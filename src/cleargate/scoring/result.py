@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cleargate.errors import DataValidationError
 from cleargate.evaluation.drift import DriftReport
@@ -28,6 +28,7 @@ class ScoreResult:
     reason: str = ""                # why it was refused, in one line
     n_rows: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    slices: dict[str, Any] = field(default_factory=dict)   # `<slicing>=<value>` -> rows, predicted class shares
 
     @property
     def predictions_path(self) -> Path | None:
