@@ -96,22 +96,29 @@ def summary_table(params: DatasetParams) -> Any:
                   caption_justify="left", caption_style="dim")
     # Model size is in leaderboard.md; here the columns that decide. Names and versions never break mid-word
     # (`v12 (challenger)`); the verdict wraps between its failed gates, at most two named.
-    # The worst judged slice (datasets that judge slices) wraps between its figure and its name.
-    columns = (("#", True, None), ("model", False, None), (summary.primary, True, None),
-               *((("worst slice", False, 8),) if summary.sliced else ()), ("acc.", True, None), ("fit s", True, None),
-               ("gates", False, 12), ("registered", False, None))
-    for header, numeric, width in columns:
-        table.add_column(header, justify="right" if numeric else "left", min_width=width,
-                         no_wrap=header not in ("gates", "worst slice"), overflow="fold")
+    # A dataset that judges slices shows its worst judged slice's figure beside the primary metric, and under the
+    # table which slice it is, model by model (slice names are too long for a column of an 80-column table).
+    sliced = (("worst\nslice", True),) if summary.sliced else ()
+    columns = (("#", True), ("model", False), (summary.primary, True), *sliced, ("acc.", True), ("fit s", True),
+               ("gates", False), ("registered", False))
+    for header, numeric in columns:
+        table.add_column(header, justify="right" if numeric else "left", min_width=12 if header == "gates" else None,
+                         no_wrap=header != "gates", overflow="fold")
+    worst_slices = []
     for rank, model, role, primary, worst, accuracy, _, fit, _, verdict, registered in summary.rows:
+        figure, _, slice_name = worst.partition(" ")
+        if slice_name:
+            worst_slices.append(f"{model} {slice_name} {figure}")
         ok = summary.passed.get(model)
         name = Text(model, style="dim" if role == "baseline" else "")
         if role == "baseline":
             name.append("*", style="dim")
         verdict_text = Text(_short(verdict), style={True: "green", False: "red"}.get(ok, "dim"))
-        table.add_row(rank, name, primary, *((worst,) if summary.sliced else ()), accuracy, fit, verdict_text,
+        table.add_row(rank, name, primary, *((figure,) if summary.sliced else ()), accuracy, fit, verdict_text,
                       registered.replace(f"{params.registry.model_name} ", "").replace("(", "").replace(")", ""))
-    return Group(table, Text(summary.footer)) if summary.footer else table
+    lines = [f"worst slice: {', '.join(worst_slices)}"] if worst_slices else []
+    lines += [summary.footer] if summary.footer else []
+    return Group(table, *(Text(line) for line in lines)) if lines else table
 
 
 def timings_line(timings: RunTimings, width: int = 120) -> str:
