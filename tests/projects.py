@@ -44,6 +44,8 @@ def tiny_params(*extra: str, digits: bool = True) -> dict[str, Any]:
     images["gates"].update({"minimum": {"accuracy": 0.85, "macro_f1": 0.85, "roc_auc": 0.95},
                             "min_class_recall": 0.6})  # latency: the real repeats (a p95 of 5 calls is a max)
     images["registry"]["model_name"] = "digits-classifier"
+    images["evaluate"]["explain"].update({"max_rows": 200, "repeats": 2,        # 8x8 digits: 16 regions of 2x2
+                                          "attribution": {"images_per_class": 8, "steps": 16}})
     params["tracking"]["experiment"] = "cleargate-test"
     params["datasets"] = {"digits": images}
     params["train"] = {

@@ -19,7 +19,14 @@ from tests.projects import load_params
 NAME = "breast-cancer-classifier"
 
 
-def test_the_champion_is_judged_per_band_and_says_what_drives_it_at_a_small_share_of_the_run(golden_records):
+def model_card(client: MlflowClient, run_id: str, folder: Path) -> str:
+    """The whole model card, as logged on the version's run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(client.download_artifacts(run_id, "model_card.md", str(folder))).read_text()
+
+
+def test_the_champion_is_judged_per_band_and_says_what_drives_it_at_a_small_share_of_the_run(golden_records,
+                                                                                             tmp_path: Path):
     params = load_params(golden_records.root / "params.yaml")
     client = MlflowClient(params.tracking.uri, params.tracking.uri)
     champion = client.get_model_version_by_alias(NAME, "champion")
@@ -50,7 +57,9 @@ def test_the_champion_is_judged_per_band_and_says_what_drives_it_at_a_small_shar
     assert sliced == judged and run.data.metrics["test_worst_slice_pr_auc"] == worst.metric
     artifacts = {a.path for a in client.list_artifacts(champion.run_id, "explanations")}
     assert artifacts == {"explanations/explanation.json", "explanations/importance.png"}
-    card = champion.description
+    card = model_card(client, champion.run_id, tmp_path)
+    kept = champion.description.split("\n\n... (cut to")[0]
+    assert len(champion.description) <= 5000 and card.startswith(kept), "the registry keeps the card's start"
     assert "## Slices (subgroups of the test set)" in card and "**tumour_size**" in card
     assert f"| {worst.value} | {worst.rows} | {worst.metric:.4f} |" in card
     assert f"| {explanation.importance[0].name} | {explanation.importance[0].mean:+.4f} |" in card
@@ -85,8 +94,8 @@ def test_a_candidate_poor_on_one_band_is_blocked_and_the_registry_names_the_band
     client = MlflowClient(params.tracking.uri, params.tracking.uri)
     version = client.get_model_version(NAME, release.version)
     assert version.tags["gate.min_slice"] == "fail" and "tumour_size=15-40" in version.tags["gate.min_slice.detail"]
-    assert "| missing | 3 | 0.0000 | - | - | no: 3 rows < min_rows 30 |" in version.description, \
-        "the 3-row band is in the card, reported, not gated"
+    card = model_card(client, version.run_id, tmp_path / "card")
+    assert "| missing | 3 | 0.0000 | - | - | no: 3 rows < min_rows 30 |" in card, "the 3-row band: reported, not gated"
 
 
 def test_a_scored_batch_that_carries_the_slicing_column_is_counted_per_band(golden_records, tmp_path: Path):

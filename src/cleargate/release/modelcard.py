@@ -142,12 +142,6 @@ def model_card(params: DatasetParams, model: str, metrics: Evaluation, report: G
         "|---|---|",
         recalls,
         "",
-        "## Slices (subgroups of the test set)",
-        *slice_lines(metrics.slices, [str(c) for c in data.classes]),
-        "",
-        "## What drives its decisions",
-        *explanation_lines(explanation, params.evaluate.explain.top if params.evaluate.explain else 10),
-        "",
         "## Robustness (test set, perturbed copies)",
         *robustness_lines(params, metrics),
         "",
@@ -156,5 +150,11 @@ def model_card(params: DatasetParams, model: str, metrics: Evaluation, report: G
         "",
         "## Gates",
         gate_markdown({model: report}, model),
+        # the longest sections last: the registry keeps the first 5,000 characters (release.promotion)
+        "## What drives its decisions",
+        *explanation_lines(explanation, params.evaluate.explain.top if params.evaluate.explain else 10),
+        "",
+        "## Slices (subgroups of the test set)",
+        *slice_lines(metrics.slices, [str(c) for c in data.classes]),
     ]
     return "\n".join(lines) + "\n"
