@@ -13,7 +13,7 @@ from rich.console import Console
 
 from cleargate.errors import CleargateError
 from cleargate.graph import StageCall
-from cleargate.records import ReleaseDecision, RunTimings, TrainRecord
+from cleargate.records import Evaluation, ReleaseDecision, RunTimings, TrainRecord
 from flows import dvc_adapter
 
 STYLE = {"ran": "green", "skipped": "dim", "blocked": "yellow", "failed": "red", "not run": "dim"}
@@ -29,6 +29,7 @@ class RunLedger:
     outcomes: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     fit_seconds: float = 0.0
+    explain_seconds: float = 0.0                                      # explanations, inside the evaluate stages
     pending: list[str] = field(default_factory=list)                  # ran, not yet recorded in dvc.lock
     lock: dvc_adapter.LockRecorder = field(init=False, repr=False)      # what records them (hashing early)
     failed: dict[str, CleargateError] = field(default_factory=dict)   # dataset -> the first error that stopped it
@@ -63,6 +64,8 @@ class RunLedger:
         self.seconds[call.dvc_name] = seconds
         if isinstance(result, TrainRecord):
             self.fit_seconds += result.fit_seconds
+        if isinstance(result, Evaluation):
+            self.explain_seconds += result.explain_seconds or 0.0
         if isinstance(result, ReleaseDecision) and result.blocked:  # a verdict, recorded; not a failure
             self.blocked[call.dataset] = result.message()
             self._say(call, "blocked", f": {result.reason}")
@@ -96,7 +99,7 @@ class RunLedger:
 
     def timings(self) -> RunTimings:
         return RunTimings(wall_seconds=time.perf_counter() - self.started, fit_seconds=self.fit_seconds,
-                          stage_seconds=dict(self.seconds),
+                          stage_seconds=dict(self.seconds), explain_seconds=self.explain_seconds,
                           skipped=sum(1 for o in self.outcomes.values() if o == "skipped"),
                           runner=self.runner, dask_dashboard=self.dask_dashboard)
 

@@ -32,8 +32,11 @@ CLEARGATE = str(Path(PY).parent / "cleargate")   # the front door, from this env
 
 def tiny_params(*extra: str, digits: bool = True) -> dict[str, Any]:
     """The project's params.yaml, shrunk: digits 8x8 (dataset `digits`, models cnn/hgb/rf), same keys (so
-    drift in keys fails). `extra` adds shrunk real datasets of the other kinds: "rehab", "breast_cancer";
-    `digits=False` leaves the images out (tests about the other kinds need not train a CNN)."""
+    drift in keys fails). `extra` adds shrunk real datasets of the other kinds: "rehab", "breast_cancer",
+    "covid" (every test of the real table, small trees: its slices by gender, age, demographics and site);
+    `digits=False` leaves the images out (tests about the other kinds need not train a CNN). Each keeps its
+    dataset's slices and explanations; the tiny LSTM's slice gates are off (its patients are judged, not
+    gated: a 3-epoch fit is no model for one patient)."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     full, models = params["datasets"], params["train"]
     images = full["mnist"]
@@ -41,6 +44,8 @@ def tiny_params(*extra: str, digits: bool = True) -> dict[str, Any]:
     images["gates"].update({"minimum": {"accuracy": 0.85, "macro_f1": 0.85, "roc_auc": 0.95},
                             "min_class_recall": 0.6})  # latency: the real repeats (a p95 of 5 calls is a max)
     images["registry"]["model_name"] = "digits-classifier"
+    images["evaluate"]["explain"].update({"max_rows": 200, "repeats": 2,        # 8x8 digits: 16 regions of 2x2
+                                          "attribution": {"images_per_class": 8, "steps": 16}})
     params["tracking"]["experiment"] = "cleargate-test"
     params["datasets"] = {"digits": images}
     params["train"] = {
@@ -54,7 +59,8 @@ def tiny_params(*extra: str, digits: bool = True) -> dict[str, Any]:
         rehab = full["rehab"]
         rehab["data"].update({"resample_hz": 10, "window": 40, "stride": 40})
         rehab["gates"].update({"minimum": {"macro_f1": 0.3}, "min_class_recall": 0.0, "max_ece": 0.5,
-                               "must_beat_baselines": False, "latency_repeats": 20})
+                               "must_beat_baselines": False, "latency_repeats": 20, "min_slice": None,
+                               "max_slice_gap": None, "slice_vs_champion": False})
         params["datasets"]["rehab"] = rehab
         params["train"]["lstm"] = {**models["rehab_lstm"], "hidden": 16, "layers": 1, "max_epochs": 3,
                                    "patience": 2, "augment_scale": 0, "augment_noise": 0}
@@ -65,6 +71,12 @@ def tiny_params(*extra: str, digits: bool = True) -> dict[str, Any]:
         params["datasets"]["breast_cancer"] = cancer
         params["train"]["cancer_hgb"] = {**models["breast_cancer_hgb"], "max_iter": 20}
         params["train"]["cancer_rf"] = {**models["breast_cancer_rf"], "n_estimators": 20}
+    if "covid" in extra:  # real COVID tests (15,524 rows), patients kept in one split; trees only
+        covid = full["covid"]
+        covid["gates"].update({"latency_repeats": 20})
+        params["datasets"]["covid"] = covid
+        params["train"]["covid_hgb"] = {**models["covid_hgb"], "max_iter": 30}
+        params["train"]["covid_rf"] = {**models["covid_rf"], "n_estimators": 20}
     if not digits:
         del params["datasets"]["digits"]
         params["train"] = {k: v for k, v in params["train"].items() if v["dataset"] != "digits"}

@@ -85,10 +85,25 @@ class ModelLayout:
     predictions: Path    # reports/<dataset>/predictions/<model>.parquet (test-set probabilities)
     curves: Path         # reports/curves/<dataset>/<model>.csv: loss and accuracy per epoch (a DVC plot)
     stability: Path      # reports/<dataset>/stability/<model>.json: test metrics over N seeds (cleargate stability)
+    explanations: Path   # reports/<dataset>/explanations/<model>/: what drives its decisions (importance, attribution)
 
     @property
     def bundle(self) -> BundleFiles:
         return BundleFiles(self.dir)
+
+    @property
+    def explanation(self) -> Path:
+        """The Explanation record: permutation importance of every feature, attribution maps of a network."""
+        return self.explanations / "explanation.json"
+
+    @property
+    def importance_plot(self) -> Path:
+        return self.explanations / "importance.png"
+
+    @property
+    def attribution_plot(self) -> Path:
+        """Image networks only: one map per class."""
+        return self.explanations / "attribution.png"
 
     def plot(self, filename: str) -> Path:
         return self.plots / filename
@@ -166,6 +181,10 @@ class DatasetLayout:
         return self.reports / "predictions"
 
     @property
+    def explanations_dir(self) -> Path:
+        return self.reports / "explanations"
+
+    @property
     def stability_dir(self) -> Path:
         """Seed-stability summaries (`cleargate stability`): not a DVC output, read by the gates when present."""
         return self.reports / "stability"
@@ -202,7 +221,8 @@ class DatasetLayout:
         return ModelLayout(name=name, dir=self.models / name, metrics=self.metrics_dir / f"{name}.json",
                            plots=self.plots_dir / name, predictions=self.predictions_dir / f"{name}.parquet",
                            curves=curves_dir(self.paths) / self.name / f"{name}.csv",
-                           stability=self.stability_dir / f"{name}.json")
+                           stability=self.stability_dir / f"{name}.json",
+                           explanations=self.explanations_dir / name)
 
     @property
     def inbox(self) -> Path:

@@ -36,6 +36,7 @@ from cleargate.config.tuning import TuningConfig
 from cleargate.errors import ConfigError
 from cleargate.kinds import KINDS, DatasetConfig, Kind, kind_of
 from cleargate.layout import DatasetLayout
+from cleargate.schema import GROUP
 
 
 class DatasetEntry(Strict):
@@ -111,6 +112,25 @@ class DatasetParams(_Anchored):
                               f"'{self.dataset.name}'") from None
 
 
+def _check_slices(name: str, entry: DatasetEntry) -> None:
+    """Each slice cuts by a column the kind keeps for it; a slice gate needs slices to judge."""
+    slices, gates, data = entry.evaluate.slices, entry.gates, entry.data
+    for key, spec in (slices.by.items() if slices is not None else ()):
+        allowed = kind_of(data).slice_columns(data)
+        column = GROUP if spec.group else spec.column
+        if column not in allowed:
+            what = "has no groups (patients or subjects)" if spec.group else f"keeps no column '{column}'"
+            raise ValueError(f"datasets.{name}.evaluate.slices.by.{key}: {data.kind} dataset '{name}' {what}; "
+                             f"slice by one of {allowed or 'nothing'} (a tabular column that must not be a "
+                             "feature goes under data.attributes)")
+    wanted = [g for g, on in (("min_slice", gates.min_slice is not None),
+                              ("max_slice_gap", gates.max_slice_gap is not None),
+                              ("slice_vs_champion", gates.slice_vs_champion)) if on]
+    if wanted and slices is None:
+        raise ValueError(f"datasets.{name}.gates: {', '.join(wanted)} judge slices, but datasets.{name}.evaluate"
+                         ".slices is not set")
+
+
 class ProjectParams(_Anchored):
     """The whole params.yaml."""
 
@@ -159,6 +179,7 @@ class ProjectParams(_Anchored):
             if unknown:
                 raise ValueError(f"datasets.{name}.evaluate.robustness: unknown perturbation(s) {unknown} for "
                                  f"{entry.data.kind} data (known: {', '.join(known)})")
+            _check_slices(name, entry)
             roles = {m.role for m in self.train.values() if m.dataset == name}
             if "candidate" not in roles:
                 raise ValueError(f"datasets.{name}: no model in train has role 'candidate' for it")

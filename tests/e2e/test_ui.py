@@ -1,6 +1,7 @@
 """`cleargate ui` (make ui): MLflow's UI on the project's store, looked at in a real browser (headless chromium) on a
 copy of the golden rehab + breast-cancer project: the experiment opens in MLflow's model-training view, its chart
-view sets every model's test metric side by side, and a registered version shows its schema."""
+view sets every model's test metric side by side, a model's run shows its metric on each test patient, and a
+registered version shows its schema."""
 
 from __future__ import annotations
 
@@ -48,6 +49,18 @@ def test_the_experiment_opens_on_its_models_side_by_side(ui):
     assert all(model in chart for model in models), chart
     logged = {m.name for m in client.search_logged_models([experiment.experiment_id])}
     assert {"lstm", "rehab_hgb", "lstm-served"} <= logged, "every model in the Models tab, the released one served"
+
+
+def test_a_model_run_shows_its_metric_on_each_patient(ui):
+    """Per-slice test metrics (`test_<metric>__<slice>`) on the model's run, beside the overall one."""
+    url, client = ui
+    experiment = client.get_experiment_by_name("cleargate-test-rehab")
+    run = client.search_runs([experiment.experiment_id], "tags.stage = 'train' and attributes.run_name = 'lstm'")[0]
+    patients = sorted(k for k in run.data.metrics if k.startswith("test_macro_f1__patient_"))
+    assert patients, "every test patient's macro F1 is logged"
+    page = rendered_text(f"{url}/#/experiments/{experiment.experiment_id}/runs/{run.info.run_id}", budget_ms=30000,
+                         height=6000)
+    assert all(f" {name} " in page for name in [*patients, "test_worst_slice_macro_f1"]), page[:3000]
 
 
 def test_a_registered_version_shows_its_schema(ui):

@@ -124,7 +124,8 @@ def test_no_two_library_modules_share_a_file_name():
 def test_the_top_of_the_library_reads_as_the_pipeline():
     """Packages for the stages of a model's life, a handful of modules every package shares."""
     modules = sorted(p.stem for p in SRC.glob("*.py") if p.name != "__init__.py")
-    assert modules == ["errors", "graph", "io", "layout", "params", "processes", "records", "runtime", "schema"]
+    assert modules == ["errors", "graph", "io", "layout", "params", "processes", "runtime", "schema"]
+    assert (SRC / "records" / "__init__.py").is_file(), "the hand-off records: a package, one module per stage group"
 
 
 def test_no_library_module_is_patched_and_no_private_api_is_used_outside_the_adapters():

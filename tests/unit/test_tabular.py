@@ -185,3 +185,23 @@ def test_skops_round_trip_needs_only_the_known_types(estimator, tree_type, covid
     assert sorted(trusted) == sorted(["numpy.dtype", tree_type])
     loaded = sio.load(path, trusted=trusted)
     assert np.array_equal(loaded.predict_proba(X.head(500)), pipe.predict_proba(X.head(500)))
+
+
+def test_an_attribute_is_kept_for_slices_and_never_reaches_the_model():
+    """`data.attributes`: a raw column judged by slice (gender, when it must not be an input) travels with the
+    records and the splits; the model's feature step, its inputs and the validation of a batch to score leave it out."""
+    from cleargate.kinds.tabular_checks import scoring_suite
+
+    config = tiny_config().model_copy(update={"attributes": {"sex": "judged by slice, never an input"}})
+    raw = tiny_raw().assign(sex=np.where(np.arange(40) % 3 == 0, "female", "male"))
+    records, _ = clean_records(raw, config)
+    assert list(records.columns) == [GROUP, "dose", "color", "sex", LABEL]
+    assert feature_columns(config) == ["dose", "color"]
+    prep = build_preprocessor(config).fit(records)
+    assert list(prep.get_feature_names_out()) == ["dose", "color"], "the feature step reads the features alone"
+    with pytest.raises(DataError, match=r"\['sex'\] are declared in params.yaml but missing"):
+        clean_records(raw.drop(columns="sex"), config)
+    rules = scoring_suite(records.drop(columns=[GROUP, LABEL, "sex"]), config)[0].rules
+    assert rules[0].kwargs["column_set"] == ["row", "dose", "color"], "a batch to score: the features exactly"
+    with pytest.raises(ValueError, match=r"attributes \['dose'\] are also features"):
+        TabularData.model_validate({**config.model_dump(), "attributes": {"dose": "twice"}})

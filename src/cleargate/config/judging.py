@@ -47,12 +47,61 @@ MetricName = Literal["accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "pr
                      "positive_precision"]
 
 
+SliceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class SliceSpec(Strict):
+    """One way to cut the test rows into slices: one slice per value of a stored column (`column`), per band of a
+    numeric one (`column` and `bands`), or per group (`group: true`: the dataset's patients or subjects). The
+    column may be a feature or an attribute the data contract keeps for judging only (never a model input)."""
+
+    column: str | None = None
+    bands: Annotated[list[float], Field(min_length=2)] | None = None   # edges: [a, b) bands, the last one closed
+    group: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> SliceSpec:
+        if (self.column is None) == (not self.group):
+            raise ValueError("a slice names either a column or group: true")
+        if self.bands is not None and (self.column is None or sorted(set(self.bands)) != self.bands):
+            raise ValueError("bands are strictly ascending edges of a numeric column")
+        return self
+
+
+class SlicesConfig(Strict):
+    """Judged subgroups: the primary metric on each slice of the test rows, with a bootstrap interval."""
+
+    by: Annotated[dict[SliceName, SliceSpec], Field(min_length=1)]
+    min_rows: Annotated[int, Field(ge=1)]          # smaller slices are reported, never gated nor ranked
+    n_resamples: Annotated[int, Field(ge=20, le=100_000)]   # percentile bootstrap of each judged slice's metric
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)]
+
+
+class AttributionConfig(Strict):
+    """Attribution maps of networks on images (captum's integrated gradients), one per class."""
+
+    images_per_class: Annotated[int, Field(ge=1)]  # test images of the class averaged (a seeded choice)
+    steps: Annotated[int, Field(ge=2, le=1024)]    # integrated-gradients steps per image
+
+
+class ExplainConfig(Strict):
+    """What drives a model's decisions, bounded in cost: permutation importance on the test split for every
+    model, and (with `attribution`) an attribution map per class for networks on images."""
+
+    max_rows: Annotated[int, Field(ge=10)]         # test rows scored per shuffle (a seeded, stratified sample)
+    repeats: Annotated[int, Field(ge=1, le=100)]   # shuffles per feature (or channel, or image region)
+    top: Annotated[int, Field(ge=1)]               # features shown in the model card and the plot
+    attribution: AttributionConfig | None = None   # none: no attribution map
+
+
 class EvaluateConfig(Strict):
     primary_metric: MetricName
     calibration_bins: Annotated[int, Field(ge=2, le=100)]     # expected calibration error (ECE) bins
     # perturbation of the kind (kinds.<kind>.perturbations) -> its strength: the primary metric is measured on a
     # perturbed copy of the test split for each; empty: none measured
     robustness: dict[str, Annotated[float, Field(ge=0.0)]] = {}
+    slices: SlicesConfig | None = None          # none: no subgroup is judged
+    explain: ExplainConfig | None = None        # none: no importance or attribution is measured
 
 
 class ChampionGate(Strict):
@@ -77,6 +126,9 @@ class GateThresholds(Strict):
     champion: ChampionGate
     max_robustness_drop: Unit | None = None     # primary metric: clean minus its worst perturbed value
     max_seed_std: dict[MetricName, Unit] = {}    # metric -> largest std over seeds (`cleargate stability`)
+    min_slice: Unit | None = None               # primary metric: floor for every slice of at least min_rows rows
+    max_slice_gap: Unit | None = None           # primary metric: largest difference between slices of one slicing
+    slice_vs_champion: bool = False             # no slice significantly worse than the champion's same slice
 
 
 class RegistryConfig(Strict):

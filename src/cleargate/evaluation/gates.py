@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cleargate.config.judging import GateThresholds
 from cleargate.evaluation.bootstrap import Difference
 from cleargate.evaluation.seed_spread import SeedEvidence
+from cleargate.evaluation.slice_gates import max_slice_gap, min_slice, slice_evidence, slice_vs_champion
 from cleargate.records import Check, GateReport
 
 
@@ -113,6 +114,7 @@ class ChampionComparison:
     version: str | None
     difference: Difference | None = None
     error: str = ""
+    slices: Mapping[str, Difference] = field(default_factory=dict)   # judged slice -> its paired difference
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,8 @@ def evaluate_gates(model: str, metrics: Mapping[str, Any], baselines: Mapping[st
                    gates: GateThresholds, primary: str, release: ReleaseEvidence | None = None,
                    seeds: SeedEvidence | None = None) -> GateReport:
     """Offline checks always; the release checks (latency, size, champion) when `release` is given. The
-    optional gates (robustness drop, seed std) only when params.yaml sets them; then missing evidence fails."""
+    optional gates (robustness drop, seed std, slices) only when params.yaml sets them; then missing evidence
+    fails."""
     checks = [at_least(metric, number(metrics, metric), floor) for metric, floor in gates.minimum.items()]
     checks += [class_recall_floor(metrics.get("per_class_recall"), gates.min_class_recall),
                at_most("ece", number(metrics, "ece"), gates.max_ece)]
@@ -155,6 +158,10 @@ def evaluate_gates(model: str, metrics: Mapping[str, Any], baselines: Mapping[st
                                       gates.max_robustness_drop))
     if gates.max_seed_std:
         checks += seed_std(seeds or SeedEvidence(model, None), gates.max_seed_std)
+    if gates.min_slice is not None:
+        checks.append(min_slice(slice_evidence(metrics), gates.min_slice))
+    if gates.max_slice_gap is not None:
+        checks.append(max_slice_gap(slice_evidence(metrics), gates.max_slice_gap))
     if release is not None:
         ops = release.operational
         checks += [at_most(name, number(ops, name), limit) for name, limit in (
@@ -162,6 +169,9 @@ def evaluate_gates(model: str, metrics: Mapping[str, Any], baselines: Mapping[st
             ("latency_p95_ms_batch", gates.max_latency_p95_ms_batch),
             ("model_size_mb", gates.max_model_size_mb))]
         checks.append(non_inferior(release.champion, gates.champion.margin))
+        if gates.slice_vs_champion:
+            champion = release.champion
+            checks.append(slice_vs_champion(champion.version, champion.slices, champion.error))
     return GateReport(model=model, checks=tuple(checks))
 
 

@@ -1,5 +1,6 @@
 """One dataset's models ranked on its primary metric, with cost (fit time, size) beside quality, and how much
-the primary metric holds up: under the dataset's perturbations (`worst_perturbed`, `robust_drop`) and, for the
+the primary metric holds up: on its worst judged slice, next to the overall figure (`worst_slice`, and which
+one: `worst_slice_name`), under the dataset's perturbations (`worst_perturbed`, `robust_drop`) and, for the
 models measured with `cleargate stability`, over seeds (`seed_mean`, `seed_std`, `seeds`)."""
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ def robustness_columns(evaluation: Evaluation, primary: str) -> dict[str, float]
     return {"worst_perturbed": worst, "robust_drop": clean - worst}
 
 
+def slice_columns(evaluation: Evaluation) -> dict[str, float | str]:
+    """The primary metric on the worst judged slice, and its name (nothing when no slice was judged)."""
+    worst = evaluation.slices.worst() if evaluation.slices is not None else None
+    if worst is None or worst.metric is None:
+        return {}
+    return {"worst_slice": worst.metric, "worst_slice_name": worst.name}
+
+
 def stability_columns(summary: StabilitySummary | None, primary: str) -> dict[str, float]:
     """The primary metric's mean and std over seeds, and how many seeds (nothing without a summary)."""
     figures = summary.metrics.get(primary) if summary is not None else None
@@ -38,6 +47,7 @@ def leaderboard(evaluations: Mapping[str, Evaluation], primary: str, verdicts: M
     for name, evaluation in evaluations.items():
         m = evaluation.dump()
         row = {"model": name, "family": m.get("family"), "role": m.get("role"), primary: m.get(primary)}
+        row.update(slice_columns(evaluation))
         row.update({c: m.get(c) for c in COLUMNS if c != primary and c in m})
         row.update(robustness_columns(evaluation, primary))
         row.update(stability_columns((stability or {}).get(name), primary))
@@ -58,6 +68,6 @@ def leaderboard_markdown(table: pd.DataFrame, title: str) -> str:
 
 def leaderboard_metrics(table: pd.DataFrame, primary: str) -> dict[str, dict[str, float]]:
     """The DVC metrics file: `dvc metrics show/diff` compares every model's figures across commits."""
-    numeric = [c for c in table.columns if c not in ("model", "family", "role", "gates")]
+    numeric = [c for c in table.columns if c not in ("model", "family", "role", "gates", "worst_slice_name")]
     return {row["model"]: {c: float(row[c]) for c in numeric if pd.notna(row[c])}
             for row in table.to_dict("records")}

@@ -63,3 +63,31 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[
             "prevalence": float(np.mean(y_true == positive)),
         })
     return metrics
+
+
+def metric_score(name: str, y_true: np.ndarray, proba: np.ndarray, classes: list[int], positive: int | None) -> float:
+    """One metric of `classification_metrics` on any subset of rows (a slice, a shuffled copy, a resample); NaN
+    where the subset leaves it undefined (PR AUC without a positive, ROC AUC with one class). Macro averages
+    run over the classes the subset holds, so a patient who did three of seven exercises is judged on those."""
+    y_true = np.asarray(y_true)
+    if len(y_true) == 0:
+        return float("nan")
+    y_pred = np.asarray(classes)[proba.argmax(axis=1)]
+    index = {c: i for i, c in enumerate(classes)}
+    present = [c for c in classes if np.any(y_true == c)]
+    if name == "accuracy":
+        return float(np.mean(y_true == y_pred))
+    if name == "balanced_accuracy":
+        return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in present]))
+    if name == "macro_f1":
+        return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+    if name in ("positive_recall", "positive_precision"):
+        assert positive is not None, f"{name} needs a positive class"
+        given, hit = (y_true, y_pred) if name == "positive_recall" else (y_pred, y_true)
+        return float(np.mean(hit[given == positive] == positive)) if np.any(given == positive) else float("nan")
+    if name in ("roc_auc", "pr_auc"):
+        score = roc_auc_score if name == "roc_auc" else average_precision_score
+        ones = [positive if positive is not None else classes[1]] if len(classes) == 2 else present
+        values = [float(score(y_true == c, proba[:, index[c]])) for c in ones if 0 < np.sum(y_true == c) < len(y_true)]
+        return float(np.mean(values)) if len(values) == len(ones) and values else float("nan")
+    raise ValueError(f"unknown metric '{name}'")

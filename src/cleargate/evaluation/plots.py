@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 
 from cleargate.layout import PLOT_IMAGES, ModelLayout
-from cleargate.records import Predictions
+from cleargate.records import Explanation, Predictions
 
 
 def confusion_rows(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
@@ -87,3 +87,49 @@ def write_plots(layout: ModelLayout, predictions: Predictions, confusion: list[l
     confusion_rows(y_true, predictions.labels()).to_csv(layout.plot("confusion.csv"), index=False)
     roc.to_csv(layout.plot("roc.csv"), index=False)
     save_pngs(layout.plots, layout.name, confusion, roc, y_true, proba, classes)
+
+
+def importance_png(path: Path, title: str, explanation: Explanation, top: int) -> Path:
+    """The `top` largest drops of the primary metric, each with its range over the shuffles."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = explanation.importance[:top][::-1]   # largest at the top
+    fig, ax = plt.subplots(figsize=(6, 0.6 + 0.28 * max(len(shown), 1)))
+    fig.subplots_adjust(left=0.42, right=0.97, bottom=0.5 / (0.6 + 0.28 * max(len(shown), 1)), top=0.9)
+    means = np.asarray([f.mean for f in shown])
+    spread = np.asarray([[f.mean - f.low for f in shown], [f.high - f.mean for f in shown]]).reshape(2, -1)
+    ax.barh([f.name for f in shown], means, xerr=spread, color="tab:blue", ecolor="black", capsize=2)
+    ax.axvline(0, color="black", linewidth=0.5)
+    ax.tick_params(labelsize=7)
+    ax.set(title=f"{title}: permutation importance", xlabel=f"drop in {explanation.metric}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def attribution_png(path: Path, title: str, maps: dict[str, list[list[float]]]) -> Path:
+    """One map per class, on one colour scale per map: red speaks for the class, blue against it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = min(5, len(maps))
+    rows = -(-len(maps) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.8 * columns, 1.9 * rows + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (name, values) in zip(axes.flat, maps.items(), strict=False):
+        grid = np.asarray(values)
+        bound = float(np.abs(grid).max()) or 1.0
+        ax.imshow(grid, cmap="RdBu_r", vmin=-bound, vmax=bound)
+        ax.set_title(str(name), fontsize=8)
+    fig.suptitle(f"{title}: mean attribution per class", fontsize=9)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path

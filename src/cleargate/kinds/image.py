@@ -90,6 +90,7 @@ class ImageData(DataContract):
 
 Data = ImageData
 deep_families = frozenset({"cnn", "resnet", "vit"})
+importance_unit = "image region"
 
 
 def pixel_columns(n_pixels: int) -> list[str]:
@@ -260,6 +261,28 @@ def perturbations(data: ImageData) -> dict[str, Perturbation]:
     columns = feature_columns(data)
     return {"shift": lambda f, s, r: shift(f, columns, data, s, r),
             "noise": lambda f, s, r: noise(f, columns, data, s, r)}
+
+
+def slice_columns(data: ImageData) -> list[str]:
+    """No stored column to slice by: each class's recall already judges every class (`min_class_recall`)."""
+    return []
+
+
+REGIONS = 4   # permutation importance shuffles a 4x4 grid of image regions (all channels), not single pixels
+
+
+def importance_units(data: ImageData) -> dict[str, list[str]]:
+    """Image regions, a 4x4 grid: one pixel shuffled alone tells nothing and 784 of them cost 784 passes."""
+    rows, cols = (np.array_split(np.arange(n), min(REGIONS, n)) for n in (data.height, data.width))
+    plane, columns = data.height * data.width, feature_columns(data)
+    return {f"rows {r[0]}-{r[-1]}, cols {c[0]}-{c[-1]}": [columns[ch * plane + y * data.width + x]
+                                                           for ch in range(data.n_channels) for y in r for x in c]
+            for r in rows for c in cols}
+
+
+def attribution_grid(data: ImageData) -> tuple[int, int]:
+    """An attribution map per class: height x width (channels summed)."""
+    return data.height, data.width
 
 
 def describe(data: ImageData) -> str:

@@ -67,6 +67,7 @@ class Kind(Protocol):
 
     Data: type[DataContract]
     deep_families: frozenset[str]
+    importance_unit: str        # what one permutation-importance shuffle moves, in words ("feature", ...)
 
     def feature_columns(self, data: Any) -> list[str]:
         """The model's input columns, in the order the model expects them."""
@@ -107,6 +108,18 @@ class Kind(Protocol):
     def perturbations(self, data: Any) -> dict[str, Perturbation]:
         """The test-time perturbations of this kind of data, by name (params.yaml `evaluate.robustness` gives
         each one's strength); each returns a perturbed copy of stored records and leaves them as they are at 0."""
+        ...
+
+    def slice_columns(self, data: Any) -> list[str]:
+        """The stored columns an evaluation slice may cut the test rows by (params.yaml `evaluate.slices`)."""
+        ...
+
+    def importance_units(self, data: Any) -> dict[str, list[str]]:
+        """What permutation importance shuffles as one: a name -> the stored columns shuffled together."""
+        ...
+
+    def attribution_grid(self, data: Any) -> tuple[int, int] | None:
+        """The (height, width) of a network's attribution map per class; None: no map for this kind."""
         ...
 
     def describe(self, data: Any) -> str:

@@ -28,7 +28,7 @@ from cleargate.kinds.expectations import (
 )
 from cleargate.kinds.protocol import Augmentation, DataContract, Perturbation, replace_columns
 from cleargate.kinds.windows import window_columns, windows_from_recordings
-from cleargate.schema import LABEL, RECORDING, ROW, SUBJECT, TIME
+from cleargate.schema import GROUP, LABEL, RECORDING, ROW, SUBJECT, TIME
 
 if TYPE_CHECKING:
     import torch
@@ -59,6 +59,7 @@ class SequenceData(DataContract):
 
 Data = SequenceData
 deep_families = frozenset({"rnn", "lstm", "gru", "transformer"})
+importance_unit = "sensor channel"
 
 
 def feature_columns(data: SequenceData) -> list[str]:
@@ -199,6 +200,22 @@ def time_warp(frame: pd.DataFrame, data: SequenceData, strength: float, rng: np.
 def perturbations(data: SequenceData) -> dict[str, Perturbation]:
     """`noise` (std as a fraction of each channel's std) and `time_warp` (largest relative speed change)."""
     return {"noise": lambda f, s, r: sensor_noise(f, data, s, r), "time_warp": lambda f, s, r: time_warp(f, data, s, r)}
+
+
+def slice_columns(data: SequenceData) -> list[str]:
+    """The subject (patient) of each window: slices per patient."""
+    return [GROUP]
+
+
+def importance_units(data: SequenceData) -> dict[str, list[str]]:
+    """A whole channel at a time: shuffling one time step of a window would say nothing."""
+    columns = window_columns(data)
+    return {ch: columns[i * data.window:(i + 1) * data.window] for i, ch in enumerate(data.channels)}
+
+
+def attribution_grid(data: SequenceData) -> None:
+    """Attribution maps are drawn for images only."""
+    return None
 
 
 def describe(data: SequenceData) -> str:

@@ -1,9 +1,10 @@
 """Tabular records with a target column (medical tables): declared features, identifiers and leaks out.
 
 Every raw column is declared in params.yaml as a feature (numeric or categorical, with its range or
-category set), the target, the group (a patient id), an identifier or a dropped column with its reason.
-Cleaning keeps `[group] + features + [label]`; missing values stay missing and are imputed inside the
-trees' own pipeline, fitted on the training split only (`tree_features`). No deep family trains on it.
+category set), the target, the group (a patient id), an attribute (kept for judging by slice, never a model
+input), an identifier or a dropped column with its reason. Cleaning keeps `[group] + features + attributes +
+[label]`; missing values stay missing and are imputed inside the trees' own pipeline, fitted on the training
+split only (`tree_features`, which reads the features alone). No deep family trains on it.
 """
 
 from __future__ import annotations
@@ -17,20 +18,10 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from cleargate.config.common import Strict
-from cleargate.config.judging import ValidationConfig
 from cleargate.errors import DataError
-from cleargate.kinds.expectations import (
-    Batch,
-    Rule,
-    class_counts_batch,
-    columns_rule,
-    group_batch,
-    hash_batch,
-    label_rules,
-    with_row_ids,
-)
 from cleargate.kinds.protocol import Augmentation, DataContract, Perturbation
-from cleargate.schema import GROUP, LABEL, ROW
+from cleargate.kinds.tabular_checks import raw_suite, scoring_suite, split_suite  # noqa: F401  (the Kind protocol)
+from cleargate.schema import GROUP, LABEL
 
 if TYPE_CHECKING:
     import torch
@@ -61,6 +52,9 @@ class TabularData(DataContract):
     identifier_columns: list[str] = []                      # dropped in cleaning; never reach a model
     identifier_pattern: str = IDENTIFIER_PATTERN
     drop_columns: dict[str, str] = {}                       # column -> why it is not a feature
+    # column -> why it is kept beside the records: evaluation slices read it (e.g. gender when it must not be a
+    # model input); no model, scoring pipeline or drift profile ever reads it
+    attributes: dict[str, str] = {}
     features: Annotated[dict[str, ColumnSpec], Field(min_length=1)]
 
     @property
@@ -71,22 +65,27 @@ class TabularData(DataContract):
     def _check(self) -> TabularData:
         if self.positive_class is not None and self.positive_class not in self.classes:
             raise ValueError(f"positive_class '{self.positive_class}' is not one of classes {self.classes}")
-        clash = set(self.features) & ({self.target, self.group_column} | set(self.identifier_columns)
-                                      | set(self.drop_columns))
+        others = {self.target, self.group_column} | set(self.identifier_columns) | set(self.drop_columns)
+        clash = set(self.features) & others
         if clash:
             raise ValueError(f"features {sorted(c for c in clash if c)} are also target, group, identifier "
                              "or dropped columns")
+        clash = set(self.attributes) & (others | set(self.features) | {LABEL, GROUP})
+        if clash:
+            raise ValueError(f"attributes {sorted(c for c in clash if c)} are also features, target, group, "
+                             "identifier, dropped or reserved columns")
         return self
 
     @property
     def declared_columns(self) -> list[str]:
         """Every raw column params.yaml knows: target, group, identifiers, dropped ones, features."""
         return [self.target, *([self.group_column] if self.group_column else []), *self.identifier_columns,
-                *self.drop_columns, *self.features]
+                *self.drop_columns, *self.attributes, *self.features]
 
 
 Data = TabularData
 deep_families: frozenset[str] = frozenset()
+importance_unit = "feature"
 
 
 def feature_columns(data: TabularData) -> list[str]:
@@ -134,7 +133,7 @@ def _check_declared(raw: pd.DataFrame, data: TabularData) -> None:
         raise DataError(f"columns {undeclared} are not declared in params.yaml; add each to data.features, "
                         "data.identifier_columns or data.drop_columns (with the reason)")
     group = [data.group_column] if data.group_column else []
-    absent = [c for c in [data.target, *group, *data.features] if c not in raw.columns]
+    absent = [c for c in [data.target, *group, *data.features, *data.attributes] if c not in raw.columns]
     if absent:
         raise DataError(f"columns {absent} are declared in params.yaml but missing from the data")
 
@@ -154,6 +153,8 @@ def clean(kept: pd.DataFrame, data: TabularData) -> tuple[pd.DataFrame, dict[str
     records = coerce_features(rows, data)
     if data.group_column:
         records.insert(0, GROUP, rows[data.group_column])
+    for column in data.attributes:  # as they arrived: judged by slice, never coerced into a model input
+        records[column] = rows[column].to_numpy()
     records[LABEL] = codes.astype("int64")
     records = records.reset_index(drop=True)
     counts = target[excluded].value_counts()
@@ -164,69 +165,6 @@ def clean(kept: pd.DataFrame, data: TabularData) -> tuple[pd.DataFrame, dict[str
         "identifier_columns_dropped": [c for c in data.identifier_columns if c in kept.columns],
         "missing_values": {c: int(n) for c, n in missing.items() if n},
     }
-
-
-def _numeric_or_text(column: pd.Series) -> str:
-    numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
-    return "numeric" if numeric else "text"
-
-
-def _feature_rules(frame: pd.DataFrame, data: TabularData) -> list[Rule]:
-    rules = []
-    for column, spec in data.features.items():
-        if column not in frame.columns:
-            continue
-        check = "values" if spec.type == "numeric" else "categories"
-        if not spec.nullable:
-            rules.append(Rule(check, "ExpectColumnValuesToNotBeNull", {"column": column}))
-        if spec.type == "numeric" and (spec.min is not None or spec.max is not None):
-            rules.append(Rule(check, "ExpectColumnValuesToBeBetween",
-                              {"column": column, "min_value": spec.min, "max_value": spec.max}))
-        if spec.type == "categorical" and spec.values is not None:
-            rules.append(Rule(check, "ExpectColumnValuesToBeInSet", {"column": column, "value_set": spec.values}))
-    return rules
-
-
-def _suite(frame: pd.DataFrame, data: TabularData, labelled: bool) -> list[Batch]:
-    """The declared columns exactly, each feature's type, range or category set, and (labelled) the target."""
-    rules = [columns_rule(data.declared_columns if labelled else feature_columns(data))]
-    if labelled:
-        rules += label_rules(data.target, [*data.classes, *data.exclude_labels])
-        keys = [c for c in [data.target, *([data.group_column] if data.group_column else []), *data.features]
-                if c in frame.columns]
-        rules.append(Rule("duplicates", "ExpectCompoundColumnsToBeUnique", {"column_list": keys}))
-    present = [c for c in data.features if c in frame.columns]
-    types = pd.DataFrame({"column": present, "dtype": [_numeric_or_text(frame[c]) for c in present],
-                          "expected": ["numeric" if data.features[c].type == "numeric" else "text" for c in present]})
-    return [Batch("records", with_row_ids(frame), rules + _feature_rules(frame, data), [ROW]),
-            Batch("dtypes", types, [Rule("dtypes", "ExpectColumnPairValuesToBeEqual",
-                                         {"column_A": "dtype", "column_B": "expected"})], ["column"])]
-
-
-def raw_suite(frame: pd.DataFrame, data: TabularData, rules: ValidationConfig) -> list[Batch]:
-    labels = frame[data.target] if data.target in frame.columns else None
-    if labels is not None:
-        labels = labels[labels.isin(data.classes)]
-    return [*_suite(frame, data, labelled=True),
-            class_counts_batch(labels, data.classes, data.min_class_count, rules.max_class_share)]
-
-
-def scoring_suite(frame: pd.DataFrame, data: TabularData) -> list[Batch]:
-    return _suite(frame, data, labelled=False)
-
-
-def split_suite(splits: dict[str, pd.DataFrame], data: TabularData) -> list[Batch]:
-    """Patients in two splits (when grouped; two patients may share every feature value, so no content hash
-    then), and no identifier among the training table's columns."""
-    grouped = GROUP in splits["train"].columns
-    batches = [group_batch(splits) if grouped else hash_batch(splits, feature_columns(data))]
-    names = pd.DataFrame({"column": list(splits["train"].columns)})
-    return [*batches, Batch("identifiers", names, [
-        Rule("identifiers", "ExpectColumnValuesToNotBeInSet",
-             {"column": "column", "value_set": data.identifier_columns or ["<none>"]}),
-        Rule("identifiers", "ExpectColumnValuesToNotMatchRegex",
-             {"column": "column", "regex": data.identifier_pattern}),
-    ], ["column"])]
 
 
 def quarantine_scope(frame: pd.DataFrame, rows: dict[int, str]) -> dict[int, str]:
@@ -285,6 +223,21 @@ def missing_values(frame: pd.DataFrame, data: TabularData, strength: float, rng:
 def perturbations(data: TabularData) -> dict[str, Perturbation]:
     """`missing` (the share of feature values removed)."""
     return {"missing": lambda f, s, r: missing_values(f, data, s, r)}
+
+
+def slice_columns(data: TabularData) -> list[str]:
+    """Features, attributes and the patient group: what an evaluation slice may cut by."""
+    return [*data.features, *data.attributes, *([GROUP] if data.group_column else [])]
+
+
+def importance_units(data: TabularData) -> dict[str, list[str]]:
+    """Each feature on its own."""
+    return {c: [c] for c in feature_columns(data)}
+
+
+def attribution_grid(data: TabularData) -> None:
+    """No network trains on records: no attribution map."""
+    return None
 
 
 def describe(data: TabularData) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from mlflow.tracking import MlflowClient
 
 from cleargate.errors import CleargateError, DataError, DataValidationError
+from cleargate.evaluation.slices import slice_rows
 from cleargate.io import read_table
 from cleargate.layout import ScoreFiles
 from cleargate.monitoring.batch_report import BatchReport
@@ -15,6 +17,7 @@ from cleargate.monitoring.decision import degraded, describe, label_codes, live_
 from cleargate.params import DatasetParams
 from cleargate.schema import LABEL
 from cleargate.scoring import ScoreResult, score_file
+from cleargate.scoring.slice_counts import carried
 
 
 def champion_test_metrics(client: MlflowClient, name: str, version: str, metrics: list[str]) -> dict[str, float]:
@@ -23,15 +26,28 @@ def champion_test_metrics(client: MlflowClient, name: str, version: str, metrics
     return {m: float(logged[f"test_{m}"]) for m in metrics if f"test_{m}" in logged}
 
 
-def _live(params: DatasetParams, claimed: Path, result: ScoreResult) -> dict[str, float]:
+def _live(params: DatasetParams, claimed: Path, result: ScoreResult
+          ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """The live metrics of a labelled batch, whole and per slice of `evaluate.slices` it carries the column of
+    (slices under `min_rows` rows: their rows only, no metric)."""
     if result.predictions is None:
-        return {}
+        return {}, {}
     frame = read_table(claimed)
     if LABEL not in frame.columns:
-        return {}
+        return {}, {}
     truth = label_codes(frame[LABEL], params.dataset.classes, str(claimed))
-    return live_metrics(truth, result.predictions["prediction"].to_numpy(), params.monitoring.metrics,
-                        params.dataset.positive_index, len(params.dataset.classes))
+    predicted = result.predictions["prediction"].to_numpy()
+
+    def metrics(rows: np.ndarray) -> dict[str, float]:
+        return live_metrics(truth[rows], predicted[rows], params.monitoring.metrics, params.dataset.positive_index,
+                            len(params.dataset.classes))
+
+    config, slices = params.evaluate.slices, {}
+    if config is not None:
+        present = carried(config, frame.columns)
+        for key, rows in slice_rows(frame, config.model_copy(update={"by": present}), str(claimed)).items():
+            slices[key] = {"rows": float(len(rows)), **(metrics(rows) if len(rows) >= config.min_rows else {})}
+    return metrics(np.arange(len(truth))), slices
 
 
 def shadow(params: DatasetParams, client: MlflowClient, claimed: Path, name: str,
@@ -40,7 +56,7 @@ def shadow(params: DatasetParams, client: MlflowClient, claimed: Path, name: str
     or why there are none."""
     try:
         result = score_file(params, claimed, f"{name}/{challenger}", client)
-        live = _live(params, claimed, result)
+        live, _ = _live(params, claimed, result)
     except CleargateError as exc:
         return {}, f"challenger v{challenger} not scored: {str(exc).splitlines()[0][:300]}"
     return live, "" if live else f"challenger v{challenger}: {result.outcome}, no live metrics"
@@ -62,8 +78,9 @@ def assess(params: DatasetParams, client: MlflowClient, claimed: Path, batch: st
     outcome = "refused: drift" if result.refused else ("scored, drift flagged" if result.drift.is_drifted
                                                        else "scored")
     note = ""
+    slices: dict[str, dict[str, float]] = {}
     try:
-        live = _live(params, claimed, result)
+        live, slices = _live(params, claimed, result)
     except DataError as exc:  # unusable labels: the predictions stand, the comparison is skipped
         live, note = {}, f"; labels ignored: {exc}"
     champion = champion_test_metrics(client, name, version, list(live)) if live else {}
@@ -78,6 +95,6 @@ def assess(params: DatasetParams, client: MlflowClient, claimed: Path, batch: st
                        prediction_psi=result.prediction_psi, drift_page=str(page) if page.is_file() else None,
                        drifted_features=sorted(result.drift.drifted), live=live, champion_test=champion,
                        degraded=dropped, scores_dir=str(result.out_dir), challenger=in_shadow,
-                       challenger_live=challenger_live, challenger_note=challenger_note,
+                       challenger_live=challenger_live, challenger_note=challenger_note, slices=slices,
                        retrain_reasons=retrain_reasons(result.drift.is_drifted, dropped,
                                                        params.monitoring.retrain_on))

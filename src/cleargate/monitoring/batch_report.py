@@ -32,6 +32,7 @@ class BatchReport(Record):
     challenger: str | None = None   # the `challenger` version scored in shadow on the labelled batch
     challenger_live: dict[str, float] = {}
     challenger_note: str = ""       # why the shadow scoring gave no metrics
+    slices: dict[str, dict[str, float]] = {}   # `<slicing>=<value>` -> rows and (min_rows or more) live metrics
     retrain_reasons: list[str] = []  # drift / degradation, as far as monitoring.retrain_on asks
     retrain_key: str | None = None  # the idempotency key of the training run it asks for (set before the ask)
     retrain_run: str | None = None  # the Prefect flow run of the training deployment it started

@@ -17,12 +17,15 @@ rejected by the next pipeline run (`expire`). Nothing here waits for a person: a
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from cleargate.errors import CleargateError
-from cleargate.release.modelcard import with_approval
+from cleargate.release.modelcard import registry_text, with_approval
 from cleargate.tracking import registry
 from cleargate.tracking.promotion_lock import promotion_lock
 
@@ -70,10 +73,22 @@ def _decide(client: MlflowClient, name: str, version: str, state: str, reason: s
 def _refresh_card(client: MlflowClient, name: str, version: str) -> None:
     """The version's model card (its description, and model_card.md on its run) with the approval as it stands."""
     found = client.get_model_version(name, version)
-    card = with_approval(found.description or "", card_lines(name, version, found.tags))
-    client.update_model_version(name, version, description=card)
+    card = with_approval(_whole_card(client, found.run_id) or found.description or "",
+                         card_lines(name, version, found.tags))
+    client.update_model_version(name, version, description=registry_text(card))
     if found.run_id:
         client.log_text(found.run_id, card, "model_card.md")
+
+
+def _whole_card(client: MlflowClient, run_id: str | None) -> str | None:
+    """The run's model_card.md (the registry's description may be cut short); None when the run has none."""
+    if not run_id:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            return Path(client.download_artifacts(run_id, "model_card.md", folder)).read_text()
+        except (MlflowException, OSError):
+            return None
 
 
 def request(client: MlflowClient, name: str, version: str, champion: str | None) -> list[str]:

@@ -10,7 +10,7 @@ release needs a person's approval, the version waits as `challenger` with `appro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,11 +22,20 @@ from cleargate.evaluation.drift import PROFILE_ARTIFACT, prediction_reference, r
 from cleargate.evaluation.gates import ChampionComparison, ReleaseEvidence, evaluate_gates, gate_markdown
 from cleargate.evaluation.operational import measure
 from cleargate.evaluation.seed_spread import seed_evidence
+from cleargate.evaluation.slices import slice_rows
 from cleargate.io import read_table, write_text
 from cleargate.params import DatasetParams
-from cleargate.records import Evaluation, GateDecision, GateReport, Predictions, ReleaseDecision, SplitReport
+from cleargate.records import (
+    Evaluation,
+    Explanation,
+    GateDecision,
+    GateReport,
+    Predictions,
+    ReleaseDecision,
+    SplitReport,
+)
 from cleargate.release import approval
-from cleargate.release.modelcard import model_card
+from cleargate.release.modelcard import model_card, registry_text
 from cleargate.schema import LABEL
 from cleargate.tracking import registry
 from cleargate.tracking.lineage import model_digest
@@ -57,6 +66,12 @@ def verdict_tags(report: GateReport) -> dict[str, str]:
     return tags
 
 
+def failed_reason(report: GateReport) -> str:
+    """`failed gate(s): ece, min_slice (age=45-120)`: each failed check, a slice gate with the slice it names."""
+    return "failed gate(s): " + ", ".join(f"{c.name} ({c.slice_name})" if c.slice_name else c.name
+                                          for c in report.failed)
+
+
 def register_judged(client: MlflowClient, name: str, model_uri: str, run_id: str, tags: dict[str, str],
                     judge: Callable[[str | None], GateReport], digest: str,
                     lock_wait_seconds: float = 300, approval_required: bool = False) -> Registration:
@@ -70,8 +85,7 @@ def register_judged(client: MlflowClient, name: str, model_uri: str, run_id: str
             client, name, model_uri, run_id, {**tags, **verdict_tags(report), "lineage.model_sha256": digest})
         number = str(version.version)
         if not report.passed:
-            failed = ", ".join(c.name for c in report.failed)
-            return Registration(number, champion, champion, False, report, f"failed gate(s): {failed}")
+            return Registration(number, champion, champion, False, report, failed_reason(report))
         if champion is not None and \
                 client.get_model_version(name, champion).tags.get("lineage.model_sha256") == digest:
             return Registration(number, champion, champion, False, report, f"identical to champion v{champion}")
@@ -86,8 +100,9 @@ def register_judged(client: MlflowClient, name: str, model_uri: str, run_id: str
 
 
 def compare_with_champion(params: DatasetParams, champion: str | None, test: pd.DataFrame,
-                          candidate_labels: np.ndarray) -> ChampionComparison:
-    """The champion scored now on the same test rows; any failure to score it fails the check, closed."""
+                          candidate_labels: np.ndarray, judged: Sequence[str] = ()) -> ChampionComparison:
+    """The champion scored now on the same test rows; any failure to score it fails the check, closed. With
+    `gates.slice_vs_champion`, the same paired bootstrap on each judged slice (`judged`: their names)."""
     if champion is None:
         return ChampionComparison(None)
     from cleargate.serving.loading import load_served
@@ -98,9 +113,16 @@ def compare_with_champion(params: DatasetParams, champion: str | None, test: pd.
         champion_labels = np.asarray(model.predict(test[params.features]))
     except Exception as exc:
         return ChampionComparison(champion, error=f"could not score the champion ({type(exc).__name__}: {exc})")
-    diff = paired_difference(test[LABEL].to_numpy(), candidate_labels, champion_labels, rule.metric,
-                             rule.n_resamples, rule.confidence, params.seed)
-    return ChampionComparison(champion, diff)
+    y = test[LABEL].to_numpy()
+    diff = paired_difference(y, candidate_labels, champion_labels, rule.metric, rule.n_resamples, rule.confidence,
+                             params.seed)
+    slices = {}
+    if params.gates.slice_vs_champion and params.evaluate.slices is not None:
+        rows = slice_rows(test, params.evaluate.slices, str(params.layout.split("test")))
+        slices = {name: paired_difference(y[r], candidate_labels[r], champion_labels[r], rule.metric,
+                                          rule.n_resamples, rule.confidence, params.seed)
+                  for name, r in rows.items() if name in judged}
+    return ChampionComparison(champion, diff, slices=slices)
 
 
 def release(params: DatasetParams, client: MlflowClient, gate: GateDecision, logged: LoggedModel, parent_id: str,
@@ -109,7 +131,9 @@ def release(params: DatasetParams, client: MlflowClient, gate: GateDecision, log
     layout = params.layout
     selected = gate.selected
     model = layout.model(selected)
-    metrics = Evaluation.load(model.metrics).dump()
+    evaluation = Evaluation.load(model.metrics)
+    metrics = evaluation.dump()
+    judged = [f.name for f in evaluation.slices.judged()] if evaluation.slices is not None else []
     baselines = {n: Evaluation.load(layout.model(n).metrics).dump() for n, c in params.train.items()
                  if c.role == "baseline"}
     operational = measure(logged.model_uri, test[params.features], params.gates.latency_batch_size,
@@ -118,7 +142,7 @@ def release(params: DatasetParams, client: MlflowClient, gate: GateDecision, log
 
     def judge(champion: str | None) -> GateReport:
         evidence = ReleaseEvidence(operational.dump(), compare_with_champion(params, champion, test,
-                                                                             candidate_labels))
+                                                                             candidate_labels, judged))
         return evaluate_gates(selected, metrics, baselines, params.gates, params.evaluate.primary_metric,
                               evidence, seed_evidence(params, selected))
 
@@ -163,12 +187,14 @@ def publish(params: DatasetParams, client: MlflowClient, decision: ReleaseDecisi
     evaluation = Evaluation.load(layout.model(decision.selected).metrics)
     seeds = seed_evidence(params, decision.selected)
     name = params.registry.model_name
+    explained = layout.model(decision.selected).explanation
     card = model_card(params, decision.selected, evaluation, decision.gate, lineage,
                       SplitReport.load(layout.split_report), decision.version,
                       None if seeds.stale else seeds.summary,
+                      Explanation.load(explained) if explained.is_file() else None,
                       approval.card_lines(name, decision.version, client.get_model_version(name, decision.version).tags,
                                           params.release.approval == "required"))
     for run_id in (decision.run_id, decision.pipeline_run_id):
         client.log_text(run_id, table, "reports/release_gate.md")
     client.log_text(decision.run_id, card, "model_card.md")
-    client.update_model_version(name, decision.version, description=card)
+    client.update_model_version(name, decision.version, description=registry_text(card))

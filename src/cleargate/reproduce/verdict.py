@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from cleargate.reproduce.rebuild import Rebuilt
 from cleargate.reproduce.registered import Registered
 
-NOT_COMPARED = frozenset({"fit_seconds", "size_bytes"})
+NOT_COMPARED = frozenset({"fit_seconds", "size_bytes", "explain_seconds"})
 SHOWN = 4   # differing metrics named on the verdict line; the rest are counted
 
 

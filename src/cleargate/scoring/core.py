@@ -10,6 +10,9 @@ Why two passes rather than one that predicts as it checks and throws away a refu
 the refusal needs the whole file first, reading a chunk costs a fraction of predicting it, and a refused
 batch then costs no model load and no prediction at all.
 
+A batch that carries the columns of `evaluate.slices` (features, or beside them a tabular attribute or the
+patient group) is also counted per slice: rows and the share of each predicted class (`scoring.slice_counts`).
+
 Every outcome is one folder, `scores/<input>-<sha12>/<model>-v<version>/` (report.json; predictions.parquet
 only if this run made them), written in a temp folder and renamed into place, and one MLflow run.
 """
@@ -35,6 +38,7 @@ from cleargate.scoring.progress import Progress, Silent
 from cleargate.scoring.reference_profile import load_profile
 from cleargate.scoring.result import BatchRefused, ScoreResult
 from cleargate.scoring.scoring_runs import log_scoring_run
+from cleargate.scoring.slice_counts import SliceCounts, carried, slice_only_columns
 from cleargate.scoring.source import BatchSource
 from cleargate.scoring.staging import Staging
 from cleargate.tracking.model_ref import resolve_version
@@ -60,10 +64,13 @@ def score_file(params: DatasetParams, input_path: Path, model_ref: str, client: 
     base = {"input": str(input_path), "input_sha256": digest, "model": name, "version": version,
             "chunk_rows": params.scoring.chunk_rows}
     seconds: dict[str, float] = {}
+    extra = slice_only_columns(params.evaluate.slices, params.features, source.empty().columns)
+    counts = SliceCounts(carried(params.evaluate.slices, source.empty().columns),
+                         [str(c) for c in params.dataset.classes], str(input_path))
     with Staging(final) as stage:
         start = time.perf_counter()
         try:
-            validation, counts = _check(params, source, profile, stage.files, progress)
+            validation, drifting = _check(params, source, profile, stage.files, progress, extra)
         except DataError as exc:  # unreadable part-way through
             _refuse(params, stage, base, "refused: unreadable", str(exc), None, seconds)
         seconds["check"] = time.perf_counter() - start
@@ -73,7 +80,7 @@ def score_file(params: DatasetParams, input_path: Path, model_ref: str, client: 
             where = validation.data_docs or final.report
             reason = f"{validation.source}: {'; '.join(c.describe() for c in validation.blocking)}; see {where}"
             _refuse(params, stage, base, "refused: validation", reason, validation, seconds)
-        drift = counts.report(params.drift.psi_threshold, params.drift.max_drifted_fraction)
+        drift = drifting.report(params.drift.psi_threshold, params.drift.max_drifted_fraction)
         write_text(drift_html(f"{input_path.name}: drift against {name} v{version}'s training data", drift),
                    stage.files.drift_page)
         refused = drift.is_drifted and params.drift.on_drift == "refuse"
@@ -82,32 +89,34 @@ def score_file(params: DatasetParams, input_path: Path, model_ref: str, client: 
             start = time.perf_counter()
             try:
                 classes = _predict(params, source, (name, version, digest), drift.is_drifted,
-                                   stage.files.predictions, progress)
+                                   stage.files.predictions, progress, (extra, counts))
             except CleargateError as exc:  # the model refused the input, or the file changed under us
                 _refuse(params, stage, base, "refused: prediction", str(exc), validation, seconds)
             predicted_psi = prediction_psi(profile.get("prediction"), classes)
             seconds["predict"] = time.perf_counter() - start
         outcome = "refused: drift" if refused else ("scored, drift flagged" if drift.is_drifted else "scored")
+        slices = counts.report()
         write_json({**base, "rows": validation.n_rows, "validation": validation.to_record().dump(),
                     "drift": drift.to_dict(), "prediction_psi": predicted_psi, "outcome": outcome,
-                    "seconds": seconds}, stage.files.report)
+                    "seconds": seconds, "slices": slices}, stage.files.report)
         stage.commit()
     return ScoreResult(str(input_path), digest, name, version, validation, drift, refused, final.dir, outcome=outcome,
                        reason=drift.summary() if refused else "", n_rows=validation.n_rows, seconds=seconds,
-                       prediction_psi=predicted_psi)
+                       prediction_psi=predicted_psi, slices=slices)
 
 
 def _check(params: DatasetParams, source: BatchSource, profile: dict[str, Any], files: ScoreFiles,
-           progress: Progress) -> tuple[ValidationReport, DriftCounts]:
+           progress: Progress, extra: list[str]) -> tuple[ValidationReport, DriftCounts]:
     """Pass 1: validation and drift counts, chunk by chunk (drift stops counting once validation failed). A
-    `label` column (labels that arrived later, for monitoring) is neither checked nor a feature."""
+    `label` column (labels that arrived later, for monitoring) and the columns only slices read (`extra`) are
+    neither checked nor features."""
     validation = ChunkedValidation(params.dataset, params.validation, str(source.path),
                                    docs_dir=files.validation_dir, judge_rows=params.scoring.chunk_rows)
     counts = DriftCounts(profile)
-    if validation.start(source.empty().drop(columns=LABEL, errors="ignore")):  # a wrong table reads no rows
+    if validation.start(source.empty().drop(columns=[LABEL, *extra], errors="ignore")):  # a wrong table reads no rows
         with progress.phase("validate + drift", source.n_rows) as advance:
             for chunk in source.chunks():
-                chunk = chunk.drop(columns=LABEL, errors="ignore")
+                chunk = chunk.drop(columns=[LABEL, *extra], errors="ignore")
                 validation.add(chunk)
                 if not validation.blocked:
                     counts.add(chunk)
@@ -116,9 +125,10 @@ def _check(params: DatasetParams, source: BatchSource, profile: dict[str, Any], 
 
 
 def _predict(params: DatasetParams, source: BatchSource, model: tuple[str, str, str], flagged: bool, path: Path,
-             progress: Progress) -> np.ndarray:
-    """Pass 2: the model's labels, chunk by chunk, appended to one parquet file (a row group per chunk); returns
-    how many rows each class got (prediction drift)."""
+             progress: Progress, slices: tuple[list[str], SliceCounts]) -> np.ndarray:
+    """Pass 2: the model's labels, chunk by chunk, appended to one parquet file (a row group per chunk), and
+    counted per slice (`slices`: the slice-only columns read beside the features, and the counts); returns how
+    many rows each class got (prediction drift)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from mlflow.exceptions import MlflowException
@@ -134,8 +144,9 @@ def _predict(params: DatasetParams, source: BatchSource, model: tuple[str, str, 
     classes = np.zeros(len(params.dataset.classes), dtype=np.int64)
     try:
         with progress.phase("predict", source.n_rows) as advance:
-            for chunk in source.chunks(columns=params.features):  # the model's columns, in its order
-                n = len(chunk)
+            extra, counts = slices
+            for read in source.chunks(columns=[*params.features, *extra]):  # the model's columns, in its order
+                chunk, n = read[params.features], len(read)
                 why = type_mismatch(chunk, trained)  # checked here once a chunk: the model has no signature
                 if why is None:
                     try:
@@ -146,6 +157,7 @@ def _predict(params: DatasetParams, source: BatchSource, model: tuple[str, str, 
                     raise DataError(f"{source.path}: {name} v{version} cannot take rows {chunk.index[0]}.."
                                          f"{chunk.index[-1]}: {why}; give the columns the types the model was "
                                          "trained on")
+                counts.add(read, labels)
                 table = pa.table({"row": chunk.index.to_numpy(dtype=np.int64), "prediction": labels,
                                   **{k: pa.repeat(pa.scalar(v), n) for k, v in (
                                       ("model", name), ("model_version", version), ("input_sha256", digest),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cleargate.errors import DataValidationError
 from cleargate.evaluation.drift import DriftReport
@@ -29,6 +29,7 @@ class ScoreResult:
     n_rows: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     prediction_psi: float | None = None   # the predicted classes' shares against the test split's (scored only)
+    slices: dict[str, Any] = field(default_factory=dict)   # `<slicing>=<value>` -> rows, predicted class shares
 
     @property
     def predictions_path(self) -> Path | None:

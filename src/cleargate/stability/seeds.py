@@ -23,7 +23,7 @@ from cleargate.records import Check, Evaluation, StabilitySummary
 from cleargate.stability.seed_runs import close_stability_run, log_seed_run, open_stability_run
 from cleargate.training.fit import fit_model
 
-NOT_METRICS = ("fit_seconds", "size_bytes", "n_test")   # Evaluation scalars that describe the fit, not quality
+NOT_METRICS = ("fit_seconds", "size_bytes", "n_test", "explain_seconds")   # scalars of cost or size, not quality
 
 __all__ = ["SeedResult", "check_ready", "close_stability_run", "measure_seed", "open_stability_run", "seed_checks",
            "summarise_seeds", "summary_text"]

@@ -74,8 +74,9 @@ def test_dataset(params: DatasetParams, test: pd.DataFrame) -> Any:
 
 
 def log_evaluation(params: DatasetParams, record: TrainRecord, evaluation: Evaluation, plots: Any,
-                   test: pd.DataFrame) -> None:
-    """Test metrics (`test_*`) and the plots, on the model's training run. The metrics are linked to the model
+                   test: pd.DataFrame, explanations: Any = None) -> None:
+    """Test metrics (`test_*`, a slice's as `test_<metric>__<slicing>_<value>`), the plots and the explanations
+    (permutation importance, attribution maps), on the model's training run. The metrics are linked to the model
     (a logged model named after it, kept by reference: its files are in the model folder and, once released,
     in the served model) and to the test split (an MLflow dataset), so MLflow's Models tab and chart view set
     the models of a run, and of earlier runs, side by side on the same rows."""
@@ -95,6 +96,8 @@ def log_evaluation(params: DatasetParams, record: TrainRecord, evaluation: Evalu
         mlflow.log_metrics({f"test_{k}": v for k, v in evaluation.scalars().items()}, model_id=model.model_id,
                            dataset=dataset)
         mlflow.log_artifacts(str(plots), artifact_path="plots")
+        if explanations is not None:
+            mlflow.log_artifacts(str(explanations), artifact_path="explanations")
 
 
 @dataclass(frozen=True)
