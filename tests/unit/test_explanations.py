@@ -149,11 +149,11 @@ def test_the_cost_line_says_what_the_explanations_took():
 
     line = timings_line(RunTimings(wall_seconds=200.0, fit_seconds=120.0, skipped=3, explain_seconds=8.0,
                                    stage_seconds={"train@a": 120.0, "evaluate@a": 20.0}))
-    assert line.endswith("; explanations 8 s (4% of the run); 3 up to date")
+    assert line.endswith("; explanations 8 s (4% of the run); 3 up to date; fits on process pool")
 
 
 def test_a_card_longer_than_the_registry_takes_is_cut_at_a_line_and_points_at_the_whole_card():
-    from cleargate.release.promotion import DESCRIPTION_LIMIT, registry_text
+    from cleargate.release.modelcard import DESCRIPTION_LIMIT, registry_text
 
     short = "# card\n| a | b |\n"
     assert registry_text(short) == short

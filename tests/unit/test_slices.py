@@ -167,7 +167,7 @@ def test_slices_read_columns_the_kind_keeps_and_slice_gates_need_slices(tmp_path
 
 def test_a_scored_batch_is_counted_per_slice_and_a_labelled_one_is_judged_per_slice():
     from cleargate.monitoring.batch_report import BatchReport
-    from cleargate.monitoring.monitoring_runs import _metrics
+    from cleargate.monitoring.monitoring_runs import _champion_metrics
     from cleargate.scoring.slice_counts import SliceCounts, carried, slice_only_columns
 
     config = SlicesConfig(by={"gender": SliceSpec(column="gender"), "patient": SliceSpec(group=True),
@@ -185,5 +185,5 @@ def test_a_scored_batch_is_counted_per_slice_and_a_labelled_one_is_judged_per_sl
     batch = BatchReport(dataset="d", batch="b", claimed="c", model="m", version="1", outcome="scored", message="",
                         decided_at="now", live={"accuracy": 0.9},
                         slices={"gender=f": {"rows": 3.0, "accuracy": 0.5}, "site=x y": {"rows": 1.0}})
-    metrics = _metrics(batch)
+    metrics = _champion_metrics(batch)
     assert metrics["live_accuracy__gender_f"] == 0.5 and not any("site" in k for k in metrics)

@@ -66,11 +66,11 @@ def _champion_metrics(report: BatchReport) -> dict[str, float]:
         values["drifted_features"] = float(len(report.drifted_features))
     for name, value in report.live.items():
         values[f"live_{name}"] = value
+        if name in report.champion_test:
+            values[f"drop_{name}"] = report.champion_test[name] - value
     for name, figures in report.slices.items():   # `live_<metric>__<slicing>_<value>`, as the test metrics
         slicing, _, value = name.partition("=")
         values.update({f"live_{m}__{slice_key(slicing, value)}": v for m, v in figures.items() if m != "rows"})
-        if name in report.champion_test:
-            values[f"drop_{name}"] = report.champion_test[name] - value
     return values
 
 
