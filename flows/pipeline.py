@@ -49,7 +49,7 @@ from flows.interrupts import (
 from flows.ledger import RunLedger
 from flows.notices import announce_release
 from flows.prefect_server import run_api_ready
-from flows.runners import describe, task_runner
+from flows.runners import describe, preflight, task_runner
 from flows.schedule import Schedule, lane
 from flows.stage_task import stage_task
 
@@ -73,7 +73,7 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
     room = {"fit": project.orchestration.fit_workers, "dataset": 1}
     in_flight: dict[PrefectFuture, StageCall] = {}
     measured: set[str] = set()
-    with task_runner(project) as fits, ProcessPoolTaskRunner(max_workers=1) as datasets:
+    with task_runner(project, checked=True) as fits, ProcessPoolTaskRunner(max_workers=1) as datasets:
         ledger.runner, ledger.dask_dashboard = describe(project, fits)
         try:
             warming = warm_fit_workers(fits, project, calls, state, ledger.rerun)
@@ -155,6 +155,7 @@ def pipeline(params_path: str = "params.yaml", rerun: list[str] | None = None,
         raise CleargateError(f"--rerun: unknown stage(s) {sorted(unknown)}; see dvc.yaml")
     # a stopped tracking server: one line now, not after training (a new SQLite store's tables: `flows.beside.warm_up`)
     check_store(project.scope(calls[0].dataset), tables=False)
+    preflight(project)  # a team's Dask scheduler and its workers, before anything is asked of DVC
     ledger = RunLedger(project.root, set(rerun or []), logger=get_run_logger())
     settle(project, list(dict.fromkeys(c.dataset for c in calls)), ledger.rerun, ledger.console)
     state = dvc_adapter.staleness(project.root)

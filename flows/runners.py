@@ -26,10 +26,10 @@ FIX = ("start one there (`dask scheduler`, then `dask worker <address>` on each 
        "orchestration.dask_address in params.yaml at a running one (task_runner: process runs here instead)")
 
 
-def task_runner(project: ProjectParams, workers: int | None = None) -> TaskRunner:
-    """The runner params.yaml asks for; a scheduler named there must answer first (see `check_scheduler`).
-    `workers` sizes a local pool or cluster when a flow runs other work than fits (tuning trials); default
-    `fit_workers`."""
+def task_runner(project: ProjectParams, workers: int | None = None, checked: bool = False) -> TaskRunner:
+    """The runner params.yaml asks for; a scheduler named there must answer first (`preflight`; `checked`: the
+    caller did it). `workers` sizes a local pool or cluster when a flow runs other work than fits (tuning
+    trials); default `fit_workers`."""
     orchestration = project.orchestration
     workers = workers or orchestration.fit_workers
     if orchestration.task_runner == "process":
@@ -37,10 +37,19 @@ def task_runner(project: ProjectParams, workers: int | None = None) -> TaskRunne
     from prefect_dask import DaskTaskRunner
 
     if orchestration.dask_address:
-        check_scheduler(orchestration, tracking_uri(project.scope(next(iter(project.datasets)))))
+        if not checked:
+            preflight(project)
         return DaskTaskRunner(address=orchestration.dask_address)
     return DaskTaskRunner(cluster_class="distributed.LocalCluster",
                           cluster_kwargs=local_cluster_options(workers))
+
+
+def preflight(project: ProjectParams) -> None:
+    """A Dask scheduler params.yaml names answers and its workers can run the project (`check_scheduler`); nothing
+    to check for a process pool or a cluster the run starts itself."""
+    orchestration = project.orchestration
+    if orchestration.task_runner == "dask" and orchestration.dask_address:
+        check_scheduler(orchestration, tracking_uri(project.scope(next(iter(project.datasets)))))
 
 
 def describe(project: ProjectParams, runner: TaskRunner) -> tuple[str, str | None]:

@@ -22,7 +22,7 @@ def test_dvc_outputs_are_the_files_the_layout_names():
         written |= layout_paths(params.layout) | {params.layout.split(p) for p in ("train", "val", "test")}
         for model in params.train:
             m = params.layout.model(model)
-            written |= {m.dir, m.metrics, m.plots, m.predictions, m.curves,
+            written |= {m.dir, m.metrics, m.plots, m.predictions, m.curves, m.explanations,
                         *(m.plot(f) for f in PLOT_TABLES + PLOT_IMAGES)}
     with Repo(str(ROOT)) as repo:
         declared = [(stage.addressing, Path(out.fs_path)) for stage in repo.index.stages for out in stage.outs]
