@@ -116,7 +116,7 @@ def check_scheduler(orchestration: OrchestrationConfig, tracking_uri: str) -> No
         client.close()
     for worker, found in sorted(problems.items()):
         if found:
-            raise ServiceError(f"Dask worker {worker}: {found[0]}; start it in the project's environment, from the "
-                               f"project's folder (`make setup`, then `dask worker {address}` there), with the "
-                               "project's MLFLOW_TRACKING_URI")
+            raise ServiceError(f"Dask worker {worker}: {found[0]}; start it in the project's environment (`make "
+                               f"setup` from the same commit, then `dask worker {address}`), with the project's "
+                               "MLFLOW_TRACKING_URI")
 

@@ -3,8 +3,10 @@ helpers (`cleargate.processes`; Prefect's server as every part of the project st
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from cleargate.processes import Running, free_port, http_ok, spawn, stop, wait_until
@@ -146,3 +148,30 @@ class Receiver(Server):
             if len(found) >= count or time.monotonic() > deadline:
                 return found
             time.sleep(0.25)
+
+
+@contextlib.contextmanager
+def dask_cluster(env: dict[str, str], folder: Path, workers: int = 2,
+                 worker_env: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
+    """A Dask cluster started the way a team starts one: `dask scheduler`, then `workers` `dask worker` processes,
+    each from a working folder of its own (not the project's), in the project's environment (`env`; `worker_env`
+    added to the workers'); yields the scheduler's address and dashboard; stopped by pid."""
+    from distributed import Client
+
+    bin_dir = Path(sys.executable).parent
+    port, dashboard = free_port(), free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    started = [spawn([str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                      "--dashboard-address", f"127.0.0.1:{dashboard}"], env, folder / "scheduler.log", cwd=folder)]
+    try:
+        for n in range(workers):
+            (folder / f"worker{n}").mkdir()
+            started.append(spawn([str(bin_dir / "dask"), "worker", address, "--nthreads", "1", "--nworkers", "1",
+                                  "--memory-limit", "0"], {**env, **(worker_env or {})}, folder / f"worker{n}.log",
+                                 cwd=folder / f"worker{n}"))
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield address, f"http://127.0.0.1:{dashboard}/status"
+    finally:
+        for process in reversed(started):
+            stop(process)

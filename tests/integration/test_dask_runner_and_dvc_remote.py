@@ -173,3 +173,28 @@ def test_a_dask_address_without_the_dask_runner_is_a_config_error(tmp_path: Path
     params["orchestration"].update({"task_runner": "process", "dask_address": "tcp://127.0.0.1:8786"})
     with pytest.raises(ConfigError, match="orchestration: .*dask_address is set .* but task_runner is 'process'"):
         load_project(write_params(tmp_path / "params.yaml", params))
+
+
+def test_a_dask_worker_that_cannot_import_the_project_stops_the_run_with_one_line_naming_it(tmp_path: Path):
+    """A team's cluster (`dask scheduler`, `dask worker` from the CLI) where one worker runs in an environment whose
+    `cleargate` is not the project's (an old checkout on its PYTHONPATH): the run stops before anything starts,
+    naming that worker, the check and the fix."""
+    from tests.servers import dask_cluster
+
+    stale = tmp_path / "stale-checkout" / "cleargate"
+    stale.mkdir(parents=True)
+    (stale / "__init__.py").write_text('raise ImportError("an old checkout of cleargate, not the project\'s")\n')
+    params = tiny_params("breast_cancer", digits=False)
+    env = {**os.environ, "PYTHONPATH": ""}
+    (tmp_path / "cluster").mkdir()
+    with dask_cluster(env, tmp_path / "cluster", workers=1,
+                      worker_env={"PYTHONPATH": str(stale.parent)}) as (address, _):
+        params["orchestration"].update({"task_runner": "dask", "dask_address": address, "dask_connect_budget_s": 10})
+        path = write_params(tmp_path / "params.yaml", params)
+        result = run([CLEARGATE, "run", "--params", str(path)], ROOT, check=False)
+    assert result.returncode == 5, result.stdout[-2000:] + result.stderr[-2000:]  # infrastructure
+    line = one_line_error(result.stderr)
+    assert line.startswith("cleargate: run stopped: Dask worker tcp://127.0.0.1:"), line
+    assert "cannot import cleargate (ImportError: an old checkout of cleargate, not the project's)" in line, line
+    assert f"`dask worker {address}`" in line and "the project's environment" in line, line
+    assert not (tmp_path / "models").exists() and not (tmp_path / "data").exists(), "nothing ran"

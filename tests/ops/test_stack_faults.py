@@ -19,7 +19,7 @@ import psutil
 import pytest
 import yaml
 
-from cleargate.processes import free_ports, http_ok, spawn, stop
+from cleargate.processes import http_ok, stop
 from infra.stack.state import load_state
 from tests.ops.conftest import DATASET, MODEL
 from tests.ops.helpers import (
@@ -34,6 +34,7 @@ from tests.ops.helpers import (
     split_of,
 )
 from tests.projects import CLEARGATE
+from tests.servers import dask_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -114,38 +115,12 @@ def test_mlflow_server_killed_during_a_pipeline_run(stack):
     assert int(newest.version) > max(int(v.version) for v in versions) and newest.tags["gate.passed"] == "true"
 
 
-@contextlib.contextmanager
-def dask_cluster(stack, tmp: Path):
-    """A Dask cluster started the way a team starts one: `dask scheduler`, then two `dask worker` processes, each
-    from a working folder of its own (not the project's), in the project's environment; stopped by pid."""
-    bin_dir = Path(CLEARGATE).parent
-    port, dashboard = free_ports(2)
-    address = f"tcp://127.0.0.1:{port}"
-    started = [spawn([str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                      "--dashboard-address", f"127.0.0.1:{dashboard}"], stack.client_env, tmp / "scheduler.log",
-                     cwd=tmp)]
-    try:
-        for n in range(2):
-            (tmp / f"worker{n}").mkdir()
-            started.append(spawn([str(bin_dir / "dask"), "worker", address, "--nthreads", "1", "--nworkers", "1",
-                                  "--memory-limit", "0"], stack.client_env, tmp / f"worker{n}.log",
-                                 cwd=tmp / f"worker{n}"))
-        from distributed import Client
-
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=120)
-        yield address, f"http://127.0.0.1:{dashboard}/status"
-    finally:
-        for process in reversed(started):
-            stop(process)
-
-
 def test_the_nightly_deployment_on_a_cli_started_dask_cluster_writes_the_process_pools_metrics(stack, tmp_path):
     metrics_dir = stack.project / "reports" / DATASET / "metrics"
     before = {p.name: _without_timings(p) for p in metrics_dir.glob("*.json")}
     assert before, "the process pool's nightly run wrote them (test_stack_e2e)"
     original = (stack.project / "params.yaml").read_text()
-    with dask_cluster(stack, tmp_path) as (address, dashboard):
+    with dask_cluster(stack.client_env, tmp_path) as (address, dashboard):
         params = yaml.safe_load(original)
         params["orchestration"].update({"task_runner": "dask", "dask_address": address, "fit_workers": 2})
         (stack.project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
