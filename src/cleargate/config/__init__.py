@@ -1,7 +1,8 @@
 """Typed sections of params.yaml, one module per section; `cleargate.params` assembles the whole file.
 
 `common` (the strict base every section builds on), then one module per top-level key of params.yaml: `paths`,
-`tracking`, `trainer`, `orchestration`, `storage`, `scoring` (with `drift`), `monitoring`, `schedules`, `tuning`;
+`tracking`, `trainer`, `orchestration`, `storage`, `scoring` (with `drift`), `monitoring`, `schedules`, `tuning`,
+`retention`;
 a dataset's own sections (validation, split, evaluation, gates, registry) are in `judging`, and the model
 hyper-parameters of `train` in `hyperparameters`.
 
