@@ -39,7 +39,7 @@ def is_server(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
 
-def _shown(uri: str) -> str:
+def shown_uri(uri: str) -> str:
     """The URI without a password (user:pass@host -> user:***@host)."""
     scheme, sep, rest = uri.partition("://")
     credentials, at, host = rest.rpartition("@")
@@ -66,12 +66,12 @@ def _check_http(uri: str, budget: float) -> None:
                 return
             last = f"HTTP {answer.status_code} from /health"
             if answer.status_code in (401, 403):
-                raise TrackingStoreError(f"{_shown(uri)}: MLflow tracking server refused the request ({last}); "
+                raise TrackingStoreError(f"{shown_uri(uri)}: MLflow tracking server refused the request ({last}); "
                                          "set MLFLOW_TRACKING_USERNAME/PASSWORD (see .stack/env)")
         except requests.RequestException as exc:
             last = type(exc).__name__
         if time.monotonic() > deadline:
-            raise TrackingStoreError(f"{_shown(uri)}: MLflow tracking server not reachable after {budget:g} s "
+            raise TrackingStoreError(f"{shown_uri(uri)}: MLflow tracking server not reachable after {budget:g} s "
                                      f"({last}); {HINT}")
         time.sleep(0.5)
 
@@ -128,7 +128,7 @@ def _check_database(uri: str, budget: float) -> None:
         with engine.connect():
             pass
     except Exception as exc:
-        raise TrackingStoreError(f"{_shown(uri)}: tracking database not reachable ({type(exc).__name__}); "
+        raise TrackingStoreError(f"{shown_uri(uri)}: tracking database not reachable ({type(exc).__name__}); "
                                  f"{HINT}") from None
 
 
@@ -157,12 +157,12 @@ def store_errors(params: Any) -> Iterator[None]:
     try:
         yield
     except (requests.RequestException, ConnectionError) as exc:
-        raise TrackingStoreError(f"{_shown(tracking_uri(params))}: lost the MLflow tracking server "
+        raise TrackingStoreError(f"{shown_uri(tracking_uri(params))}: lost the MLflow tracking server "
                                  f"({type(exc).__name__}); {HINT}, then run again") from None
     except MlflowException as exc:
         text = str(exc).splitlines()[0]
         if any(s in text for s in ("Max retries", "Connection", "API request", "timed out", "503", "502")):
-            raise TrackingStoreError(f"{_shown(tracking_uri(params))}: MLflow tracking server failed "
+            raise TrackingStoreError(f"{shown_uri(tracking_uri(params))}: MLflow tracking server failed "
                                      f"({_reason(text)}); {HINT}, then run again") from None
         raise
 
@@ -231,7 +231,7 @@ def server_errors(params: Any, doing: str) -> Iterator[None]:
         uri = tracking_uri(params)
         if is_server(uri) and not _answers(uri):
             cause = "" if isinstance(exc, TrackingStoreError) else f" ({type(exc).__name__})"
-            raise TrackingStoreError(f"MLflow tracking server {_shown(uri)}: not answering during {doing}{cause}; "
+            raise TrackingStoreError(f"MLflow tracking server {shown_uri(uri)}: not answering during {doing}{cause}; "
                                      f"{HINT}, then run again: the run resumes there") from None
         raise
 
