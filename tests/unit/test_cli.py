@@ -17,7 +17,7 @@ from cleargate.errors import INFRASTRUCTURE, REFUSED, USAGE
 from cleargate.processes import free_port
 from tests.projects import CLEARGATE, tiny_params, write_params
 
-VERBS = ["run", "serve", "monitor", "score", "status", "promote", "rollback", "reproduce", "stability", "tune",
+VERBS = ["run", "serve", "monitor", "score", "status", "promote", "rollback", "reproduce", "stability", "tune", "gc",
          "ui", "stack", "push", "pull"]
 
 
@@ -71,7 +71,7 @@ def test_each_verbs_main_mistake_is_one_line_and_its_exit_code(project: Path, ar
     one_line(args, code, says)
 
 
-@pytest.mark.parametrize("verb", ["run", "serve", "monitor", "ui", "status", "score x.parquet", "stack status"])
+@pytest.mark.parametrize("verb", ["run", "serve", "monitor", "ui", "status", "score x.parquet", "stack status", "gc"])
 def test_a_missing_params_file_is_one_line_and_exit_2(tmp_path: Path, verb: str):
     one_line([*verb.split(), "--params", str(tmp_path / "missing.yaml")], USAGE, "no such params file")
 

@@ -1,8 +1,8 @@
 """`cleargate <verb>`: the one front door to everything a person starts (docs/commands.md).
 
 `app` is the Typer application; each module here registers its verbs on it: `pipeline_verbs` (run, serve,
-monitor, stability, tune), `model_verbs` (status, promote, rollback, score, reproduce), `project_verbs` (ui,
-stack, push, pull). Verbs that run Prefect flows or the team stack hand over to `python -m flows` and
+monitor, stability, tune), `model_verbs` (status, promote, rollback, score, reproduce), `project_verbs` (gc,
+ui, stack, push, pull). Verbs that run Prefect flows or the team stack hand over to `python -m flows` and
 `python -m infra.stack` (the library itself never imports them).
 """
 
