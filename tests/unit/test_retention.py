@@ -197,3 +197,15 @@ def test_a_cache_outside_the_project_is_refused(repo: Path, tmp_path: Path):
     run(["dvc", "cache", "dir", "--local", str(tmp_path / "shared-cache")], repo)
     with pytest.raises(ConfigError, match="outside the project"):
         cache_dir(repo)
+
+
+def test_on_a_tracking_server_the_purge_is_the_operators_one_line():
+    from cleargate.retention.expired_runs import ExpiredRun
+    from cleargate.retention.run_purge import artifact_bytes, purge
+
+    runs = [ExpiredRun("monitoring", "a" * 32, "cleargate-x-monitoring", 0, "mlflow-artifacts:/1/aaa/artifacts",
+                       False)]
+    line = purge("http://mlflow.internal:5000", runs)
+    assert "deleted on the tracking server http://mlflow.internal:5000" in line
+    assert "mlflow gc --backend-store-uri <the server's --backend-store-uri" in line and "\n" not in line
+    assert artifact_bytes(runs) is None, "a server's artifacts are not counted from here"
