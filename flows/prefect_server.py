@@ -29,6 +29,13 @@ from cleargate.processes import Running, free_port, http_ok, spawn, stop, wait_u
 LEASES = {"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"}
 START_TIMEOUT_S = 300.0   # a first start makes the database (migrations): slow on a busy 2-core machine
 
+# Prefect's database vacuum (its settings `server.services.db_vacuum.enabled` and `.retention_period`, in seconds):
+# every hour a long-lived server deletes the top-level flow runs that ended longer ago than the period, with their
+# task runs, logs and artifacts; `events` keeps Prefect's own event retention on (its default).
+VACUUM_ENABLED = "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED"
+VACUUM_RETENTION = "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD"
+VACUUM_TYPES = "events,flow_runs"
+
 
 def server_command(host: str, port: int, ui: bool = True, scheduler: bool = True) -> list[str]:
     """`prefect server start` on `host:port`; without the UI or the scheduler (and its late-run service) on
@@ -50,10 +57,19 @@ def server_environment(base: dict[str, str], api_url: str, home: Path) -> dict[s
     return env
 
 
-def start_server(home: Path, port: int, ui: bool, scheduler: bool, log: Path) -> tuple[Running, str]:
-    """Launch a server on 127.0.0.1:`port` and return at once with its API URL (`wait_ready` waits for it)."""
+def vacuum_environment(flow_run_days: int) -> dict[str, str]:
+    """The settings that turn Prefect's flow-run vacuum on, keeping `flow_run_days` (params.yaml `retention`)."""
+    return {VACUUM_ENABLED: VACUUM_TYPES, VACUUM_RETENTION: str(flow_run_days * 86_400)}
+
+
+def start_server(home: Path, port: int, ui: bool, scheduler: bool, log: Path,
+                 flow_run_days: int | None = None) -> tuple[Running, str]:
+    """Launch a server on 127.0.0.1:`port` and return at once with its API URL (`wait_ready` waits for it); with
+    `flow_run_days`, its vacuum deletes the flow runs that ended longer ago."""
     api = f"http://127.0.0.1:{port}/api"
     env = server_environment(dict(os.environ), api, home)
+    if flow_run_days is not None:
+        env.update(vacuum_environment(flow_run_days))
     return spawn(server_command("127.0.0.1", port, ui, scheduler), env, log), api
 
 
@@ -119,13 +135,15 @@ def run_api_ready() -> None:
 
 
 @contextmanager
-def local_server(home: Path, port: int, scheduler: bool = True) -> Iterator[str]:
+def local_server(home: Path, port: int, scheduler: bool = True, flow_run_days: int | None = None) -> Iterator[str]:
     """A Prefect server with its UI (and scheduler) for this project only (`cleargate serve`, `cleargate ui
-    --prefect`), stopped by its pid when the block ends; one line if the port is taken."""
+    --prefect`), stopped by its pid when the block ends; one line if the port is taken. With `flow_run_days`
+    (`cleargate serve`: params.yaml `retention.flow_run_days`) its vacuum deletes older flow runs."""
     if _listening(port):
         raise ServiceError(f"prefect server: port {port} is in use; stop what holds it, set "
                            "PREFECT_SERVER_API_PORT, or point PREFECT_API_URL at that server")
-    server, api = start_server(home, port, ui=True, scheduler=scheduler, log=home / "server.log")
+    server, api = start_server(home, port, ui=True, scheduler=scheduler, log=home / "server.log",
+                               flow_run_days=flow_run_days)
     try:
         seconds = wait_ready(server, api)
         print(f"prefect server: started on http://127.0.0.1:{port} in {seconds:.1f} s (database under {home}, "

@@ -3,7 +3,8 @@
 Registers the notifications (params.yaml `notifications`) as Prefect automations on the same server. Against
 PREFECT_API_URL when it is set (a team's server); otherwise a local `prefect server start` on
 127.0.0.1 (port: Prefect's PREFECT_SERVER_API_PORT, 4200 by default) with its database under the project's
-Prefect home (`.prefect/`): a run's own temporary API has no scheduler, so cron would never fire there.
+Prefect home (`.prefect/`): a run's own temporary API has no scheduler, so cron would never fire there. The local
+server's vacuum deletes flow runs that ended over params.yaml `retention.flow_run_days` ago.
 Ctrl-C stops serving (Prefect pauses the two schedules), then the local server; nothing is left running.
 """
 
@@ -50,10 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops it even if started from a script
     try:
-        load_project(args.params)  # a bad params.yaml: one line before any server starts
+        project = load_project(args.params)  # a bad params.yaml: one line before any server starts
         configured = os.environ.get("PREFECT_API_URL")
         port = int(os.environ.get("PREFECT_SERVER_API_PORT") or DEFAULT_PORT)
-        with nullcontext(configured) if configured else local_server(Path(os.environ["PREFECT_HOME"]), port) as api:
+        with nullcontext(configured) if configured else local_server(
+                Path(os.environ["PREFECT_HOME"]), port, flow_run_days=project.retention.flow_run_days) as api:
             os.environ["PREFECT_API_URL"] = api
             serve_both(args.params)
     except CleargateError as exc:

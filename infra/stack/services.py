@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cleargate.processes import http_ok
-from flows.prefect_server import server_command, server_environment
+from flows.prefect_server import server_command, server_environment, vacuum_environment
 from infra.stack import postgres
 from infra.stack.config import StackConfig
 from infra.stack.secrets import ADMIN, Credentials, client_env, write_private
@@ -75,10 +75,13 @@ def mlflow(config: StackConfig, creds: Credentials) -> Service:
     return Service("mlflow", argv, env, lambda: http_ok(probe, headers), 180, config.mlflow_url)
 
 
-def prefect_server(config: StackConfig, creds: Credentials) -> Service:
+def prefect_server(config: StackConfig, creds: Credentials, flow_run_days: int | None = None) -> Service:
     """Prefect's API, scheduler and UI on PostgreSQL (asyncpg), started as every Prefect server of the project is
-    (`flows.prefect_server`)."""
+    (`flows.prefect_server`), its vacuum deleting flow runs that ended over `flow_run_days` ago (params.yaml
+    `retention.flow_run_days`; `stack up` always gives it): the hourly monitoring alone makes ~8,760 a year.
+    None: the service only to ask whether it answers (`stack status`)."""
     env = {**server_environment(_base_env(config), config.prefect_api, config.dir / "prefect"),
+           **(vacuum_environment(flow_run_days) if flow_run_days is not None else {}),
            "PREFECT_API_DATABASE_CONNECTION_URL": postgres.url(config, creds.pg_password, "prefect", "asyncpg")}
     headers: dict[str, str] = {}
     if config.auth:

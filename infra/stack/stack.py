@@ -82,7 +82,8 @@ def up(config: StackConfig) -> None:
     state = load_state(config.state_file)
     _postgres(config, creds)
     _ensure(services.mlflow(config, creds), state, config)
-    if _ensure(services.prefect_server(config, creds), state, config) and "worker" in state:
+    if _ensure(services.prefect_server(config, creds, project.retention.flow_run_days), state, config) and \
+            "worker" in state:
         stop(state.pop("worker"))  # a worker must reconnect to a restarted server
     _ensure(services.relay(config, creds), state, config)
     say("webhook", mlflow_webhook.ensure(config, creds), f"MLflow alias moves -> {config.relay_url} (signed)")

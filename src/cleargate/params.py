@@ -26,6 +26,7 @@ from cleargate.config.monitoring import MonitoringConfig
 from cleargate.config.notifications import NotificationsConfig
 from cleargate.config.orchestration import OrchestrationConfig
 from cleargate.config.paths import Paths
+from cleargate.config.retention import RetentionConfig
 from cleargate.config.schedules import Schedules
 from cleargate.config.scoring import DriftConfig, ScoringConfig
 from cleargate.config.serving import ServingConfig
@@ -149,6 +150,7 @@ class ProjectParams(_Anchored):
     datasets: Annotated[dict[DatasetName, DatasetEntry], Field(min_length=1)]
     train: dict[ModelName, ModelConfig]
     tuning: TuningConfig | None = None      # `cleargate tune` (hyper-parameter search); none: not set up
+    retention: RetentionConfig = RetentionConfig()   # `cleargate gc` and the stack's Prefect vacuum
 
     @model_validator(mode="before")
     @classmethod

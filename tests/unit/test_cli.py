@@ -17,8 +17,8 @@ from cleargate.errors import INFRASTRUCTURE, REFUSED, USAGE
 from cleargate.processes import free_port
 from tests.projects import CLEARGATE, tiny_params, write_params
 
-VERBS = ["run", "serve", "monitor", "score", "serve-model", "status", "promote", "rollback", "reproduce", "stability",
-         "tune", "ui", "stack", "push", "pull"]
+VERBS = ["run", "serve", "monitor", "score", "serve-model", "status", "promote", "rollback", "approve", "reject",
+         "reproduce", "stability", "tune", "gc", "ui", "stack", "push", "pull"]
 
 
 def test_every_verb_is_there_and_answers_help_in_under_a_second_with_an_example():
@@ -76,7 +76,7 @@ def test_each_verbs_main_mistake_is_one_line_and_its_exit_code(project: Path, ar
 
 
 @pytest.mark.parametrize("verb", ["run", "serve", "monitor", "ui", "status", "score x.parquet", "stack status",
-                                  "serve-model m@champion"])
+                                  "serve-model m@champion", "gc"])
 def test_a_missing_params_file_is_one_line_and_exit_2(tmp_path: Path, verb: str):
     one_line([*verb.split(), "--params", str(tmp_path / "missing.yaml")], USAGE, "no such params file")
 

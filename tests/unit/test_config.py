@@ -40,6 +40,9 @@ def test_project_params_load_and_anchor_paths_at_the_project():
         (lambda p: p["train"]["cnn"].update(family="lstm", channels=None, augment_degrees=None), "train.cnn"),
         (lambda p: p["scoring"].update(chunk_rows=0), "scoring.chunk_rows"),
         (lambda p: p["scoring"].update(chunk_row=500), "scoring.chunk_row: unknown key"),
+        (lambda p: p["retention"]["keep_days"].update(monitoring=-1), "retention.keep_days.monitoring"),
+        (lambda p: p["retention"]["keep_days"].update(scorng=5), "retention.keep_days.scorng: unknown key"),
+        (lambda p: p["retention"].update(flow_run_days=0), "retention.flow_run_days"),
     ],
 )
 def test_bad_params_name_the_key(tmp_path: Path, mutate, expected: str):

@@ -2,8 +2,9 @@
 
 `app` is the Typer application; each module here registers its verbs on it: `pipeline_verbs` (run, serve,
 monitor, stability, tune), `model_verbs` (status, promote, rollback, score, reproduce), `approval_verbs` (approve,
-reject), `serving_verbs` (serve-model), `project_verbs` (ui, stack, push, pull). Verbs that run Prefect flows or the
-team stack hand over to `python -m flows` and `python -m infra.stack` (the library itself never imports them).
+reject), `serving_verbs` (serve-model), `project_verbs` (gc, ui, stack, push, pull). Verbs that run Prefect flows
+or the team stack hand over to `python -m flows` and `python -m infra.stack` (the library itself never imports
+them).
 """
 
 from cleargate.cli import (  # noqa: F401 - each registers its verbs

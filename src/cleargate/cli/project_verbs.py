@@ -1,8 +1,10 @@
-"""The verbs about the project around the models: `ui` (MLflow's or Prefect's), `stack up|down|status` (the team's
-server stack), `push` / `pull` (the DVC cache through the remote of params.yaml)."""
+"""The verbs about the project around the models: `gc` (history past its retention), `ui` (MLflow's or Prefect's),
+`stack up|down|status` (the team's server stack), `push` / `pull` (the DVC cache through the remote of
+params.yaml)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,12 +12,40 @@ from typing import Annotated
 
 import typer
 
-from cleargate.cli.app import ParamsOption, app, hand_over, handled, params_path, verbose
+from cleargate.cli.app import JsonOption, ParamsOption, app, hand_over, handled, params_path, verbose
 
 DVC = str(Path(sys.executable).parent / "dvc")   # the environment's own DVC
 stack = typer.Typer(help="The team stack on this host (PostgreSQL, MLflow, Prefect and a worker, under .stack/); "
                          "settings from STACK_* variables (docs: operations).", no_args_is_help=True)
 app.add_typer(stack, name="stack")
+
+
+@app.command()
+def gc(dry_run: Annotated[bool, typer.Option("--dry-run", help="say what would go and how many bytes; delete "
+                                             "nothing")] = False,
+       as_json: JsonOption = False, params: ParamsOption = None) -> None:
+    """Delete the history past params.yaml `retention`: monitoring, scoring, tuning and stability runs that ended
+    longer ago than their keep period (purged with `mlflow gc`, artifacts too), and the DVC cache objects that
+    neither the workspace nor any registered version's lineage names. A run or object a registered version rests
+    on is always kept, so `cleargate reproduce` of any version still works.
+
+    Example: cleargate gc --dry-run"""
+    from cleargate.params import load_project
+    from cleargate.retention import collect
+    from cleargate.tracking import check_store, connect, store_errors
+
+    with handled():
+        path = params_path(params)
+        project = load_project(path)
+        dataset = project.scope(next(iter(project.datasets)))
+        uri = check_store(dataset)
+        with store_errors(dataset):
+            report = collect(project, connect(dataset), uri, dry_run)
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), indent=2))
+        return
+    for line in report.lines():
+        typer.echo(line)
 
 
 @app.command()

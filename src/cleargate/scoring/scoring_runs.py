@@ -11,17 +11,22 @@ from cleargate.scoring.result import ScoreResult
 MAX_TAG = 4000
 
 
+def experiment(params: DatasetParams) -> str:
+    """The dataset's scoring experiment: every run in it is one scored or refused batch."""
+    return f"{params.experiment}-scoring"
+
+
 def log_scoring_run(params: DatasetParams, result: ScoreResult) -> str:
     """Log the batch's outcome (and for a refusal, its reason); returns the run id."""
     import mlflow
 
-    name = f"{params.experiment}-scoring"
+    name = experiment(params)
     if mlflow.get_experiment_by_name(name) is None:  # beside the project's other artifacts, not ./mlruns
         uri = mlflow.get_tracking_uri()
         location = params.tracking.artifact_root.resolve().as_uri() if uri.startswith("sqlite") else None
         mlflow.create_experiment(name, artifact_location=location)
-    experiment = mlflow.get_experiment_by_name(name)
-    with mlflow.start_run(experiment_id=experiment.experiment_id, run_name=f"score-{Path(result.source).stem}") as run:
+    found = mlflow.get_experiment_by_name(name)
+    with mlflow.start_run(experiment_id=found.experiment_id, run_name=f"score-{Path(result.source).stem}") as run:
         mlflow.set_tags({"model": result.model, "model_version": result.version, "input": result.source,
                          "input_sha256": result.input_sha256, "refused": str(result.refused).lower(),
                          "outcome": result.outcome, **({"reason": result.reason[:MAX_TAG]} if result.reason else {})})

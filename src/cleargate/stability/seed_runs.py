@@ -16,11 +16,13 @@ from cleargate.records import StabilitySummary
 from cleargate.tracking.model_runs import PARENT_TAG
 from cleargate.tracking.store import connect, ensure_experiment, store_errors
 
+STAGE = "stability"   # the `stage` tag of a measurement's parent run and of each seed's run
+
 
 def _tags(params: DatasetParams, model: str) -> dict[str, str]:
     config = params.model(model)
     return {"model": model, "family": config.family, "role": config.role, "dataset": params.dataset.name,
-            "stage": "stability"}
+            "stage": STAGE}
 
 
 def open_stability_run(params: DatasetParams, model: str, seeds: list[int]) -> str:

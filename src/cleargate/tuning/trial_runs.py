@@ -15,6 +15,7 @@ from cleargate.tracking.model_runs import PARENT_TAG, TrainingRun
 from cleargate.tracking.store import connect, ensure_experiment, store_errors
 
 PRUNED_TAG = "optuna.pruned_at_epoch"
+SEARCH_STAGE, TRIAL_STAGE = "tune", "tune-trial"   # the `stage` tag of a search's parent run and of its trials
 
 
 def start_search(params: DatasetParams, model: str, study: str, storage: str, trials: int) -> str:
@@ -22,7 +23,7 @@ def start_search(params: DatasetParams, model: str, study: str, storage: str, tr
     client = connect(params)
     with store_errors(params):
         run = client.create_run(ensure_experiment(params, client, params.experiment), run_name=f"tune-{model}",
-                                tags={"stage": "tune", "model": model, "dataset": params.dataset.name,
+                                tags={"stage": SEARCH_STAGE, "model": model, "dataset": params.dataset.name,
                                       "optuna.study": study, "optuna.storage": storage})
         client.log_param(run.info.run_id, "trials", trials)
         client.log_param(run.info.run_id, "objective", f"val_{params.evaluate.primary_metric}")
@@ -57,7 +58,7 @@ def trial_run(params: DatasetParams, parent_id: str, model: str, number: int, co
     with store_errors(params):
         run = client.create_run(ensure_experiment(params, client, params.experiment),
                                 run_name=f"{model}-trial-{number}",
-                                tags={PARENT_TAG: parent_id, "stage": "tune-trial", "model": model,
+                                tags={PARENT_TAG: parent_id, "stage": TRIAL_STAGE, "model": model,
                                       "optuna.trial": str(number), "tuned": ",".join(values)})
         run_id = run.info.run_id
         for key, value in dotted(config.model_dump(mode="json")).items():
