@@ -25,6 +25,7 @@ from cleargate.tracking.registry import CHAMPION
 
 PORT_ENV, ROOT_ENV, UI_ENV = "CLEARGATE_RELAY_PORT", "CLEARGATE_PROJECT", "CLEARGATE_PREFECT_UI"
 MAX_BODY = 1 << 20
+TELLERS = 8   # moves told at once
 log = logging.getLogger("cleargate.relay")
 
 
@@ -54,20 +55,27 @@ class Relay:
             return ""   # a model of another project on the same server
 
     def work(self) -> None:
-        from mlflow.tracking import MlflowClient
+        """Tell each move on one of `TELLERS` threads: a move made outside cleargate waits a few seconds for a
+        history entry that never comes, and a burst of moves must not queue behind it."""
+        from concurrent.futures import ThreadPoolExecutor
 
-        from cleargate.release.registry_moves import move_notice
+        from mlflow.tracking import MlflowClient
 
         uri = os.environ["MLFLOW_TRACKING_URI"]
         client = MlflowClient(uri, uri)
-        while True:
-            alias = self.moves.get()
-            try:
-                notice = move_notice(client, alias.name, alias.version, self._dataset(alias.name), uri, self.prefect_ui)
-                sent = notify(notice)
-                log.info("%s v%s: %s (%s)", alias.name, alias.version, notice.message, "sent" if sent else "NOT sent")
-            except Exception:
-                log.exception("champion move of %s v%s not told", alias.name, alias.version)
+        with ThreadPoolExecutor(TELLERS, thread_name_prefix="relay-tell") as tellers:
+            while True:
+                tellers.submit(self._tell, client, uri, self.moves.get())
+
+    def _tell(self, client, uri: str, alias: AliasSet) -> None:
+        from cleargate.release.registry_moves import move_notice
+
+        try:
+            notice = move_notice(client, alias.name, alias.version, self._dataset(alias.name), uri, self.prefect_ui)
+            sent = notify(notice)
+            log.info("%s v%s: %s (%s)", alias.name, alias.version, notice.message, "sent" if sent else "NOT sent")
+        except Exception:
+            log.exception("champion move of %s v%s not told", alias.name, alias.version)
 
 
 def handler(relay: Relay) -> type[BaseHTTPRequestHandler]:

@@ -27,6 +27,7 @@ from tests.servers import Receiver
 
 DATASET = "breast_cancer"
 MODEL = "breast-cancer-classifier"
+OTHER_MODELS = "pg-"   # test_registry_postgres's models, on the same stack
 
 
 def reachable_dir(prefix: str) -> Path:
@@ -65,6 +66,17 @@ class Stack:
         """The online server the stack runs for MODEL (params.yaml `serving.stack`)."""
         params = yaml.safe_load((self.project / "params.yaml").read_text())
         return f"http://127.0.0.1:{params['serving']['stack'][MODEL]['port']}"
+
+    def notified(self, since: float, expected: int = 0, timeout: float = 0.0) -> list[dict]:
+        """The POSTs to the receiver's /hook since `since` (waiting up to `timeout` s for `expected` of them) about
+        this stack's project: test_registry_postgres registers models of its own (`pg-*`) on the same server, and
+        their moves are told too, possibly after those tests ended."""
+        def ours(post: dict) -> bool:
+            return not str((post.get("json") or {}).get("model", "")).startswith(OTHER_MODELS)
+
+        if expected:
+            self.receiver.wait_for(expected, timeout, "/hook", since, where=ours)
+        return [p for p in self.receiver.posts("/hook", since) if ours(p)]
 
     def stack(self, command: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([CLEARGATE, "stack", command], cwd=self.project, env=self.env,

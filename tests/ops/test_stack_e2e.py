@@ -92,7 +92,8 @@ def test_the_training_deployment_runs_through_the_worker_and_registers_on_postgr
     on the stack all the same (the stack's registry does not hold it), which is told exactly once."""
     from prefect.deployments import run_deployment as start_run
 
-    assert MlflowClient(stack.mlflow_uri, stack.mlflow_uri).search_registered_models() == [], "a fresh stack"
+    registry = MlflowClient(stack.mlflow_uri, stack.mlflow_uri)
+    assert registry.search_registered_models(f"name = '{MODEL}'") == [], "the stack has never seen the project's model"
     since, start = time.time(), time.monotonic()
     with prefect_api(stack):
         asked = [start_run("cleargate-pipeline/nightly", parameters={"datasets": [DATASET]}, timeout=0,
@@ -119,9 +120,9 @@ def test_the_training_deployment_runs_through_the_worker_and_registers_on_postgr
     raw = pd.read_parquet(stack.project / "data" / "raw" / f"{DATASET}.parquet")
     assert len(model.predict(raw.drop(columns="diagnosis").head(20))) == 20
     assert "up to date" in run(["dvc", "status"], stack.project).stdout, "same DVC bookkeeping as make run"
-    told = stack.receiver.wait_for(1, 30, "/hook", since)
+    stack.notified(since, 1, 30)
     time.sleep(5)
-    told = stack.receiver.posts("/hook", since)
+    told = stack.notified(since)
     assert [(p["json"]["event"], p["json"]["source"], p["json"]["action"]) for p in told] == [
         ("champion_moved", "registry", "gate")], told
     assert told[0]["json"]["links"]["run"].endswith(f"/runs/flow-run/{flow_run.id}"), told[0]["json"]
@@ -192,8 +193,8 @@ def test_monitoring_scores_a_clean_batch_and_a_drifted_one_starts_a_retraining(s
     assert by_batch["drifted.parquet"]["psi_max"] > 0.25 > by_batch["clean.parquet"]["psi_max"]
     retrains = {v for k, v in champion_run.data.tags.items() if k.startswith("cleargate.retrain.")}
     assert retrains == {drift["retrain_run"]}
-    stack.receiver.wait_for(1, 30, "/hook", since)
-    told = stack.receiver.posts("/hook", since)   # the retraining has finished too, and told nothing
+    stack.notified(since, 1, 30)
+    told = stack.notified(since)   # the retraining has finished too, and told nothing
     assert [(p["json"]["event"], p["json"]["batch"]) for p in told] == [("drift", "drifted.parquet")], told
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey

@@ -31,9 +31,9 @@ QUIET = 5        # seconds to wait for anything beyond what is expected
 def told(stack, since: float, expected: int) -> list[dict]:
     """Every notification delivered since `since` once `expected` have come (or WITHIN seconds passed), and QUIET
     seconds more: anything extra is delivered by then."""
-    stack.receiver.wait_for(expected, WITHIN, "/hook", since)
+    stack.notified(since, expected, WITHIN)
     time.sleep(QUIET)
-    return [p["json"] for p in stack.receiver.posts("/hook", since)]
+    return [p["json"] for p in stack.notified(since)]
 
 
 def kinds(notices: list[dict]) -> Counter:

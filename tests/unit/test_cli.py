@@ -34,6 +34,8 @@ def test_every_verb_is_there_and_answers_help_in_under_a_second_with_an_example(
                 break
         assert done.returncode == 0 and min(took) < 1.0, f"{verb} --help: {took} s, {done.stderr[-500:]}"
         assert verb == "stack" or f"Example: cleargate {verb}" in " ".join(done.stdout.split()), done.stdout
+    stack = subprocess.run([CLEARGATE, "stack", "--help"], capture_output=True, text=True, timeout=30).stdout
+    assert all(f"  {sub} " in stack for sub in ("up", "down", "status", "deploy")), stack
     version = subprocess.run([CLEARGATE, "--version"], capture_output=True, text=True).stdout
     assert version == f"cleargate {__version__}\n"
 

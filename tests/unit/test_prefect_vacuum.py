@@ -31,6 +31,7 @@ def test_the_vacuum_settings_exist_in_the_installed_prefect_and_keep_the_configu
 
 def test_the_stacks_prefect_server_is_started_with_the_vacuum_of_params_yaml(tmp_path: Path):
     config = StackConfig.from_env(tmp_path, {})
-    env = services.prefect_server(config, Credentials("pg", "admin", "key", "token", "secret", "fernet"), flow_run_days=14).env
+    creds = Credentials("pg", "admin", "key", "token", "secret", "fernet")
+    env = services.prefect_server(config, creds, flow_run_days=14).env
     assert env[VACUUM_ENABLED] == "events,flow_runs"
     assert env[VACUUM_RETENTION] == str(14 * 86_400)

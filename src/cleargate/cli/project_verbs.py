@@ -1,5 +1,5 @@
 """The verbs about the project around the models: `gc` (history past its retention), `ui` (MLflow's or Prefect's),
-`stack up|down|status` (the team's server stack), `push` / `pull` (the DVC cache through the remote of
+`stack up|down|status|deploy` (the team's server stack), `push` / `pull` (the DVC cache through the remote of
 params.yaml)."""
 
 from __future__ import annotations
@@ -102,6 +102,15 @@ def stack_status(params: ParamsOption = None) -> None:
 
     Example: cleargate stack status"""
     _stack("status", params)
+
+
+@stack.command("deploy")
+def stack_deploy(params: ParamsOption = None) -> None:
+    """Register both deployments and the notifications' automations on the Prefect API that PREFECT_API_URL names
+    (a team's server, from CI after a change to params.yaml), assigned to `schedules.work_pool`.
+
+    Example: source .stack/env && cleargate stack deploy"""
+    _stack("deploy", params)
 
 
 @app.command()

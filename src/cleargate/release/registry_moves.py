@@ -21,14 +21,15 @@ HISTORY_WAIT_S = 5.0
 
 
 def _entry(client: MlflowClient, name: str, version: str, since: datetime, wait_s: float) -> dict | None:
-    """The newest history entry, if it records `version` taking `champion` after `since`."""
+    """The newest history entry that records `version` taking `champion` after `since` (not necessarily the last
+    entry: in a burst of moves, later ones may be recorded before this one is told)."""
     deadline = time.monotonic() + wait_s
     while True:
         moves = [e for e in registry.history(client, name) if e.get("action") not in registry.UNMOVED]
-        last = moves[-1] if moves else None
-        if last is not None and str(last.get("version")) == version and \
-                datetime.fromisoformat(last.get("at", "1970-01-01T00:00:00+00:00")) >= since:
-            return last
+        found = next((e for e in reversed(moves) if str(e.get("version")) == version
+                      and datetime.fromisoformat(e.get("at", "1970-01-01T00:00:00+00:00")) >= since), None)
+        if found is not None:
+            return found
         if time.monotonic() > deadline:
             return None
         time.sleep(0.25)
