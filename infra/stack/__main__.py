@@ -1,7 +1,7 @@
 """`python -m infra.stack up|down|status|deploy`: what `cleargate stack up|down|status|deploy` hands over to.
 
-up, down, status: the stack on this host. deploy: only register the two deployments (and the notifications' automations) on the Prefect API that
-PREFECT_API_URL names (a team's server, from CI or a worker host).
+up, down, status: the stack on this host. deploy: only register the two deployments (and the notifications'
+automations) on the Prefect API that PREFECT_API_URL names (a team's server, from CI or a worker host).
 """
 
 from __future__ import annotations
