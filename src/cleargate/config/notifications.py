@@ -53,7 +53,8 @@ class NotificationsConfig(Strict):
 
     events: list[Event] = []                 # (not `on`: YAML reads that key as true)
     webhooks: list[WebhookTarget] = []
-    late_after_s: Annotated[int, Field(gt=0, le=7 * 24 * 3600)] = 3 * 3600   # nightly run started, not finished
+    # a nightly run started and not finished this long after (Prefect's proactive triggers take 10 s or more)
+    late_after_s: Annotated[int, Field(ge=10, le=7 * 24 * 3600)] = 3 * 3600
 
     @property
     def active(self) -> bool:
