@@ -6,7 +6,10 @@ can import whatever loaded the flow (`python -m flows`, or a deployment loading 
 
 from __future__ import annotations
 
+import pickle
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prefect import task
@@ -30,11 +33,25 @@ def execute(call: StageCall, project: ProjectParams, threads: int | None = None)
         limit_threads(threads)
     extra = {"flow_run_id": flow_run.get_id()} if call.stage.name == "promote" else {}
     started = time.perf_counter()
-    with stoppable_stage():  # Ctrl-C is the run's to handle; a SIGTERM unwinds the stage (flows/interrupts.py)
+    with stoppable_stage(), portable_errors():  # Ctrl-C is the run's; a SIGTERM unwinds the stage (flows/interrupts)
         if own_process_tree(call, project):  # a multi-process (ddp) fit: the stage's command, its process tree
             return fit_command(call, project, threads or threads_for(1)), time.perf_counter() - started
         result = run_stage(call.stage, project, call.dataset, call.model, **extra)
     return result, time.perf_counter() - started
+
+
+@contextmanager
+def portable_errors() -> Iterator[None]:
+    """An error the worker cannot send back to the flow (pickled: a client library's exception holding an open
+    file or socket) is sent as a RuntimeError with its type and message, instead of failing the pool itself."""
+    try:
+        yield
+    except Exception as exc:
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            raise RuntimeError(f"{type(exc).__module__}.{type(exc).__name__}: {exc}") from None
+        raise
 
 
 def stage_task(call: StageCall):  # -> a configured Prefect task

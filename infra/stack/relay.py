@@ -71,7 +71,8 @@ class Relay:
         from cleargate.release.registry_moves import move_notice
 
         try:
-            notice = move_notice(client, alias.name, alias.version, self._dataset(alias.name), uri, self.prefect_ui)
+            notice = move_notice(client, alias.name, alias.version, self._dataset(alias.name), uri, self.prefect_ui,
+                                 moved_at=alias.at)
             sent = notify(notice)
             log.info("%s v%s: %s (%s)", alias.name, alias.version, notice.message, "sent" if sent else "NOT sent")
         except Exception:

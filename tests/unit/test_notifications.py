@@ -166,6 +166,8 @@ def test_the_relay_takes_only_recent_calls_signed_with_the_secret_and_reads_the_
     assert (found.name, found.alias, found.version) == ("m", "champion", "3")
     assert alias_set(b'{"entity": "model_version", "action": "created", "data": {}}') is None
     assert alias_set(b"not json") is None
+    stamped = json.loads(body) | {"timestamp": "2026-12-06T09:07:31.123456+00:00"}
+    assert alias_set(json.dumps(stamped).encode()).at.isoformat() == "2026-12-06T09:07:31.123456+00:00"
 
 
 def test_the_approval_section_is_replaced_not_repeated():

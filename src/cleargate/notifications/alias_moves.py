@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -13,6 +14,7 @@ class AliasSet:
     name: str
     alias: str
     version: str
+    at: datetime | None = None   # when MLflow sent it (the payload's timestamp), shortly after the alias was set
 
 
 def alias_set(body: bytes) -> AliasSet | None:
@@ -26,4 +28,10 @@ def alias_set(body: bytes) -> AliasSet | None:
         return None
     if not all(isinstance(data.get(k), str | int) for k in ("name", "alias", "version")):
         return None
-    return AliasSet(str(data["name"]), str(data["alias"]), str(data["version"]))
+    try:
+        at = datetime.fromisoformat(str(payload.get("timestamp")))
+    except ValueError:
+        at = None
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return AliasSet(str(data["name"]), str(data["alias"]), str(data["version"]), at)

@@ -18,6 +18,7 @@ from cleargate.notifications import Notice, mlflow_version_link
 from cleargate.tracking import registry
 
 HISTORY_WAIT_S = 5.0
+MOVE_SKEW_S = 2   # an alias set, its history entry and the webhook's timestamp: within seconds of each other
 
 
 def _entry(client: MlflowClient, name: str, version: str, since: datetime, wait_s: float) -> dict | None:
@@ -36,9 +37,11 @@ def _entry(client: MlflowClient, name: str, version: str, since: datetime, wait_
 
 
 def move_notice(client: MlflowClient, name: str, version: str, dataset: str, tracking_uri: str, prefect_ui: str,
-                wait_s: float = HISTORY_WAIT_S) -> Notice:
-    """The notice of `champion` set on `name` v`version` just now."""
-    since = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+                wait_s: float = HISTORY_WAIT_S, moved_at: datetime | None = None) -> Notice:
+    """The notice of `champion` set on `name` v`version` at `moved_at` (the webhook's timestamp; default: just now).
+    Its history entry is written right after the alias, so only an entry from then on counts: an earlier move to
+    the same version (approved, then rolled back, then set by hand) is not taken for this one."""
+    since = (moved_at or datetime.now(UTC)).replace(microsecond=0) - timedelta(seconds=MOVE_SKEW_S)
     entry = _entry(client, name, version, since, wait_s)
     links = {"model": mlflow_version_link(tracking_uri, name, version)}
     if entry is None:

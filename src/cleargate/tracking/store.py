@@ -229,11 +229,27 @@ def server_errors(params: Any, doing: str) -> Iterator[None]:
             yield
     except Exception as exc:
         uri = tracking_uri(params)
-        if is_server(uri) and not _answers(uri):
+        if is_server(uri) and (_connection_lost(exc) or not _answers(uri)):
             cause = "" if isinstance(exc, TrackingStoreError) else f" ({type(exc).__name__})"
             raise TrackingStoreError(f"MLflow tracking server {shown_uri(uri)}: not answering during {doing}{cause}; "
                                      f"{HINT}, then run again: the run resumes there") from None
         raise
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """The client lost its connection to the server (refused, reset, or cut mid-upload), here or in what caused it:
+    the server went away even if something answers on its port a moment later (a server shutting down)."""
+    import requests
+    import urllib3
+
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, requests.ConnectionError | urllib3.exceptions.ProtocolError | ConnectionError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _answers(uri: str) -> bool:
