@@ -42,16 +42,22 @@ def execute(call: StageCall, project: ProjectParams, threads: int | None = None)
 
 @contextmanager
 def portable_errors() -> Iterator[None]:
-    """An error the worker cannot send back to the flow (pickled: a client library's exception holding an open
-    file or socket) is sent as a RuntimeError with its type and message, instead of failing the pool itself."""
+    """A stage's error as the worker can send it back to the flow: Prefect pickles the exception with the ones it
+    was raised during (`__context__`, `__cause__`), and a client library's exception there may hold an open file or
+    socket (an upload cut short), which fails the pool itself. The chain is dropped (the worker's log keeps the
+    traceback); an error that still cannot be pickled comes back as a RuntimeError with its type and message."""
+    failure: Exception | None = None
     try:
         yield
     except Exception as exc:
+        failure = exc
+    if failure is not None:  # raised here, outside the handler, so that no new context is attached
+        failure.__cause__ = failure.__context__ = None
         try:
-            pickle.dumps(exc)
+            pickle.dumps(failure)
         except Exception:
-            raise RuntimeError(f"{type(exc).__module__}.{type(exc).__name__}: {exc}") from None
-        raise
+            failure = RuntimeError(f"{type(failure).__module__}.{type(failure).__name__}: {failure}")
+        raise failure
 
 
 def stage_task(call: StageCall):  # -> a configured Prefect task

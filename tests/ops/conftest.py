@@ -134,6 +134,10 @@ def stop_stack(stack: Stack) -> list[str]:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
     stack.receiver.stop()
+    keep = os.environ.get("CLEARGATE_KEEP_STACK_LOGS")   # a folder: the servers' logs are copied there first
+    if keep:
+        shutil.copytree(stack.dir, Path(keep) / stack.dir.name, ignore=shutil.ignore_patterns("pg*", "mlartifacts"),
+                        dirs_exist_ok=True)
     shutil.rmtree(stack.dir, ignore_errors=True)
     return left
 

@@ -7,9 +7,12 @@ import pickle
 import pytest
 
 
-def test_an_error_a_worker_cannot_send_back_is_sent_as_its_type_and_message():
+def test_an_error_a_worker_cannot_send_back_is_sent_without_its_chain_or_as_its_type_and_message():
+    """Prefect's process pool sends a failed stage's error back pickled with the errors it was raised during."""
+    import cloudpickle
     import requests
 
+    from cleargate.errors import ServiceError
     from flows.stage_task import portable_errors
 
     with open(__file__, "rb") as body:  # an upload cut short: the request's body is an open file
@@ -20,6 +23,13 @@ def test_an_error_a_worker_cannot_send_back_is_sent_as_its_type_and_message():
         with pytest.raises(RuntimeError, match=r"requests.exceptions.ConnectionError: Connection aborted."), \
                 portable_errors():
             raise lost
+        with pytest.raises(ServiceError, match="server gone") as said, portable_errors():
+            try:
+                raise lost
+            except requests.ConnectionError:
+                raise ServiceError("server gone") from None
+        assert said.value.__context__ is None and cloudpickle.loads(cloudpickle.dumps(said.value)).args == (
+            "server gone",)
     with pytest.raises(ValueError, match="kept as it is"), portable_errors():
         raise ValueError("kept as it is")
 
