@@ -34,7 +34,8 @@ def test_readme_run_command_end_to_end(project: Path):
     row = r"\b1\s+cnn\s+0\.9\d+\s+0\.9\d+\s+[\d.]+\s+PASS\s+v1 champion"  # rank, model, primary, acc., fit s
     assert re.search(row, output), output[-3000:]
     assert "digits-classifier: champion v1 (passed every gate)" in output
-    assert re.search(r"pipeline \d+ s: fitting \d+ s, overhead [\d.]+ \(", output), "what the run cost"
+    assert re.search(r"pipeline \d+ s: fitting \d+ s, overhead [\d.]+[ ;].*; fits on process pool of \d", output), \
+        "what the run cost, and what ran its fits"
     assert max(len(line) for line in first.stdout.splitlines()) <= 120, "the tables fit the terminal"
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
     assert "\x1b[" not in output, "piped to a file: plain lines, no colour codes"

@@ -57,14 +57,14 @@ def main() -> None:
     if len(sys.argv) > 6 and sys.argv[6] == "pause-before-history":
         from cleargate.tracking import registry
 
-        record = registry._record
+        record = registry.record
 
         def slow_record(*args, **kwargs):  # the alias has moved; the history entry is not yet written
             print("ALIAS_SET", flush=True)
             time.sleep(60)
             record(*args, **kwargs)
 
-        registry._record = slow_record
+        registry.record = slow_record
     print("START", flush=True)
     result = register_judged(client, name, source_uri(sys.argv[5]), None, {}, judge_after(pause), digest,
                              lock_wait_seconds=60)
