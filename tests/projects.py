@@ -247,3 +247,14 @@ def golden(name: str, shared: Path) -> GoldenProject:
         raise AssertionError(f"golden project {name!r} ({recipe.what}) failed to build "
                              f"(exit {built['returncode']}):\n{built['output'][-4000:]}")
     return GoldenProject(name, folder / "project", built["output"], built["seconds"])
+
+
+def sqlite_store(folder: Path) -> tuple[str, Any, Path]:
+    """A fresh SQLite MLflow store in `folder`: its URI, a client of it, and an empty folder to register a model
+    from (for registry tests that need no trained model)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    source = folder / "model"
+    source.mkdir()
+    return uri, MlflowClient(uri, uri), source

@@ -17,11 +17,15 @@ import queue
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cleargate.notifications import notify
 from cleargate.notifications.alias_moves import AliasSet, alias_set
 from cleargate.serving.registry_webhook import SECRET_ENV, refusal
 from cleargate.tracking.registry import CHAMPION
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 PORT_ENV, ROOT_ENV, UI_ENV = "CLEARGATE_RELAY_PORT", "CLEARGATE_PROJECT", "CLEARGATE_PREFECT_UI"
 MAX_BODY = 1 << 20
@@ -67,7 +71,7 @@ class Relay:
             while True:
                 tellers.submit(self._tell, client, uri, self.moves.get())
 
-    def _tell(self, client, uri: str, alias: AliasSet) -> None:
+    def _tell(self, client: MlflowClient, uri: str, alias: AliasSet) -> None:
         from cleargate.release.registry_moves import move_notice
 
         try:

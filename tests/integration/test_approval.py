@@ -17,17 +17,14 @@ from cleargate.records import Check, GateReport
 from cleargate.release import approval
 from cleargate.release.promotion import register_judged
 from cleargate.tracking import registry
-from tests.projects import tiny_params, write_params
+from tests.projects import sqlite_store, tiny_params, write_params
 
 NAME = "digits-classifier"
 
 
 @pytest.fixture
 def store(tmp_path: Path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    client = MlflowClient(uri, uri)
-    source = tmp_path / "model"
-    source.mkdir()
+    uri, client, source = sqlite_store(tmp_path)
     params = tiny_params()
     params["tracking"]["uri"] = uri
     params["datasets"]["digits"]["release"] = {"approval": "required", "approval_timeout_h": 24}

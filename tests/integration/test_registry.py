@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from cleargate.cli import app
@@ -18,18 +17,14 @@ from cleargate.records import Check, GateReport
 from cleargate.release.promotion import register_judged
 from cleargate.tracking import registry
 from cleargate.tracking.promotion_lock import PromotionLock, promotion_lock
-from tests.projects import ROOT, tiny_params, write_params
+from tests.projects import ROOT, sqlite_store, tiny_params, write_params
 
 NAME = "digits-classifier"
 
 
 @pytest.fixture
 def store(tmp_path: Path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    client = MlflowClient(uri, uri)
-    source = tmp_path / "model"
-    source.mkdir()
-    return uri, client, source
+    return sqlite_store(tmp_path)
 
 
 def verdict(passed: bool) -> GateReport:
