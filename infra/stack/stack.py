@@ -89,12 +89,7 @@ def up(config: StackConfig) -> None:
     say("webhook", mlflow_webhook.ensure(config, creds), f"MLflow alias moves -> {config.relay_url} (signed)")
     pool = project.schedules.work_pool
     with prefect_client(config, creds):
-        deployments.ensure_work_pool(pool)
-        names = deployments.register(project, config.root)
-        crons = deployments.schedules_of(names)
-        say("deploy", "registered", "; ".join(f"{n} ({', '.join(crons.get(n, []))})" for n in names)
-            + f" -> pool '{pool}'")
-        _notifications(project, config.prefect_url, registry_webhook=True)
+        _deploy(config, config.prefect_url, registry_webhook=True)
         current = state.get("worker")  # a heartbeat after the worker's own start (or after now, for a new one)
         since = current.started if current is not None and current.alive() else time.time() - 1
         name = services.worker_name(config)
@@ -112,8 +107,22 @@ def up(config: StackConfig) -> None:
 
 
 def deploy(config: StackConfig) -> None:
-    """Both deployments on the Prefect API this environment names (PREFECT_API_URL: a team's server, CI),
-    assigned to `schedules.work_pool`, to be run from `config.root` by a worker started there."""
+    """Both deployments and the notifications' automations, assigned to `schedules.work_pool` and run from
+    `config.root` by a worker started there: on the Prefect API that PREFECT_API_URL names (a team's server, from CI
+    or a worker host) or, without it, on this host's stack (its address and credentials from the stack's folder)."""
+    api = os.environ.get("PREFECT_API_URL")
+    if api:
+        _deploy(config, api.removesuffix("/api"), registry_webhook=bool(os.environ.get(WEBHOOK_SECRET_ENV)))
+        return
+    running = load_state(config.state_file).get("prefect")
+    if running is None or not running.alive() or not config.secrets_file.is_file():
+        raise StackError(f"no PREFECT_API_URL and no Prefect server of a stack in {_shown(config.dir)}: "
+                         "`cleargate stack up` starts one, or set PREFECT_API_URL to a team's server")
+    with prefect_client(config, credentials(config)):
+        _deploy(config, config.prefect_url, registry_webhook=True)   # `up` created the registry webhook
+
+
+def _deploy(config: StackConfig, ui: str, registry_webhook: bool) -> None:
     from cleargate.params import load_project
     from flows import deployments
 
@@ -122,9 +131,8 @@ def deploy(config: StackConfig) -> None:
     names = deployments.register(project, config.root)
     crons = deployments.schedules_of(names)
     say("deploy", "registered", "; ".join(f"{n} ({', '.join(crons.get(n, []))})" for n in names)
-        + f" -> pool '{project.schedules.work_pool}' (run from {config.root})")
-    api = os.environ.get("PREFECT_API_URL", config.prefect_api)
-    _notifications(project, api.removesuffix("/api"), registry_webhook=bool(os.environ.get(WEBHOOK_SECRET_ENV)))
+        + f" -> pool '{project.schedules.work_pool}' (run from {config.root}) on {ui}")
+    _notifications(project, ui, registry_webhook)
 
 
 def _notifications(project: ProjectParams, ui: str, registry_webhook: bool) -> None:

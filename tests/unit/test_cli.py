@@ -102,3 +102,14 @@ def test_a_bug_is_one_line_and_exit_1_and_minus_v_shows_the_traceback(project: P
     one_line(["status"], 1, "error: unexpected ZeroDivisionError: division by zero (a bug in cleargate")
     result = CliRunner().invoke(app, ["-v", "status"])
     assert result.exit_code == 1 and "Traceback" in result.output
+
+
+def test_stack_deploy_with_neither_a_stack_here_nor_prefect_api_url_is_one_line_and_exit_5(project: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "STACK_"))}
+    done = subprocess.run([CLEARGATE, "stack", "deploy"], cwd=project, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == INFRASTRUCTURE, done
+    assert done.stderr.strip().splitlines() == [
+        "stack deploy: no PREFECT_API_URL and no Prefect server of a stack in .stack: `cleargate stack up` starts "
+        "one, or set PREFECT_API_URL to a team's server"], done.stderr
+    assert not (project / ".stack").exists(), "nothing is created by a refused deploy"

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from lightning.pytorch.callbacks import BaseFinetuning
 from torch import nn
 
 from cleargate.errors import ConfigError
@@ -59,6 +58,8 @@ def warm_start(backbone: nn.Module, init: InitWeights, target: str, freeze: str)
     head_fits = _mismatch({k: v for k, v in own.items() if _is_head(k)}, heads) is None
     backbone.load_state_dict({**own, **{k: init.state[k] for k in body}, **(heads if head_fits else {})})
     if freeze == "backbone":
+        from lightning.pytorch.callbacks import BaseFinetuning  # here: a tree's train stage never loads Lightning
+
         BaseFinetuning.freeze([m for name, m in backbone.named_children() if name != HEAD], train_bn=False)
     if head_fits:
         return "loaded"

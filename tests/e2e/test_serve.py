@@ -15,8 +15,9 @@ import psutil
 import pytest
 
 from cleargate.processes import free_ports
-from tests.ops.conftest import DATASET
 from tests.projects import make_project, tiny_params
+
+DATASET = "breast_cancer"
 
 VENV = Path(sys.executable).parent.parent
 
