@@ -106,10 +106,11 @@ def stack_status(params: ParamsOption = None) -> None:
 
 @stack.command("deploy")
 def stack_deploy(params: ParamsOption = None) -> None:
-    """Register both deployments and the notifications' automations on the Prefect API that PREFECT_API_URL names
-    (a team's server, from CI after a change to params.yaml), assigned to `schedules.work_pool`.
+    """Register both deployments and the notifications' automations again after a change to params.yaml, assigned
+    to `schedules.work_pool`: on the Prefect API that PREFECT_API_URL names (a team's server, from CI), or without
+    it on this host's stack (`cleargate stack up`'s, with its credentials).
 
-    Example: source .stack/env && cleargate stack deploy"""
+    Example: cleargate stack deploy"""
     _stack("deploy", params)
 
 
