@@ -323,10 +323,14 @@ def broken_bundle_version(served: Served, folder: Path) -> str:
     weights = next(p for p in bundle.iterdir() if p.suffix in (".skops", ".pt"))
     weights.write_bytes(b"not a model")
     on_store(served)
-    with mlflow.start_run(experiment_id=served.client.get_run(served.client.get_model_version(NAME, "1").run_id)
-                          .info.experiment_id):
+    with mlflow.start_run(experiment_id=experiment_of(served)):
         uri = log_model_artifact(bundle, served.test[served.features].head(4), "damaged")
     return str(served.client.create_model_version(NAME, uri, model_id=uri.removeprefix("models:/")).version)
+
+
+def experiment_of(served: Served) -> str:
+    """The experiment of the served model's first version: where a test logs a version of its own."""
+    return served.client.get_run(served.client.get_model_version(NAME, "1").run_id).info.experiment_id
 
 
 def failing_model_version(served: Served, folder: Path) -> str:
@@ -341,7 +345,7 @@ def failing_model_version(served: Served, folder: Path) -> str:
     meta = {"dataset": "breast_cancer", "input_columns": served.features,
             "input_kinds": {c: "f" for c in served.features}}
     on_store(served)
-    with mlflow.start_run():
+    with mlflow.start_run(experiment_id=experiment_of(served)):  # not the process's last one (a deleted lock's)
         info = mlflow.pyfunc.log_model(name="failing", python_model=str(code), input_example=example, metadata=meta)
     return str(served.client.create_model_version(NAME, info.model_uri, model_id=info.model_id).version)
 

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -60,6 +61,10 @@ class Stack:
     @property
     def prefect_api(self) -> str:
         return self.client_env["PREFECT_API_URL"]
+
+    def cron(self, deployment: str) -> str:
+        """params.yaml's cron of `deployment` (pipeline or monitor) for the stack's project."""
+        return yaml.safe_load((self.project / "params.yaml").read_text())["schedules"][deployment]["cron"]
 
     @property
     def model_server(self) -> str:
@@ -108,6 +113,13 @@ def start_stack(tmp: Path, golden: GoldenProject, extra_env: dict[str, str] | No
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["notifications"]["webhooks"] = [{"url": f"{receiver.uri}/hook", "format": "json"}]
     params["serving"].update(poll_s=1, stack={MODEL: {"alias": "champion", "port": serving_port}})
+    # No scheduled run may start during the session: the tests start every run themselves, and an hourly monitoring
+    # run at hh:00 would score the batches a test dropped and start a retraining under its params. Both crons are
+    # daily, at the minute that has just passed.
+    passed = datetime.now(UTC) - timedelta(minutes=1)
+    params["schedules"]["timezone"] = "UTC"
+    for deployment in ("pipeline", "monitor"):
+        params["schedules"][deployment]["cron"] = f"{passed.minute} {passed.hour} * * *"
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     folder = reachable_dir("cleargate-stack-")
     env = {**os.environ, "STACK_DIR": str(folder), "STACK_PG_PORT": str(pg), "STACK_MLFLOW_PORT": str(mlflow_port),

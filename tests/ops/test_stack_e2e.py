@@ -57,7 +57,8 @@ def test_stack_up_starts_its_services_on_loopback_and_registers_both_deployments
     for service in ("postgres  started", "mlflow    started", "prefect   started", "relay     started",
                     "worker    started", "webhook   created", "notify    registered", f"serve-{MODEL} started"):
         assert service in out, out
-    assert "cleargate-pipeline/nightly (0 2 * * *); cleargate-monitor/hourly (0 * * * *) -> pool 'cleargate'" in out
+    nightly, hourly = stack.cron("pipeline"), stack.cron("monitor")
+    assert f"cleargate-pipeline/nightly ({nightly}); cleargate-monitor/hourly ({hourly}) -> pool 'cleargate'" in out
     assert f"-> {stack.receiver.uri}/hook" in out and "late" in out and "champion_moved" in out, out
     assert f"MLflow UI:  {stack.mlflow_uri}" in out and "Prefect UI: http://127.0.0.1:" in out
     env_file = stack.dir / "env"
@@ -72,15 +73,15 @@ def test_stack_up_starts_its_services_on_loopback_and_registers_both_deployments
     with prefect_api(stack), get_client(sync_client=True) as client:
         pipeline = client.read_deployment_by_name("cleargate-pipeline/nightly")
         monitor = client.read_deployment_by_name("cleargate-monitor/hourly")
-    assert [s.schedule.cron for s in pipeline.schedules] == ["0 2 * * *"]
-    assert [s.schedule.cron for s in monitor.schedules] == ["0 * * * *"]
+    assert [s.schedule.cron for s in pipeline.schedules] == [nightly]
+    assert [s.schedule.cron for s in monitor.schedules] == [hourly]
     assert pipeline.work_pool_name == monitor.work_pool_name == "cleargate"
     assert pipeline.parameters == {"datasets": None, "rerun": []}
     assert pipeline.global_concurrency_limit.limit == 1, "Prefect's own limit: one pipeline run at a time"
     assert pipeline.concurrency_options.collision_strategy == "ENQUEUE", "a second pipeline run waits"
     assert monitor.concurrency_options.collision_strategy == "CANCEL_NEW", "a second monitoring run is skipped"
     status = stack.stack("status")
-    assert status.stdout.count("running") >= 5 and "cron 0 2 * * *" in status.stdout, status.stdout
+    assert status.stdout.count("running") >= 5 and f"cron {nightly}" in status.stdout, status.stdout
     with capsys.disabled():
         print(f"\n[figure] stack up (fresh PostgreSQL cluster, migrations, deployments, worker): "
               f"{stack.up_seconds:.1f} s")
@@ -205,13 +206,21 @@ def test_monitoring_scores_a_clean_batch_and_a_drifted_one_starts_a_retraining(s
     assert any("drifted.parquet" in a.data and "refused: drift" in a.data for a in artifacts)
 
 
+def worded(cron: str) -> str:
+    """How Prefect's UI words a daily cron `M H * * *`: At 02:00 AM every day."""
+    minute, hour = (int(field) for field in cron.split()[:2])
+    return f"At {(hour % 12) or 12:02d}:{minute:02d} {'AM' if hour < 12 else 'PM'} every day"
+
+
 def test_both_uis_in_a_headless_browser(stack):
     if not shutil.which("chromium") and not os.environ.get("CLEARGATE_REQUIRE_BROWSER"):
         pytest.skip("no chromium here (`apt-get install chromium`); CI installs it and requires it (.ci/run)")
     prefect_ui = stack.prefect_api.removesuffix("/api")
     page = rendered_text(f"{prefect_ui}/deployments")
-    for text in ("cleargate-pipeline", "nightly", "At 02:00 AM", "cleargate-monitor", "hourly", "Every hour"):
+    for text in ("cleargate-pipeline", "nightly", "cleargate-monitor", "hourly"):
         assert text in page, f"Prefect UI: no '{text}' in {page[:2000]}"
+    schedules = [worded(stack.cron(d)) for d in ("pipeline", "monitor")]   # both daily here (tests/ops/conftest.py)
+    assert all(page.count(w) >= schedules.count(w) for w in schedules), f"Prefect UI: no {schedules} in {page[:2000]}"
     client = mlflow_client(stack)
     champion = client.get_model_version_by_alias(MODEL, "champion")
     page = rendered_text(f"{stack.mlflow_uri}/#/models/{MODEL}")
