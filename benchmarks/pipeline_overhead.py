@@ -72,9 +72,15 @@ def measure_overhead(root: Path) -> dict[str, float]:
 
 
 def measure_drivers(root: Path, dataset: str, stage_names: list[str]) -> dict[str, float]:
-    """The same stages of one dataset (`stage_names`, in the graph's order: the last one and everything before it),
-    forced: DVC's own driver, then the flow (both from the same state)."""
-    dvc = timed(["dvc", "repro", "--force", f"{stage_names[-1]}@{dataset}"], root)
+    """The same stages of one dataset forced, DVC's own driver, then the flow (both from the same state).
+    `stage_names`, in the graph's order, end at promote (the flow runs every stage after one that ran): the whole
+    graph (`dvc repro --force promote@DATASET` runs everything before it), or the dataset's release stages
+    (gate, promote: `--single-item` on each, as its train and evaluate are one stage per model)."""
+    if stage_names[-1] != "promote" or (stage_names[0] != "ingest" and not set(stage_names) <= {"gate", "promote"}):
+        raise ValueError(f"stages {stage_names}: from ingest to promote, or the release stages gate and promote")
+    targets = ([f"promote@{dataset}"] if stage_names[0] == "ingest"
+               else ["--single-item", *(f"{name}@{dataset}" for name in stage_names)])
+    dvc = timed(["dvc", "repro", "--force", *targets], root)
     rerun = [arg for name in stage_names for arg in ("--rerun", name)]
     flow = timed([CLEARGATE, "run", "--dataset", dataset, *rerun], root)
     return {"dataset": dataset, "stages": stage_names, "dvc_repro_force_s": dvc, "flow_s": flow,

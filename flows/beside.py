@@ -28,6 +28,9 @@ from flows.schedule import lane
 # loads; MLflow's SQL stores load alembic and SQLAlchemy's models when the first client opens a database; Agg
 # draws the evaluation plots.
 LAZY_IMPORTS = ("skops.io", "matplotlib.backends.backend_agg", "sklearn.calibration")
+# What only a deep (torch-flavoured) model's fit and explanations import: a project of trees alone is not warmed with
+# the modules that import them (3 s of Lightning in every fit worker of every run).
+DEEP_ONLY = ("lightning", "captum")
 SQL_STORE_IMPORTS = ("mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store")
 
 
@@ -47,9 +50,11 @@ def warm_up(modules: list[str], params: DatasetParams) -> None:
 
 def warm_modules(project: ProjectParams) -> list[str]:
     """The modules a fit worker imports before its first stage: cleargate's train and evaluate code (lazy imports
-    included), then the third-party modules those import inside functions; MLflow's SQL stores only when the
-    tracking store is a database (a tracking server needs only MLflow's REST client, imported with MLflow)."""
-    own = stage_modules(stage("train").module, stage("evaluate").module)
+    included; without the deep models' own when the project has none), then the third-party modules those import
+    inside functions; MLflow's SQL stores only when the tracking store is a database (a tracking server needs only
+    MLflow's REST client, imported with MLflow)."""
+    deep = any(model.flavour == "torch" for model in project.train.values())
+    own = stage_modules(stage("train").module, stage("evaluate").module, leaving_out=() if deep else DEEP_ONLY)
     return [*sorted(own), *LAZY_IMPORTS, *sql_store_imports(project)]
 
 

@@ -152,12 +152,15 @@ def _module_file(module: str) -> Path:
     return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
 
 
-def stage_modules(*roots: str) -> set[str]:
-    """The modules of this package that `roots` import, transitively, lazy imports included (grimp)."""
+def stage_modules(*roots: str, leaving_out: tuple[str, ...] = ()) -> set[str]:
+    """The modules of this package that `roots` import, transitively, lazy imports included (grimp); less those
+    that import one of the third-party packages `leaving_out` themselves (e.g. Lightning, where no model needs it)."""
     import grimp
 
-    graph = grimp.build_graph(PACKAGE, cache_dir=None)
-    return set(roots) | {u for r in roots for u in graph.find_upstream_modules(r)}
+    graph = grimp.build_graph(PACKAGE, cache_dir=None, include_external_packages=bool(leaving_out))
+    found = set(roots) | {u for r in roots for u in graph.find_upstream_modules(r)}
+    found -= {m for package in leaving_out for m in graph.find_modules_that_directly_import(package)}
+    return {m for m in found if m.split(".")[0] == PACKAGE}
 
 
 def code_deps(module: str) -> list[str]:

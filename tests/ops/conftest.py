@@ -1,6 +1,6 @@
-"""The team stack, started once for the whole session (`python -m infra.stack up`, as `make stack-up` does) on
-free loopback ports, for every test that needs real servers; stopped at the end, and checked to leave no
-process behind.
+"""The team stack, started once for the tests of this package (`python -m infra.stack up`, as `make stack-up` does)
+on free loopback ports, for every test that needs real servers; stopped after the last of them, and checked to leave
+no process behind.
 
 Its project is a copy of the golden breast-cancer project, trained on the embedded default (SQLite) and then
 pointed at the fresh stack, as a team moving onto it does; its params.yaml sends every notification to a real
@@ -154,8 +154,10 @@ def stop_stack(stack: Stack) -> list[str]:
     return left
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory, golden_records: GoldenProject):
+    """The team stack, started once for tests/ops (one xdist worker runs them all, `scope_of`) and stopped as soon as
+    they are done: its servers, worker and model server do not idle beside the rest of the session."""
     started = start_stack(tmp_path_factory.mktemp("stack"), golden_records)
     yield started
     left = stop_stack(started)

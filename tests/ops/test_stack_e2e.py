@@ -1,11 +1,11 @@
 """End to end on the team stack (PostgreSQL, MLflow server, Prefect server, a process worker), on loopback.
 
-In order, on the session's stack and project (trained on the embedded default, then pointed at this fresh stack):
+In order, on the stack and project of tests/ops (trained on the embedded default, then pointed at this fresh stack):
 the stack's own report; the training deployment run twice at once by the worker (one after the other): the
 first registers the project's champion on the PostgreSQL-backed MLflow server, told once; monitoring (a clean
 batch scored, a mislabelled one degraded, a drifted one refused and told, one retraining started; one MLflow run
 of the champion with a step per batch); both UIs in a real browser. `test_stack_events.py` goes on with every
-notification, `test_stack_faults.py` with the failures; the session fixture then stops
+notification, `test_stack_faults.py` with the failures; the package's fixture then stops
 the stack and checks that nothing is left running.
 """
 

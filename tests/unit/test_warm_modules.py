@@ -57,6 +57,25 @@ def test_warm_up_covers_cleargate_code_and_the_lazy_third_party_imports(monkeypa
     assert set(LAZY_IMPORTS) | set(SQL_STORE_IMPORTS) <= set(modules)
 
 
+def test_a_project_of_trees_alone_is_warmed_without_lightning_or_captum(tmp_path, monkeypatch):
+    """What a deep model alone needs is left out of a tree-only project's warm-up (a fit worker imports it in
+    seconds for nothing); the project's params.yaml, a CNN among its models, still warms it."""
+    from tests.projects import tiny_params, write_params
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    trees = warm_modules(load_project(write_params(tmp_path / "params.yaml",
+                                                   tiny_params("breast_cancer", digits=False))))
+    deep = warm_modules(load_project(ROOT / "params.yaml"))
+    assert {"cleargate.training.lightning", "cleargate.evaluation.attribution"} <= set(deep) - set(trees)
+    assert {"cleargate.stages.train", "cleargate.stages.evaluate", "cleargate.models.trees"} <= set(trees)
+    child = "import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]; " \
+            "print(sorted({'lightning', 'captum'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", child, *trees], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["[]"], "a tree project's warm-up imports Lightning or captum"
+
+
 def test_a_tracking_server_needs_no_sql_store(monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     modules = warm_modules(load_project(ROOT / "params.yaml"))

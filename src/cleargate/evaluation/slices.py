@@ -18,7 +18,6 @@ import pandas as pd
 
 from cleargate.config.judging import SlicesConfig, SliceSpec
 from cleargate.errors import DataError
-from cleargate.evaluation.metrics import metric_score
 from cleargate.records import Predictions, SliceFigure, SliceReport
 from cleargate.schema import GROUP
 
@@ -67,6 +66,8 @@ def slice_rows(frame: pd.DataFrame, config: SlicesConfig, where: str) -> dict[st
 def _interval(y: np.ndarray, proba: np.ndarray, classes: list[int], positive: int | None, metric: str,
               config: SlicesConfig, rng: np.random.Generator) -> tuple[float | None, float | None]:
     """Percentile bootstrap of the metric over resamples of the slice's own rows (NaN resamples left out)."""
+    from cleargate.evaluation.metrics import metric_score  # scikit-learn and torch: not for a model card's reader
+
     draws = rng.integers(0, len(y), size=(config.n_resamples, len(y)))
     values = np.asarray([metric_score(metric, y[d], proba[d], classes, positive) for d in draws])
     if np.isnan(values).all():
@@ -80,6 +81,8 @@ def slice_report(frame: pd.DataFrame, predictions: Predictions, positive: int | 
                  config: SlicesConfig, seed: int, where: str) -> SliceReport:
     """Every slice of every slicing of the test rows `frame` (in the order of `predictions`)."""
     from fairlearn.metrics import MetricFrame
+
+    from cleargate.evaluation.metrics import metric_score
 
     y, proba, classes = predictions.y_true, predictions.proba, predictions.classes
     labels = np.asarray(classes)[proba.argmax(axis=1)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cleargate.errors import ConfigError
 from cleargate.layout import BundleFiles, DatasetLayout
@@ -18,7 +19,9 @@ from cleargate.params import DatasetParams
 from cleargate.tracking.lineage import model_digest
 from cleargate.tracking.registry import alias_version
 from cleargate.tracking.store import connect, store_errors
-from cleargate.training.finetune import InitWeights
+
+if TYPE_CHECKING:  # torch: imported by a fine-tuned model's train stage only, not a tree's
+    from cleargate.training.finetune import InitWeights
 
 REGISTRY = "models:/"
 
@@ -84,6 +87,8 @@ def _download(params: DatasetParams, model: str, source: str, into: Path) -> tup
 
 
 def _weights(model: str, source: str, version: str | None, folder: Path) -> InitWeights:
+    from cleargate.training.finetune import InitWeights
+
     bundle = ModelBundle.load(folder)
     if bundle.manifest.flavour != "torch":
         raise ConfigError(f"train.{model}.init_from: {source} is a {bundle.manifest.family} model; only a deep "
