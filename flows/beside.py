@@ -82,13 +82,25 @@ def import_beside(modules: list[str]) -> None:
 
 def warm_fit_workers(fits: TaskRunner, project: ProjectParams, calls: list[StageCall], state: dvc_adapter.Staleness,
                      rerun: set[str]) -> list[PrefectFuture]:
-    """One warm-up per fit worker, on the fits' runner, when anything may run (DVC finds a planned stage stale, or
-    one is asked for); none on a no-op run."""
-    if not state.stale & {c.dvc_name for c in calls} and not rerun:
+    """One warm-up per fit worker, on the fits' runner, when a model stage may run (`may_run`); none when none may
+    (a no-op run, or one that re-runs only a dataset's release: then no fit worker is started at all)."""
+    if not any(lane(call) == "fit" for call in may_run(calls, state, rerun)):
         return []
     modules, params = warm_modules(project), project.scope(calls[0].dataset)
     return [fits.submit(warm_up, {"modules": modules, "params": params})
             for _ in range(project.orchestration.fit_workers)]
+
+
+def may_run(calls: list[StageCall], state: dvc_adapter.Staleness, rerun: set[str]) -> list[StageCall]:
+    """The planned calls that may run in this flow run, as the run decides (`RunLedger.stale`): DVC finds them
+    stale, they are asked for (`--rerun promote`, `--rerun train@mnist_cnn`), or a stage they read may run."""
+    running = {c.dvc_name for c in calls if c.dvc_name in state.stale or {c.dvc_name, c.stage.name} & rerun}
+    grown = True
+    while grown:
+        more = {c.dvc_name for c in calls if state.upstream.get(c.dvc_name, set()) & running} - running
+        running |= more
+        grown = bool(more)
+    return [c for c in calls if c.dvc_name in running]
 
 
 class Beside:

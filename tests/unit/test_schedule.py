@@ -127,3 +127,22 @@ def test_a_model_is_evaluated_in_the_fit_lane_before_the_next_dataset_fits(graph
     assert fit_lane[:len(cancer)] == cancer, "the first dataset's models, trained and evaluated, come first"
     assert cancer == ["train@cancer_hgb", "evaluate@cancer_hgb", "train@cancer_rf", "evaluate@cancer_rf"], \
         "each model evaluated right after its fit, by the worker that holds it"
+
+
+def test_what_may_run_follows_the_graph_so_a_release_rerun_starts_no_fit_worker(graph):
+    """`flows.beside.may_run`: what is stale or asked for, and everything that reads it; the fit workers are warmed
+    (started) only when a model stage is among it."""
+    from flows.beside import may_run
+
+    calls, upstream = graph
+
+    def running(stale: set[str], rerun: set[str]) -> set[str]:
+        return {c.dvc_name for c in may_run(calls, Staleness(stale=stale, upstream=upstream), rerun)}
+
+    assert running(set(), set()) == set()
+    assert running(set(), {"promote"}) == {"promote@digits", "promote@rehab", "promote@breast_cancer"}
+    assert not any(lane(c) == "fit" for c in calls if c.dvc_name in running(set(), {"gate", "promote"}))
+    assert running({"split@rehab"}, set()) == {"split@rehab", "train@lstm", "train@rehab_hgb", "evaluate@lstm",
+                                               "evaluate@rehab_hgb", "gate@rehab", "promote@rehab"}
+    assert running(set(), {"train@cancer_rf"}) == {"train@cancer_rf", "evaluate@cancer_rf", "gate@breast_cancer",
+                                                   "promote@breast_cancer"}
