@@ -21,7 +21,7 @@ from cleargate.params import DatasetParams, ProjectParams
 from cleargate.runtime import start_process
 from cleargate.tracking import ensure_tables, is_server, tracking_uri
 from flows import dvc_adapter
-from flows.schedule import lane
+from flows.schedule import lane, may_run
 
 # What the fit lane's stages import inside functions, beyond cleargate's own modules (the first fit of a run would
 # pay for them, seconds more than a small tree's fit): skops.io enumerates every scikit-learn estimator as it
@@ -89,18 +89,6 @@ def warm_fit_workers(fits: TaskRunner, project: ProjectParams, calls: list[Stage
     modules, params = warm_modules(project), project.scope(calls[0].dataset)
     return [fits.submit(warm_up, {"modules": modules, "params": params})
             for _ in range(project.orchestration.fit_workers)]
-
-
-def may_run(calls: list[StageCall], state: dvc_adapter.Staleness, rerun: set[str]) -> list[StageCall]:
-    """The planned calls that may run in this flow run, as the run decides (`RunLedger.stale`): DVC finds them
-    stale, they are asked for (`--rerun promote`, `--rerun train@mnist_cnn`), or a stage they read may run."""
-    running = {c.dvc_name for c in calls if c.dvc_name in state.stale or {c.dvc_name, c.stage.name} & rerun}
-    grown = True
-    while grown:
-        more = {c.dvc_name for c in calls if state.upstream.get(c.dvc_name, set()) & running} - running
-        running |= more
-        grown = bool(more)
-    return [c for c in calls if c.dvc_name in running]
 
 
 class Beside:

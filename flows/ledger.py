@@ -15,6 +15,7 @@ from cleargate.errors import CleargateError
 from cleargate.graph import StageCall
 from cleargate.records import Evaluation, ReleaseDecision, RunTimings, TrainRecord
 from flows import dvc_adapter
+from flows.schedule import asked_for
 
 STYLE = {"ran": "green", "skipped": "dim", "blocked": "yellow", "failed": "red", "not run": "dim"}
 
@@ -47,7 +48,7 @@ class RunLedger:
     def stale(self, call: StageCall, state: dvc_adapter.Staleness) -> bool:
         """Run when asked to (`--rerun`), when DVC finds the stage stale, or when a stage it reads ran."""
         ran = [name for name, outcome in self.outcomes.items() if outcome in ("ran", "blocked")]
-        if call.dvc_name in self.rerun or call.stage.name in self.rerun or state.needs_run(call.dvc_name, ran):
+        if asked_for(call, self.rerun) or state.needs_run(call.dvc_name, ran):
             return True
         self._say(call, "skipped")
         return False

@@ -36,6 +36,20 @@ def lane(call: StageCall) -> str:
     return "fit" if call.stage.per == "model" else "dataset"
 
 
+def asked_for(call: StageCall, rerun: set[str]) -> bool:
+    """`--rerun` names this call (`train@mnist_cnn`) or its stage (`promote`)."""
+    return bool({call.dvc_name, call.stage.name} & rerun)
+
+
+def may_run(calls: list[StageCall], state: Staleness, rerun: set[str]) -> list[StageCall]:
+    """The planned calls that may run in this flow run, by the run's own rule (`RunLedger.stale`) applied before
+    anything ran: stale or asked for, or reading from a call that may run."""
+    running = {c.dvc_name for c in calls if asked_for(c, rerun) or state.needs_run(c.dvc_name, ())}
+    while more := {c.dvc_name for c in calls if c.dvc_name not in running and state.needs_run(c.dvc_name, running)}:
+        running |= more
+    return [c for c in calls if c.dvc_name in running]
+
+
 @dataclass
 class Schedule:
     calls: list[StageCall]                  # in the order they are preferred

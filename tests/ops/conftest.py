@@ -113,7 +113,7 @@ def start_stack(tmp: Path, golden: GoldenProject, extra_env: dict[str, str] | No
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["notifications"]["webhooks"] = [{"url": f"{receiver.uri}/hook", "format": "json"}]
     params["serving"].update(poll_s=1, stack={MODEL: {"alias": "champion", "port": serving_port}})
-    # No scheduled run may start during the session: the tests start every run themselves, and an hourly monitoring
+    # No scheduled run may start while the stack runs: the tests start every run themselves, and an hourly monitoring
     # run at hh:00 would score the batches a test dropped and start a retraining under its params. Both crons are
     # daily, at the minute that has just passed.
     passed = datetime.now(UTC) - timedelta(minutes=1)

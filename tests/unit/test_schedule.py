@@ -7,7 +7,7 @@ from cleargate.graph import StageCall, plan
 from cleargate.params import load_project
 from flows import dvc_adapter
 from flows.dvc_adapter import Staleness
-from flows.schedule import Schedule, lane
+from flows.schedule import Schedule, lane, may_run
 from tests.projects import make_project, tiny_params
 
 DATASET_CHAIN = ("ingest", "validate", "clean", "split")
@@ -130,10 +130,8 @@ def test_a_model_is_evaluated_in_the_fit_lane_before_the_next_dataset_fits(graph
 
 
 def test_what_may_run_follows_the_graph_so_a_release_rerun_starts_no_fit_worker(graph):
-    """`flows.beside.may_run`: what is stale or asked for, and everything that reads it; the fit workers are warmed
-    (started) only when a model stage is among it."""
-    from flows.beside import may_run
-
+    """`may_run`: what is stale or asked for, and everything that reads it; the fit workers are warmed (started)
+    only when a model stage is among it (`flows.beside.warm_fit_workers`)."""
     calls, upstream = graph
 
     def running(stale: set[str], rerun: set[str]) -> set[str]:
