@@ -103,6 +103,13 @@ def test_a_damaged_raw_file_stops_its_dataset_and_dvc_checkout_restores_it(golde
     assert "validate@breast_cancer" in fixed.stdout and "ran" in fixed.stdout
 
 
+def as_a_terminals_job() -> None:
+    """In the child, before exec: Ctrl-C at its default, as in a job a terminal runs in the foreground. A suite
+    started in the background of a script (`make test &` without job control) has SIGINT ignored, every process it
+    starts inherits that, and Python then keeps ignoring it: the run would rightly not see this test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def long_run(tmp_path: Path) -> tuple[Path, dict, psutil.Popen, dict[int, float]]:
     """`cleargate run` on a digits project whose CNN trains for hundreds of epochs, in a session of its own (so a
     signal can go to its process group, as a terminal's Ctrl-C does), returned once the CNN's first epoch is
@@ -112,7 +119,8 @@ def long_run(tmp_path: Path) -> tuple[Path, dict, psutil.Popen, dict[int, float]
     params["train"]["cnn"].update(max_epochs=400, patience=400)  # long enough to be stopped while it trains
     project = make_project(tmp_path, params)
     main = psutil.Popen([CLEARGATE, "run"], cwd=project, stdout=(tmp_path / "out.txt").open("w"),
-                        stderr=(tmp_path / "err.txt").open("w"), env={**os.environ}, start_new_session=True)
+                        stderr=(tmp_path / "err.txt").open("w"), env={**os.environ}, start_new_session=True,
+                        preexec_fn=as_a_terminals_job)
     seen: dict[int, float] = {}
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:  # until a pool worker is training the CNN (its first epoch is done)
