@@ -133,7 +133,7 @@ def measure(tiny: bool) -> dict[str, Any]:
         release = STAGES[STAGES.index("gate"):]   # tiny: gate and promote, no fit
         results["drivers"] = measure_drivers(root, "breast_cancer", release if tiny else STAGES)
         with tempfile.TemporaryDirectory() as load:  # last: it serves the champions the runs above registered
-            results["online"] = {d: online(root, d, 3 if tiny else 20, Path(load)) for d in served}
+            results["online"] = {d: online(root, d, 1 if tiny else 20, Path(load)) for d in served}
     return results
 
 

@@ -67,7 +67,7 @@ def test_make_serve_schedules_runs_that_complete_and_ctrl_c_stops_everything(tmp
         api = f"http://127.0.0.1:{port}/api"
         deadline, completed = time.monotonic() + 240, []
         while not completed and time.monotonic() < deadline:
-            time.sleep(5)
+            time.sleep(1)
             runs = scheduled_runs(api, "cleargate-monitor/hourly")
             completed = [r for r in runs if r["state_type"] == "COMPLETED" and r["auto_scheduled"]]
         assert completed, f"no scheduled run completed: {[(r['state_type'], r['auto_scheduled']) for r in runs]}"

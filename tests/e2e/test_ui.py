@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -31,13 +32,13 @@ def ui(golden_mixed, tmp_path_factory: pytest.TempPathFactory):
     try:
         wait_until(lambda: http_ok(f"{url}/health"), "cleargate ui", server, 120)
         uri = f"sqlite:///{project / 'mlflow.db'}"
-        yield url, MlflowClient(uri, uri)
+        yield url, MlflowClient(uri, uri), psutil.Process(server.pid)
     finally:
         stop(server)
 
 
 def test_the_experiment_opens_on_its_models_side_by_side(ui):
-    url, client = ui
+    url, client, _ = ui
     experiment = client.get_experiment_by_name("cleargate-test-rehab")
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development", "MLflow's model-training view"
     models = [r.info.run_name for r in client.search_runs([experiment.experiment_id], "tags.stage = 'train'")]
@@ -51,9 +52,19 @@ def test_the_experiment_opens_on_its_models_side_by_side(ui):
     assert {"lstm", "rehab_hgb", "lstm-served"} <= logged, "every model in the Models tab, the released one served"
 
 
+def test_the_ui_starts_no_job_runner(ui):
+    """MLflow's server with one web worker, nothing else: no job runner and no huey consumers (MLflow's GenAI jobs,
+    which cleargate never submits: 11 more processes and about 30 s of CPU for each UI opened)."""
+    *_, process = ui
+    tree = [" ".join(p.cmdline()) for p in [process, *process.children(recursive=True)]]
+    assert not [c for c in tree if "huey" in c or "jobs._job_runner" in c], tree
+    workers = [c for c in tree if "uvicorn" in c or "multiprocessing" in c]
+    assert any("mlflow ui" in c for c in tree) and len(workers) <= 2, tree
+
+
 def test_a_model_run_shows_its_metric_on_each_patient(ui):
     """Per-slice test metrics (`test_<metric>__<slice>`) on the model's run, beside the overall one."""
-    url, client = ui
+    url, client, _ = ui
     experiment = client.get_experiment_by_name("cleargate-test-rehab")
     run = client.search_runs([experiment.experiment_id], "tags.stage = 'train' and attributes.run_name = 'lstm'")[0]
     patients = sorted(k for k in run.data.metrics if k.startswith("test_macro_f1__patient_"))
@@ -64,7 +75,7 @@ def test_a_model_run_shows_its_metric_on_each_patient(ui):
 
 
 def test_a_registered_version_shows_its_schema(ui):
-    url, client = ui
+    url, client, _ = ui
     version = client.get_model_version_by_alias("breast-cancer-classifier", "champion")
     page = rendered_text(f"{url}/#/models/breast-cancer-classifier/versions/{version.version}", height=4000)
     assert "Schema" in page and "Inputs (30)" in page and "Outputs (1)" in page, page[-2000:]

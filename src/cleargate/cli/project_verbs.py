@@ -5,6 +5,7 @@ params.yaml)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,9 +69,13 @@ def ui(port: Annotated[int, typer.Option(help="the port on 127.0.0.1")] = 5000,
         hand_over("flows", ["ui", "--params", str(path), "--port", str(port if port != 5000 else 4200)],
                   cwd=path.parent)
     uri = tracking_uri(project)  # type: ignore[arg-type]  # only .tracking is read
+    # One web worker (one person looks) and no job runner: MLflow's server otherwise starts 4 workers, a job runner
+    # and 7 huey consumers (for its GenAI jobs, which cleargate never submits): 11 more processes, about 30 s of
+    # CPU, for every UI opened. The team stack's server runs the same way.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     raise typer.Exit(subprocess.call([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
                                       "--default-artifact-root", project.tracking.artifact_root.as_uri(),
-                                      "--host", "127.0.0.1", "--port", str(port)]))
+                                      "--host", "127.0.0.1", "--port", str(port), "--workers", "1"], env=env))
 
 
 def _stack(command: str, params: Path | None) -> None:
