@@ -7,29 +7,82 @@
   (`cleargate.errors`).
 - A pool worker (`stoppable_stage`, around each stage): Ctrl-C is ignored there (the run's to handle: no
   traceback per worker); a SIGTERM (from the run, or to the whole process group) unwinds the stage, so its MLflow
-  run ends FAILED and no half-written model is left, then the worker exits.
+  run ends FAILED and no half-written model is left, then the worker exits, whatever the stage raised on its
+  way out (a fit is never tried again once stopped). A SIGTERM that lands inside a tracking-store call is raised
+  as that call returns: a SQL write cut in two keeps SQLite's lock in the worker, and MLflow's end of the run
+  would wait on it past the worker's grace (or fail), leaving the run RUNNING.
 """
 
 from __future__ import annotations
 
+import inspect
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from types import FrameType
+from typing import Any
 
 from cleargate.errors import INTERRUPTED, TERMINATED
 
 WORKER_GRACE_S = 5.0   # a worker unwinds its stage (closes its MLflow run) in this time, or is killed
+STORE_CLIENT_MODULES = ("sqlalchemy.", "sqlite3", "mlflow.store.")  # the code a stop must not cut in two
+GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+_stopping = False      # this worker was told to stop: its stage ends, and so does the worker
 
 
 class StageStopped(BaseException):
     """The run was stopped while this stage ran (a BaseException: no `except Exception` of a stage swallows it)."""
 
 
-def _stop_stage(signum: int, frame: object) -> None:
+def _stop_stage(signum: int, frame: FrameType | None) -> None:
+    global _stopping
+    _stopping = True
+    call = outermost_call(frame, STORE_CLIENT_MODULES)
+    if call is not None and sys.gettrace() is None:  # raised as that call returns, as pdb's set_trace stops there
+        call.f_trace_lines = False
+        call.f_trace = _stop_on_return
+        sys.settrace(_trace_nothing_new)
+        return
     raise StageStopped(f"signal {signum}")
+
+
+def _trace_nothing_new(frame: FrameType, event: str, arg: object) -> None:
+    return None  # tracing is on only for the frame `_stop_stage` marked; no frame called from now on is traced
+
+
+def _stop_on_return(frame: FrameType, event: str, arg: object) -> Any:
+    if event != "return":
+        return _stop_on_return
+    sys.settrace(None)
+    raise StageStopped("SIGTERM, raised as the tracking-store call it landed in returned")
+
+
+def outermost_call(frame: FrameType | None, modules: tuple[str, ...]) -> FrameType | None:
+    """The outermost function call of one of `modules` (prefixes of module names) in `frame`'s stack, or None:
+    its return is where a stop lands once the call is over (a generator's frame is passed by: it only pauses)."""
+    found = None
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith(modules) and not frame.f_code.co_flags & GENERATOR_FLAGS:
+            found = frame
+        frame = frame.f_back
+    return found
+
+
+@contextmanager
+def stage_signals() -> Iterator[None]:
+    """A stage's signals in a pool worker's main thread: Ctrl-C ignored (the run's to handle); a SIGTERM raised as
+    StageStopped where it lands or, inside a tracking-store call, as that call returns."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.signal(signal.SIGTERM, _stop_stage)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
@@ -38,14 +91,13 @@ def stoppable_stage() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
         yield
         return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    previous = signal.signal(signal.SIGTERM, _stop_stage)
-    try:
-        yield
-    except StageStopped:
-        os._exit(TERMINATED)  # the stage has unwound (its runs closed, temporary files gone); nothing else to do
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    with stage_signals():
+        try:
+            yield
+        except BaseException:
+            if _stopping:  # unwound by the stop: StageStopped, Lightning's own SIGTERMException, or what it became
+                os._exit(TERMINATED)  # its runs are closed, its temporary files gone; nothing else to do, no retry
+            raise
 
 
 def terminate_on_sigterm() -> None:

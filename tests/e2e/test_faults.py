@@ -215,7 +215,7 @@ def test_a_run_stopped_mid_fit_says_so_in_one_line_keeps_what_finished_and_leave
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("cleargate-test-digits").experiment_id],
                               "attributes.run_name = 'cnn'")
-    assert [r.info.status for r in runs] == ["FAILED"], "the interrupted fit's run ended, as failed"
+    assert [r.info.status for r in runs] == ["FAILED"], f"the interrupted fit's run ended, as failed: {err[-3000:]}"
     if how == "Ctrl-C":  # the next run goes on from what finished: the dataset stages are not run again
         params["train"]["cnn"].update(max_epochs=3, patience=3)
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -1,7 +1,8 @@
-"""What a pool worker sends back when its stage fails, and when a lost tracking server is said as one."""
+"""What a pool worker sends back when its stage fails or is stopped, and when a lost tracking server is said as one."""
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import pytest
@@ -47,3 +48,84 @@ def test_a_connection_lost_mid_call_is_told_as_the_server_gone_even_if_its_port_
     except RuntimeError as wrapped:
         assert _connection_lost(wrapped)
     assert not _connection_lost(ValueError("a bug, not the server"))
+
+
+STOPPED_MID_WRITE = r"""
+import json, os, random, signal, sys, threading
+import mlflow
+from mlflow.tracking import MlflowClient
+from flows.interrupts import StageStopped, stage_signals
+
+uri = sys.argv[1]
+mlflow.set_tracking_uri(uri)
+mlflow.set_experiment("stops")
+client, seen, chance = MlflowClient(uri), [], random.Random(7)
+with stage_signals():  # the stage's signals, as a pool worker has them
+    for attempt in range(int(sys.argv[2])):
+        work = 20000 * (attempt % 2)  # a fit's run logs between epochs; here, also without a pause
+        threading.Timer(chance.uniform(0.02, 0.2), os.kill, (os.getpid(), signal.SIGTERM)).start()
+        try:
+            with mlflow.start_run(run_name="fit") as run:
+                while True:
+                    sum(i * i for i in range(work))
+                    client.log_metric(run.info.run_id, "loss", 0.5)
+        except StageStopped:
+            said = "stopped"
+        except BaseException as exc:
+            said = f"{type(exc).__name__}: {str(exc)[:200]}"
+        seen.append([said, client.get_run(run.info.run_id).info.status])
+        print(json.dumps(seen), flush=True)
+"""
+
+
+def test_a_stop_that_lands_in_a_tracking_write_is_raised_as_it_returns_and_the_run_ends_failed(tmp_path):
+    """A SIGTERM raised inside a SQLite write leaves the write's lock held in the worker: MLflow's end of the run
+    then waits on it (20 s) or fails, and the run stays RUNNING. The worker's handler raises the stop as the store
+    call returns: every stop, landing where it may in a run that logs, unwinds as StageStopped and ends the run
+    FAILED, at once."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.projects import ROOT
+
+    stops = 30
+    child = subprocess.Popen([sys.executable, "-c", STOPPED_MID_WRITE, f"sqlite:///{tmp_path / 'mlflow.db'}",
+                              str(stops)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"})
+    try:
+        out, err = child.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        out, err = child.communicate()
+        pytest.fail(f"a stop left the store locked; stops so far: {(out.splitlines() or ['none'])[-1]}")
+    assert child.returncode == 0, err[-3000:]
+    assert json.loads(out.splitlines()[-1]) == [["stopped", "FAILED"]] * stops
+
+
+STOPPED_AND_CAUGHT = r"""
+import os, signal, time
+from flows.interrupts import StageStopped, stoppable_stage
+
+with stoppable_stage():
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    except StageStopped:
+        raise RuntimeError("a stage's except clause made the stop an error") from None
+print("the stage went on")
+"""
+
+
+def test_a_stopped_stage_ends_its_worker_whatever_the_stop_became_so_no_fit_is_tried_again():
+    """The stop unwinds the stage and the worker exits 143, even where the stage (or a library under it) turned the
+    stop into an ordinary error: Prefect would try a fit again after an error, in a worker the run is stopping."""
+    import subprocess
+    import sys
+
+    from tests.projects import ROOT
+
+    child = subprocess.run([sys.executable, "-c", STOPPED_AND_CAUGHT], capture_output=True, text=True, timeout=60,
+                           cwd=ROOT, env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"})
+    assert child.returncode == 143, child.stderr[-3000:]
+    assert "went on" not in child.stdout and "Traceback" not in child.stderr, child.stderr[-3000:]
