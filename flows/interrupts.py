@@ -8,9 +8,9 @@
 - A pool worker (`stoppable_stage`, around each stage): Ctrl-C is ignored there (the run's to handle: no
   traceback per worker); a SIGTERM (from the run, or to the whole process group) unwinds the stage, so its MLflow
   run ends FAILED and no half-written model is left, then the worker exits, whatever the stage raised on its
-  way out (a fit is never tried again once stopped). A SIGTERM that lands inside a tracking-store call is raised
-  as that call returns: a SQL write cut in two keeps SQLite's lock in the worker, and MLflow's end of the run
-  would wait on it past the worker's grace (or fail), leaving the run RUNNING.
+  way out (a fit is never tried again once stopped). A SIGTERM that lands inside a call to MLflow's client is
+  raised as that call returns: a SQL write cut in two keeps SQLite's lock in the worker, and MLflow's end of the
+  run would wait on it past the worker's grace (or fail), leaving the run RUNNING.
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ from typing import Any
 from cleargate.errors import INTERRUPTED, TERMINATED
 
 WORKER_GRACE_S = 5.0   # a worker unwinds its stage (closes its MLflow run) in this time, or is killed
-STORE_CLIENT_MODULES = ("sqlalchemy.", "sqlite3", "mlflow.store.")  # the code a stop must not cut in two
+STORE_CLIENT_MODULES = ("mlflow.", "sqlalchemy.", "sqlite3")  # the tracking client: a stop never cuts its calls
 GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 
 _stopping = False      # this worker was told to stop: its stage ends, and so does the worker
+_deferred = False      # a stop waits for the store call it landed in to return
 
 
 class StageStopped(BaseException):
@@ -40,10 +41,13 @@ class StageStopped(BaseException):
 
 
 def _stop_stage(signum: int, frame: FrameType | None) -> None:
-    global _stopping
+    global _stopping, _deferred
     _stopping = True
+    if _deferred:  # a second SIGTERM (the pool's own, after the run's) while the first waits: that one will do
+        return
     call = outermost_call(frame, STORE_CLIENT_MODULES)
     if call is not None and sys.gettrace() is None:  # raised as that call returns, as pdb's set_trace stops there
+        _deferred = True
         call.f_trace_lines = False
         call.f_trace = _stop_on_return
         sys.settrace(_trace_nothing_new)
@@ -56,10 +60,12 @@ def _trace_nothing_new(frame: FrameType, event: str, arg: object) -> None:
 
 
 def _stop_on_return(frame: FrameType, event: str, arg: object) -> Any:
+    global _deferred
     if event != "return":
         return _stop_on_return
     sys.settrace(None)
-    raise StageStopped("SIGTERM, raised as the tracking-store call it landed in returned")
+    _deferred = False
+    raise StageStopped("SIGTERM, raised as the tracking call it landed in returned")
 
 
 def outermost_call(frame: FrameType | None, modules: tuple[str, ...]) -> FrameType | None:
@@ -76,7 +82,7 @@ def outermost_call(frame: FrameType | None, modules: tuple[str, ...]) -> FrameTy
 @contextmanager
 def stage_signals() -> Iterator[None]:
     """A stage's signals in a pool worker's main thread: Ctrl-C ignored (the run's to handle); a SIGTERM raised as
-    StageStopped where it lands or, inside a tracking-store call, as that call returns."""
+    StageStopped where it lands or, inside a call to MLflow's client, as that call returns."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     previous = signal.signal(signal.SIGTERM, _stop_stage)
     try:
@@ -96,8 +102,20 @@ def stoppable_stage() -> Iterator[None]:
             yield
         except BaseException:
             if _stopping:  # unwound by the stop: StageStopped, Lightning's own SIGTERMException, or what it became
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a further SIGTERM changes nothing now
+                end_open_run()
                 os._exit(TERMINATED)  # its runs are closed, its temporary files gone; nothing else to do, no retry
             raise
+
+
+def end_open_run() -> None:
+    """The stage's MLflow run still open after a stop, ended FAILED: one the stop caught after `mlflow.start_run`
+    created it and before a `with` held it (a worker exits without MLflow's exit hook)."""
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is not None:
+        with suppress(Exception):
+            if mlflow.active_run() is not None:
+                mlflow.end_run("FAILED")
 
 
 def terminate_on_sigterm() -> None:

@@ -54,7 +54,7 @@ STOPPED_MID_WRITE = r"""
 import json, os, random, signal, sys, threading
 import mlflow
 from mlflow.tracking import MlflowClient
-from flows.interrupts import StageStopped, stage_signals
+from flows.interrupts import StageStopped, end_open_run, stage_signals
 
 uri = sys.argv[1]
 mlflow.set_tracking_uri(uri)
@@ -63,7 +63,10 @@ client, seen, chance = MlflowClient(uri), [], random.Random(7)
 with stage_signals():  # the stage's signals, as a pool worker has them
     for attempt in range(int(sys.argv[2])):
         work = 20000 * (attempt % 2)  # a fit's run logs between epochs; here, also without a pause
-        threading.Timer(chance.uniform(0.02, 0.2), os.kill, (os.getpid(), signal.SIGTERM)).start()
+        at = chance.uniform(0.02, 0.2)  # the run's SIGTERM, then the pool's own a moment later
+        timers = [threading.Timer(delay, os.kill, (os.getpid(), signal.SIGTERM)) for delay in (at, at + 0.002)]
+        for timer in timers:
+            timer.start()
         try:
             with mlflow.start_run(run_name="fit") as run:
                 while True:
@@ -73,7 +76,15 @@ with stage_signals():  # the stage's signals, as a pool worker has them
             said = "stopped"
         except BaseException as exc:
             said = f"{type(exc).__name__}: {str(exc)[:200]}"
-        seen.append([said, client.get_run(run.info.run_id).info.status])
+        while True:  # a second stop after the first unwound stops nothing more (a worker ignores it by then)
+            try:
+                [timer.join() for timer in timers]
+                end_open_run()  # as the worker does before it exits: a run the stop caught in `start_run`
+                break
+            except StageStopped:
+                pass
+        runs = client.search_runs([mlflow.get_experiment_by_name("stops").experiment_id])
+        seen.append([said, len(runs), sorted({run.info.status for run in runs})])
         print(json.dumps(seen), flush=True)
 """
 
@@ -81,8 +92,8 @@ with stage_signals():  # the stage's signals, as a pool worker has them
 def test_a_stop_that_lands_in_a_tracking_write_is_raised_as_it_returns_and_the_run_ends_failed(tmp_path):
     """A SIGTERM raised inside a SQLite write leaves the write's lock held in the worker: MLflow's end of the run
     then waits on it (20 s) or fails, and the run stays RUNNING. The worker's handler raises the stop as the store
-    call returns: every stop, landing where it may in a run that logs, unwinds as StageStopped and ends the run
-    FAILED, at once."""
+    call returns (a second SIGTERM meanwhile does not cut in): every stop, landing where it may in a run that logs,
+    unwinds as StageStopped and ends the run FAILED, at once."""
     import json
     import subprocess
     import sys
@@ -100,7 +111,7 @@ def test_a_stop_that_lands_in_a_tracking_write_is_raised_as_it_returns_and_the_r
         out, err = child.communicate()
         pytest.fail(f"a stop left the store locked; stops so far: {(out.splitlines() or ['none'])[-1]}")
     assert child.returncode == 0, err[-3000:]
-    assert json.loads(out.splitlines()[-1]) == [["stopped", "FAILED"]] * stops
+    assert json.loads(out.splitlines()[-1]) == [["stopped", n, ["FAILED"]] for n in range(1, stops + 1)]
 
 
 STOPPED_AND_CAUGHT = r"""
