@@ -33,7 +33,7 @@ STORE_CLIENT_MODULES = ("mlflow.", "sqlalchemy.", "sqlite3")  # the tracking cli
 GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 
 _stopping = False      # this worker was told to stop: its stage ends, and so does the worker
-_deferred = False      # a stop waits for the store call it landed in to return
+_deferred = False      # a stop waits for the tracking call it landed in to return
 
 
 class StageStopped(BaseException):
