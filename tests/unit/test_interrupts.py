@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
+import subprocess
+import sys
 
 import pytest
 
@@ -89,29 +92,27 @@ with stage_signals():  # the stage's signals, as a pool worker has them
 """
 
 
+def python_child(script: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`script` in a Python process of its own (signals and a worker's exit are under test), this checkout's code."""
+    from tests.projects import ROOT
+
+    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"})
+
+
 def test_a_stop_that_lands_in_a_tracking_write_is_raised_as_it_returns_and_the_run_ends_failed(tmp_path):
     """A SIGTERM raised inside a SQLite write leaves the write's lock held in the worker: MLflow's end of the run
     then waits on it (20 s) or fails, and the run stays RUNNING. The worker's handler raises the stop as the store
     call returns (a second SIGTERM meanwhile does not cut in): every stop, landing where it may in a run that logs,
     unwinds as StageStopped and ends the run FAILED, at once."""
-    import json
-    import subprocess
-    import sys
-
-    from tests.projects import ROOT
-
     stops = 30
-    child = subprocess.Popen([sys.executable, "-c", STOPPED_MID_WRITE, f"sqlite:///{tmp_path / 'mlflow.db'}",
-                              str(stops)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                             env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"})
     try:
-        out, err = child.communicate(timeout=90)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        out, err = child.communicate()
-        pytest.fail(f"a stop left the store locked; stops so far: {(out.splitlines() or ['none'])[-1]}")
-    assert child.returncode == 0, err[-3000:]
-    assert json.loads(out.splitlines()[-1]) == [["stopped", n, ["FAILED"]] for n in range(1, stops + 1)]
+        child = python_child(STOPPED_MID_WRITE, f"sqlite:///{tmp_path / 'mlflow.db'}", str(stops), timeout=90)
+    except subprocess.TimeoutExpired as hung:
+        said = (hung.stdout or b"").decode(errors="replace").splitlines() or ["none"]  # bytes, as the pipe gave
+        pytest.fail(f"a stop left the store locked; stops so far: {said[-1]}")
+    assert child.returncode == 0, child.stderr[-3000:]
+    assert json.loads(child.stdout.splitlines()[-1]) == [["stopped", n, ["FAILED"]] for n in range(1, stops + 1)]
 
 
 STOPPED_AND_CAUGHT = r"""
@@ -131,12 +132,6 @@ print("the stage went on")
 def test_a_stopped_stage_ends_its_worker_whatever_the_stop_became_so_no_fit_is_tried_again():
     """The stop unwinds the stage and the worker exits 143, even where the stage (or a library under it) turned the
     stop into an ordinary error: Prefect would try a fit again after an error, in a worker the run is stopping."""
-    import subprocess
-    import sys
-
-    from tests.projects import ROOT
-
-    child = subprocess.run([sys.executable, "-c", STOPPED_AND_CAUGHT], capture_output=True, text=True, timeout=60,
-                           cwd=ROOT, env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"})
+    child = python_child(STOPPED_AND_CAUGHT, timeout=60)
     assert child.returncode == 143, child.stderr[-3000:]
     assert "went on" not in child.stdout and "Traceback" not in child.stderr, child.stderr[-3000:]
