@@ -21,6 +21,7 @@ from cleargate.params import DatasetParams, ProjectParams
 from cleargate.runtime import start_process
 from cleargate.tracking import ensure_tables, is_server, tracking_uri
 from flows import dvc_adapter
+from flows.prefect_adapter import PRELOAD
 from flows.schedule import lane, may_run
 
 # What the fit lane's stages import inside functions, beyond cleargate's own modules (the first fit of a run would
@@ -61,6 +62,12 @@ def warm_modules(project: ProjectParams) -> list[str]:
 def sql_store_imports(project: ProjectParams) -> tuple[str, ...]:
     """MLflow's SQL store modules where the tracking store is a database; none for a tracking server."""
     return () if is_server(tracking_uri(project)) else SQL_STORE_IMPORTS
+
+
+def pool_preload(project: ProjectParams) -> list[str]:
+    """What the fork server of the run's pools imports once for all their workers: what every worker imports
+    (`flows.prefect_adapter.PRELOAD`), and MLflow's SQL stores where the tracking store is a database."""
+    return [*PRELOAD, *sql_store_imports(project)]
 
 
 def end_imports(project: ProjectParams) -> list[str]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.futures import PrefectFuture, as_completed, wait
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
+from prefect.task_runners import TaskRunner
 from rich.console import Console
 
 from cleargate.errors import CleargateError
@@ -39,7 +39,7 @@ from cleargate.tracking import check_store
 from flows import dvc_adapter
 from flows.artifacts import publish_report
 from flows.before_run import settle
-from flows.beside import Beside, warm_fit_workers
+from flows.beside import Beside, pool_preload, warm_fit_workers
 from flows.interrupts import (
     acknowledge_cancellation,
     stop_workers,
@@ -48,6 +48,7 @@ from flows.interrupts import (
 )
 from flows.ledger import RunLedger
 from flows.notices import announce_release
+from flows.prefect_adapter import PreloadedProcessPool
 from flows.prefect_server import run_api_ready
 from flows.runners import describe, preflight, task_runner
 from flows.schedule import Schedule, lane
@@ -73,7 +74,7 @@ def _run_graph(calls: list[StageCall], project: ProjectParams, ledger: RunLedger
     room = {"fit": project.orchestration.fit_workers, "dataset": 1}
     in_flight: dict[PrefectFuture, StageCall] = {}
     measured: set[str] = set()
-    with task_runner(project, checked=True) as fits, ProcessPoolTaskRunner(max_workers=1) as datasets:
+    with task_runner(project, checked=True) as fits, PreloadedProcessPool(1, pool_preload(project)) as datasets:
         ledger.runner, ledger.dask_dashboard = describe(project, fits)
         try:
             warming = warm_fit_workers(fits, project, calls, state, ledger.rerun)

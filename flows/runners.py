@@ -1,6 +1,7 @@
 """Where the flow's fits run: params.yaml `orchestration.task_runner`, as a Prefect task runner.
 
-- `process`: Prefect's `ProcessPoolTaskRunner`, `fit_workers` processes on this machine.
+- `process`: Prefect's `ProcessPoolTaskRunner`, `fit_workers` processes on this machine, forked with their imports
+  done (`flows.prefect_adapter.PreloadedProcessPool`).
 - `dask`: prefect-dask's `DaskTaskRunner` on the workers of the Dask scheduler at `dask_address` (checked
   before any work: an unreachable scheduler, or one with no worker, is one line naming the address), or, with
   no address, on a `distributed.LocalCluster` of `fit_workers` worker processes on this machine, started for
@@ -15,12 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
+from prefect.task_runners import TaskRunner
 
 from cleargate.config.orchestration import OrchestrationConfig
 from cleargate.errors import CleargateError, ServiceError
 from cleargate.params import ProjectParams
 from cleargate.tracking.store import tracking_uri
+from flows.beside import pool_preload
+from flows.prefect_adapter import PreloadedProcessPool
 
 FIX = ("start one there (`dask scheduler`, then `dask worker <address>` on each machine that fits), or point "
        "orchestration.dask_address in params.yaml at a running one (task_runner: process runs here instead)")
@@ -33,7 +36,7 @@ def task_runner(project: ProjectParams, workers: int | None = None, checked: boo
     orchestration = project.orchestration
     workers = workers or orchestration.fit_workers
     if orchestration.task_runner == "process":
-        return ProcessPoolTaskRunner(max_workers=workers)
+        return PreloadedProcessPool(max_workers=workers, preload=pool_preload(project))
     from prefect_dask import DaskTaskRunner
 
     if orchestration.dask_address:

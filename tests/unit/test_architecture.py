@@ -129,10 +129,11 @@ def test_the_top_of_the_library_reads_as_the_pipeline():
 
 
 def test_no_library_module_is_patched_and_no_private_api_is_used_outside_the_adapters():
-    """Prefect, DVC and MLflow through their public APIs; DVC below its commands only in flows/dvc_adapter.py
-    (checked against the installed DVC by tests/integration/test_dvc_adapter.py)."""
+    """Prefect, DVC and MLflow through their public APIs; DVC below its commands only in flows/dvc_adapter.py and
+    Prefect's process pool only in flows/prefect_adapter.py (each checked against the installed library by
+    tests/integration/test_dvc_adapter.py and test_prefect_adapter.py)."""
     offenders = []
-    adapters = {ROOT / "flows" / "dvc_adapter.py"}
+    adapters = {ROOT / "flows" / "dvc_adapter.py", ROOT / "flows" / "prefect_adapter.py"}
     for folder in (SRC, ROOT / "flows", ROOT / "infra"):
         for path in folder.rglob("*.py"):
             if path in adapters:
