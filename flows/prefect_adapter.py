@@ -10,7 +10,9 @@ still imported by the worker that needs it, so the fork server is ready as soon 
 
 Each worker also takes the environment of the process that opened the pool (`adopt_environment`): the fork server
 keeps the environment it started with, and Prefect only adds the run's variables to a worker's, so a variable
-removed since (a test's, in a process that runs several flows) would otherwise still be set there.
+removed since (a test's, in a process that runs several flows) would otherwise still be set there. A worker's
+stdout and stderr are the fork server's: where the process's pointed when its first pool started (the terminal, or
+the log a scheduled run writes), not where a later redirection of the process's own file descriptors points.
 
 It copies `ProcessPoolTaskRunner.__enter__` with that one change (Prefect builds its `spawn` context inside it).
 tests/integration/test_prefect_adapter.py checks it against the installed Prefect: a Prefect release that changes

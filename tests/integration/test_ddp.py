@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 
 from cleargate.params import load_project
 from cleargate.records import ReleaseDecision
-from tests.projects import make_project, tiny_params
+from tests.projects import CLEARGATE, make_project, run, tiny_params
 
 pytestmark = pytest.mark.slow  # real 2-process fits and a real flow run
 PY = sys.executable
@@ -44,24 +44,12 @@ def ddp_params() -> dict:
 
 @pytest.fixture(scope="module")
 def ddp_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The flow run on 2 processes per deep fit; returns the project and what the flow printed."""
-    from flows.pipeline import main
-
+    """`cleargate run` on 2 processes per deep fit; returns the project and what the run printed on stderr (the fit
+    commands write there too)."""
     root = make_project(tmp_path_factory.mktemp("ddp"), ddp_params())
-    log = root.parent / "flow-stderr.log"  # the fit commands write to this process's stderr (fd 2)
-    saved = os.dup(2)
-    with log.open("w") as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            os.environ["MASTER_ADDR"] = "127.0.0.1"
-            code = main(["--params", str(root / "params.yaml")])
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.environ.pop("MASTER_ADDR", None)
-    lines = log.read_text()
-    assert code == 0, lines[-3000:]
-    return root, lines
+    done = run([CLEARGATE, "run"], root, check=False, env={**os.environ, "MASTER_ADDR": "127.0.0.1"})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return root, done.stderr
 
 
 def test_the_flow_fits_on_two_processes_and_promotes(ddp_project: tuple[Path, str]):
