@@ -27,10 +27,10 @@ class Threshold:
     classes = [0, 1]
 
     def __init__(self, columns: list[str]) -> None:
-        self.columns, self.calls = columns, 0
+        self.columns, self.calls = columns, []   # the rows of each call
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        self.calls += 1
+        self.calls.append(len(frame))
         p = 1 / (1 + np.exp(-4 * frame[self.columns].to_numpy().sum(axis=1)))
         return np.c_[1 - p, p]
 
@@ -48,7 +48,7 @@ def test_the_feature_a_model_reads_ranks_first_and_the_cost_is_bounded():
     assert rows == 200 and baseline == pytest.approx(1.0), "at most max_rows rows, a stratified sample"
     assert [f.name for f in table][0] == "used" and table[0].mean > 0.3 and table[0].low <= table[0].mean
     assert all(f.mean == 0.0 for f in table[1:]), "a column the model never reads moves nothing"
-    assert model.calls == 1 + 3 * CONFIG.repeats, "one baseline, then each feature shuffled `repeats` times"
+    assert model.calls == [200, 3 * CONFIG.repeats * 200], "the baseline, then every shuffled copy in one call"
     again = permutation_importances(Threshold(["used"]), frame, y, {c: [c] for c in frame}, score, CONFIG, 42)
     assert again[1] == table, "seeded"
 
@@ -62,6 +62,56 @@ def test_a_group_of_columns_is_shuffled_together():
     units = {"ax": ["ax_0", "ax_1"], "wx": ["wx_0"]}
     _, table, _ = permutation_importances(Threshold(["ax_0", "ax_1"]), frame, y, units, score, CONFIG, 7)
     assert [f.name for f in table] == ["ax", "wx"] and table[0].mean > 0.3 and table[1].mean == 0.0
+
+
+class Fitted:
+    """A fitted scikit-learn classifier behind the predictor interface (what `SklearnPredictor` does)."""
+
+    def __init__(self, estimator, columns: list[str]) -> None:
+        self.estimator, self.columns, self.classes = estimator, columns, [0, 1]
+        self.dtypes: list[pd.Series] = []   # of each frame it was given
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        self.dtypes.append(frame.dtypes)
+        return self.estimator.predict_proba(frame[self.columns])
+
+
+@pytest.mark.parametrize("batch_cells", [4_000_000, 2_000])
+def test_the_importances_are_scikit_learns_to_the_last_bit_in_any_batch_size(monkeypatch, batch_cells: int):
+    """The same shuffles and the same numbers as `sklearn.inspection.permutation_importance` (same seed), on the
+    breast-cancer records with a categorical column (its dtype kept in the stacked copies), whether the shuffled
+    copies are predicted in one call or in many small ones."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.inspection import permutation_importance
+
+    from cleargate.evaluation import importance
+
+    data = load_breast_cancer(as_frame=True)
+    frame = data.frame.iloc[:, :6].copy()
+    frame["size_band"] = pd.cut(data.frame["worst area"], 3, labels=["small", "mid", "large"])
+    frame["label"] = data.target
+    train, test = frame.iloc[:400], frame.iloc[400:].reset_index(drop=True)
+    features = [c for c in frame.columns if c != "label"]
+    model = HistGradientBoostingClassifier(max_iter=15, categorical_features="from_dtype", random_state=0)
+    model.fit(train[features], train["label"])
+    y = test["label"].to_numpy()
+    config = ExplainConfig(max_rows=1000, repeats=3, top=5)
+    monkeypatch.setattr(importance, "BATCH_CELLS", batch_cells)
+
+    predictor = Fitted(model, features)
+    baseline, table, rows = permutation_importances(predictor, test, y, {c: [c] for c in features}, score, config, 11)
+    expected = permutation_importance(model, test[features], y, n_repeats=3, random_state=11,
+                                      scoring=lambda est, x, t: score(t, est.predict_proba(x)))
+    assert rows == len(test) and baseline == score(y, model.predict_proba(test[features]))
+    ours = {f.name: f for f in table}
+    for i, column in enumerate(features):
+        drops = expected.importances[i]
+        assert (ours[column].mean, ours[column].std, ours[column].low, ours[column].high) == (
+            drops.mean(), drops.std(), drops.min(), drops.max()), column
+    assert any(f.mean > 0 for f in table), "the model reads some of these features"
+    calls = 1 + -(-len(features) * 3 // max(1, batch_cells // (len(test) * len(test.columns))))
+    assert len(predictor.dtypes) == calls and all(d.equals(test.dtypes) for d in predictor.dtypes), "dtypes kept"
 
 
 def test_an_undefined_metric_gives_no_importance_rather_than_a_number():
