@@ -97,7 +97,7 @@ def permutation_importances(predictor: Predictor, frame: pd.DataFrame, y: np.nda
             proba = predictor.predict_proba(_stacked(records, batch, groups))
             for b, (unit, _) in enumerate(batch):
                 drops[unit].append(baseline - score(truth, proba[b * n:(b + 1) * n]))
-    table = [FeatureImportance(name=unit, mean=float(d.mean()), std=float(d.std()), low=float(d.min()),
-                               high=float(d.max()))
-             for unit, d in ((unit, np.asarray(values)) for unit, values in drops.items())]
+    table = [FeatureImportance(name=unit, mean=float(np.mean(d)), std=float(np.std(d)), low=float(np.min(d)),
+                               high=float(np.max(d)))
+             for unit, d in drops.items()]
     return baseline, sorted(table, key=lambda f: -f.mean), n
