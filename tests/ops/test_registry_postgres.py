@@ -18,6 +18,7 @@ from cleargate.cli import app
 from cleargate.records import Check, GateReport
 from cleargate.release.promotion import register_judged
 from cleargate.tracking import registry
+from tests.dataset_inputs import log_at_once, split
 from tests.projects import ROOT, tiny_params, write_params
 
 PASSED = GateReport(model="m", checks=(Check(name="accuracy", threshold=0.5, value=0.9, passed=True),))
@@ -104,3 +105,10 @@ def test_four_processes_promoting_at_once_for_twenty_rounds(stack, logged_model,
     with capsys.disabled():
         print(f"\n[figure] 4 processes x 20 rounds of promotion on PostgreSQL: {seconds:.1f} s "
               f"(versions registered: {len(lines) + 1}, champion moves: {len(events)})")
+
+
+def test_evaluations_logging_the_same_split_at_once_on_postgresql_all_link_to_one_dataset(stack):
+    """The server answers the second insert of a dataset row with PostgreSQL's duplicate-key message (a 400, which
+    MLflow's client does not retry); the evaluation's own retry links the run to the row that won."""
+    client = MlflowClient(stack.mlflow_uri, stack.mlflow_uri)
+    log_at_once(client, rounds=10, evaluations=4, dataset=split("pg-demo-test"), prefix="pg-dataset-race")

@@ -7,6 +7,7 @@ Runs from `dvc repro` and from the flow are the same runs: the stages write them
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from cleargate.tracking.store import connect, store_errors
 
 PARENT_TAG = "mlflow.parentRunId"
 PIPELINE_RUN_TAG = "cleargate.pipeline_run"     # on a model run: the pipeline run that released or judged it
+# the message of a second insert of an experiment's (name, digest) dataset row: SQLite, PostgreSQL, MySQL
+DUPLICATE_DATASET = re.compile(r"(unique constraint|duplicate key|duplicate entry).*dataset", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass
@@ -73,6 +76,27 @@ def test_dataset(params: DatasetParams, test: pd.DataFrame) -> Any:
                                    name=f"{params.dataset.name}-test")
 
 
+def log_test_input(dataset: Any, model_id: str | None = None) -> None:
+    """Link the active run (and, given its id, a logged model) to the test split as an MLflow dataset input.
+
+    A dataset's models are evaluated side by side, and each evaluation logs the same split. MLflow's SQL store looks
+    the dataset up and inserts it in one transaction, so of two evaluations that start together the second insert
+    breaks the experiment's (name, digest) key. That transaction is rolled back whole and the row it collided with
+    now exists, so the second try links to it. A tracking server answers the collision with a 400 that carries the
+    store's message, and it is retried the same way."""
+    import mlflow
+    from mlflow.entities import LoggedModelInput
+    from mlflow.exceptions import MlflowException
+
+    model = LoggedModelInput(model_id) if model_id else None
+    try:
+        mlflow.log_input(dataset, context="test", model=model)
+    except MlflowException as error:
+        if not DUPLICATE_DATASET.search(str(error)):
+            raise
+        mlflow.log_input(dataset, context="test", model=model)
+
+
 def log_evaluation(params: DatasetParams, record: TrainRecord, evaluation: Evaluation, plots: Any,
                    test: pd.DataFrame, explanations: Any = None) -> None:
     """Test metrics (`test_*`, a slice's as `test_<metric>__<slicing>_<value>`), the plots and the explanations
@@ -83,7 +107,6 @@ def log_evaluation(params: DatasetParams, record: TrainRecord, evaluation: Evalu
     if record.run_id is None:
         return
     import mlflow
-    from mlflow.entities import LoggedModelInput
 
     connect(params)
     with store_errors(params), mlflow.start_run(run_id=record.run_id):
@@ -92,7 +115,7 @@ def log_evaluation(params: DatasetParams, record: TrainRecord, evaluation: Evalu
             name=evaluation.model, source_run_id=record.run_id, model_type=evaluation.family,
             tags={"dataset": evaluation.dataset, "role": evaluation.role},
             params={"family": evaluation.family, "fit_seconds": f"{evaluation.fit_seconds:.3f}"})
-        mlflow.log_input(dataset, context="test", model=LoggedModelInput(model.model_id))
+        log_test_input(dataset, model.model_id)
         mlflow.log_metrics({f"test_{k}": v for k, v in evaluation.scalars().items()}, model_id=model.model_id,
                            dataset=dataset)
         mlflow.log_artifacts(str(plots), artifact_path="plots")
@@ -150,7 +173,7 @@ def log_pipeline_run(params: DatasetParams, test: pd.DataFrame, lineage: dict[st
     with store_errors(params), mlflow.start_run(run_name=f"pipeline-{name}") as parent:
         mlflow.set_tags({**lineage, "dataset": name, "prefect.flow_run_id": flow_run_id})
         mlflow.log_params({"seed": params.seed, "dataset": name, "primary_metric": params.evaluate.primary_metric})
-        mlflow.log_input(test_dataset(params, test), context="test")
+        log_test_input(test_dataset(params, test))
         mlflow.log_artifacts(str(layout.validation_dir), artifact_path="validation")
         for path in (layout.cleaning, layout.split_report, layout.gate, layout.leaderboard_md, layout.leaderboard_csv):
             mlflow.log_artifact(str(path), artifact_path="reports")
