@@ -35,6 +35,7 @@ def log_at_once(client: mlflow.MlflowClient, rounds: int, evaluations: int, data
     mlflow.set_tracking_uri(client.tracking_uri)
     for r in range(rounds):
         experiment = client.create_experiment(f"{prefix}-{r}")
+        mlflow.set_experiment(experiment_id=experiment)   # as the evaluate stage's `connect` does
         runs = [client.create_run(experiment).info.run_id for _ in range(evaluations)]
         barrier, errors = threading.Barrier(evaluations), []
         threads = [threading.Thread(target=_evaluate, args=(run_id, dataset, barrier, errors)) for run_id in runs]

@@ -23,6 +23,7 @@ def test_evaluations_logging_the_same_split_at_once_all_link_to_one_dataset(tmp_
 def test_a_failure_other_than_the_duplicate_dataset_is_raised_as_it_is(tmp_path: Path):
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     mlflow.set_tracking_uri(client.tracking_uri)
+    mlflow.set_experiment("refused")   # not whichever experiment an earlier test in this process left active
     with mlflow.start_run() as run:
         client.delete_run(run.info.run_id)   # the store refuses inputs to a deleted run: not a duplicate, no retry
         with pytest.raises(MlflowException, match="active") as refused:
