@@ -1,5 +1,6 @@
 """A real HTTP receiver for notification tests: `python -m tests.receiver PORT FILE` answers every POST with 200
-and appends it to FILE as one JSON line (path, headers, body, time), and GET /health with 200. Never a mock: the
+and appends it to FILE as one JSON line (path, headers, body, time; `cut` says so where the sender closed the
+connection before its whole body came), and GET /health with 200. Never a mock: the
 servers under test (Prefect's automations, MLflow's webhooks, the stack's relay) call it over loopback."""
 
 from __future__ import annotations
@@ -22,9 +23,13 @@ def main() -> int:
             self.end_headers()
 
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            line = json.dumps({"path": self.path, "headers": dict(self.headers.items()),
-                               "body": body.decode("utf-8", errors="replace"), "at": time.time()})
+            expected = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(expected)
+            post = {"path": self.path, "headers": dict(self.headers.items()),
+                    "body": body.decode("utf-8", errors="replace"), "at": time.time()}
+            if len(body) < expected:  # the sender closed the connection (its timeout, say) before its body came
+                post["cut"] = f"connection closed after {len(body)} of {expected} body bytes"
+            line = json.dumps(post)
             with lock, record.open("a") as out:
                 out.write(line + "\n")
             self.send_response(200)

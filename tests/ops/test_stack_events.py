@@ -33,7 +33,10 @@ def told(stack, since: float, expected: int) -> list[dict]:
     seconds more: anything extra is delivered by then."""
     stack.notified(since, expected, WITHIN)
     time.sleep(QUIET)
-    return [p["json"] for p in stack.notified(since)]
+    posts = stack.notified(since)
+    cut = [f"{p['headers'].get('User-Agent')}: {p['cut']}" for p in posts if "cut" in p]
+    assert not cut, f"a notification's sender hung up before its body came: {cut}"
+    return [p["json"] for p in posts]
 
 
 def kinds(notices: list[dict]) -> Counter:

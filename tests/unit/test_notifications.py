@@ -197,3 +197,25 @@ def test_the_drift_page_draws_the_drifted_features_against_their_reference():
     assert prediction_psi(reference, np.array([50, 50])) == pytest.approx(0.0)
     assert prediction_psi(reference, np.array([95, 5])) > 0.5
     assert prediction_psi(None, np.array([1, 1])) is None
+
+
+def test_the_test_receiver_records_a_post_whose_sender_closed_before_its_body_as_cut(tmp_path: Path):
+    """The receiver the notification tests read: a whole POST is recorded as sent; one whose sender hung up
+    before its body came says so, instead of passing for an empty notification."""
+    import socket
+    import urllib.request
+
+    from tests.servers import Receiver
+
+    receiver = Receiver(tmp_path).start()
+    try:
+        request = urllib.request.Request(f"{receiver.uri}/hook", data=b'{"event": "drift"}', method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200
+        with socket.create_connection(("127.0.0.1", receiver.port), timeout=10) as sender:
+            sender.sendall(b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 635\r\n\r\n" + b'{"event": "dri')
+        posts = receiver.wait_for(2, timeout=10, path="/hook")
+    finally:
+        receiver.stop()
+    assert posts[0]["json"] == {"event": "drift"} and "cut" not in posts[0]
+    assert posts[1]["cut"] == "connection closed after 14 of 635 body bytes" and posts[1]["json"] is None
