@@ -101,9 +101,20 @@ def scope_of(nodeid: str) -> str:
     return "tests/ops" if module.startswith("tests/ops/") else module
 
 
+# fixtures that train a project or start the team stack: minutes, so a test that uses one (directly or through
+# another fixture) is `slow`, and `make test-fast` never pays for them
+HEAVY_FIXTURES = frozenset({"stack", "golden_digits", "golden_records", "golden_mixed"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Longest scope first (seconds from tests/durations.json), so the long poles start at once and the short
-    modules fill in around them; the same order in every worker (xdist requires identical collections)."""
+    modules fill in around them; the same order in every worker (xdist requires identical collections). A test
+    that needs a heavy fixture without the `slow` mark stops the collection, naming it."""
+    unmarked = [item.nodeid for item in items
+                if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("slow") is None]
+    if unmarked:
+        raise pytest.UsageError(f"mark these tests slow (they train a golden project or start the team stack): "
+                                f"{', '.join(unmarked)}")
     known = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
     weight: dict[str, float] = defaultdict(float)
     for scope in {scope_of(item.nodeid) for item in items}:

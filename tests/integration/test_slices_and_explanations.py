@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from cleargate.records import Evaluation, Explanation, RunTimings, SliceFigure
 from tests.projects import load_params
 
+pytestmark = pytest.mark.slow   # on the golden records, which the pipeline trains
 NAME = "breast-cancer-classifier"
 
 

@@ -107,6 +107,7 @@ def test_four_processes_promoting_at_once_for_twenty_rounds(stack, logged_model,
               f"(versions registered: {len(lines) + 1}, champion moves: {len(events)})")
 
 
+@pytest.mark.slow
 def test_evaluations_logging_the_same_split_at_once_on_postgresql_all_link_to_one_dataset(stack):
     """The server answers the second insert of a dataset row with PostgreSQL's duplicate-key message (a 400, which
     MLflow's client does not retry); the evaluation's own retry links the run to the row that won."""
