@@ -154,13 +154,16 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 @pytest.fixture(autouse=True)
 def _isolate_mlflow_uri():
     """mlflow.set_tracking_uri/set_registry_uri keep the URI in a module global and export it; never let one
-    test's store leak into the next (a client built with only a tracking URI reads the global registry URI)."""
+    test's store leak into the next (a client built with only a tracking URI reads the global registry URI).
+    mlflow.set_experiment exports MLFLOW_EXPERIMENT_ID too, which every later subprocess of the worker would
+    inherit: an experiment id of another test's store. (The in-process active experiment has no public reset: a
+    test that starts runs by id sets its own, as the stages' `connect` does.)"""
     yield
     mlflow = sys.modules.get("mlflow")  # never imported: nothing to reset
     if mlflow is not None:
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
-    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID"):
         os.environ.pop(key, None)
 
 
