@@ -1,5 +1,5 @@
 """Notifications as data and as Prefect renders them; a person's approval in the model card; a batch's drift page;
-MLflow's webhook signature as the stack's relay checks it."""
+MLflow's webhook signature as the stack's relay checks it; the test receiver every notification test reads."""
 
 from __future__ import annotations
 
