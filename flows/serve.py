@@ -11,6 +11,7 @@ Ctrl-C stops serving (Prefect pauses the two schedules), then the local server; 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import sys
@@ -26,8 +27,10 @@ DEFAULT_PORT = 4200   # Prefect's own default (PREFECT_SERVER_API_PORT)
 
 
 def serve_both(params_path: Path) -> None:
-    """Prefect is imported here, after PREFECT_API_URL names the server: every thread and run uses it."""
-    from prefect import serve
+    """Prefect is imported here, after PREFECT_API_URL names the server: every thread and run uses it. The
+    deployments are registered before the line that says they are served (what `prefect.serve` does, with the
+    line after the registration instead of before it), so the UI it names already shows them."""
+    from prefect.runner import Runner
 
     from flows import automations
     from flows.deployments import declared, serve_deployments
@@ -41,8 +44,11 @@ def serve_both(params_path: Path) -> None:
     # the team stack's MLflow webhook tells champion moves there (its env file names the webhook's secret)
     names = automations.register(project, ui, registry_webhook=bool(os.environ.get(SECRET_ENV)))
     print(f"notifications: {automations.described(project, names)}", flush=True)
+    runner = Runner(pause_on_shutdown=True)  # Ctrl-C pauses the two schedules
+    for deployment in serve_deployments(project):
+        runner.add_deployment(deployment)
     print(f"Prefect UI: {ui}  -  Ctrl-C stops", flush=True)
-    serve(*serve_deployments(project), print_starting_message=False)
+    asyncio.run(runner.start())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +67,6 @@ def main(argv: list[str] | None = None) -> int:
     except CleargateError as exc:
         print(f"cleargate serve: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:  # a second Ctrl-C during shutdown: the local server still stops (finally above)
+    except KeyboardInterrupt:  # Ctrl-C: the runner has paused the schedules; the local server stops (`with`)
         pass
     return 0

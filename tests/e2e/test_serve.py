@@ -34,14 +34,13 @@ def wait_for_line(proc: subprocess.Popen, text: str, timeout: float, seen: list[
     raise AssertionError(f"no '{text}' within {timeout:.0f}s: {''.join(seen)[-3000:]}")
 
 
-def scheduled_runs(api: str, deployment: str) -> list[dict] | None:
-    """The flow runs of `deployment`; None while it is not registered yet (the server answers 404): `cleargate serve`
-    prints its "Ctrl-C stops" line before Prefect's `serve` registers the deployments."""
+def scheduled_runs(api: str, deployment: str) -> list[dict]:
+    """The flow runs of `deployment`; fails if the server does not know it (`cleargate serve` registers both
+    deployments before its Ctrl-C line)."""
     with httpx.Client(base_url=api, timeout=10) as client:
         flow, name = deployment.split("/")
         found = client.get(f"/deployments/name/{flow}/{name}")
-        if found.status_code == 404:
-            return None
+        assert found.status_code != 404, f"{deployment} is not registered, yet `cleargate serve` said it serves it"
         found.raise_for_status()
         runs = client.post("/flow_runs/filter", json={"flow_runs": {"deployment_id": {"any_": [found.json()["id"]]}}})
         runs.raise_for_status()
@@ -69,12 +68,12 @@ def test_make_serve_schedules_runs_that_complete_and_ctrl_c_stops_everything(tmp
         assert "serving cleargate-monitor/hourly: cron '* * * * *'" in output
         assert (project / ".prefect" / "prefect.db").is_file(), "SQLite under the project's Prefect home"
         api = f"http://127.0.0.1:{port}/api"
-        deadline, completed, runs = time.monotonic() + 240, [], None
+        deadline, completed, runs = time.monotonic() + 240, [], []
         while not completed and time.monotonic() < deadline:
-            time.sleep(1)
             runs = scheduled_runs(api, "cleargate-monitor/hourly")
-            completed = [r for r in runs or [] if r["state_type"] == "COMPLETED" and r["auto_scheduled"]]
-        assert runs is not None, "the deployment cleargate-monitor/hourly was never registered on the server"
+            completed = [r for r in runs if r["state_type"] == "COMPLETED" and r["auto_scheduled"]]
+            if not completed:
+                time.sleep(1)
         assert completed, f"no scheduled run completed: {[(r['state_type'], r['auto_scheduled']) for r in runs]}"
         cron_seconds = time.monotonic() - start
         tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
