@@ -103,6 +103,13 @@ def run(cmd: list[str], cwd: Path, check: bool = True, env: dict[str, str] | Non
     return subprocess.run(cmd, cwd=cwd, check=check, capture_output=True, text=True, env=env, **kw)
 
 
+def python_child(script: str, *args: str, timeout: float, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`script` in a Python process of its own (signals, a worker's exit or a fork server are under test), importing
+    this checkout's code."""
+    return subprocess.run([PY, "-c", script, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])})
+
+
 def commit(root: Path, message: str, *paths: str) -> None:
     """`git add PATHS` (everything when none) and `git commit`, as a user of the project would."""
     run(["git", "add", *(paths or ("-A",))], root)

@@ -14,6 +14,9 @@ from cleargate.kinds.image import ImageData
 from cleargate.validation import validate_records
 from tests.cifar_fixture import write_cifar10
 
+# the tests cast or set single columns of a 3,072-column frame, leaving it in many blocks: validation must take such
+# a frame as it is, without pandas' fragmentation warning (an insert into it)
+pytestmark = pytest.mark.filterwarnings("error::pandas.errors.PerformanceWarning")
 
 @pytest.fixture(scope="module")
 def cifar(tmp_path_factory: pytest.TempPathFactory):

@@ -10,16 +10,13 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import prefect
 import pytest
 from prefect.task_runners import ProcessPoolTaskRunner
 
-from tests.projects import ROOT
+from tests.projects import python_child
 
 # sha256 of `inspect.getsource(ProcessPoolTaskRunner.__enter__)` in the Prefect the adapter was written against.
 PREFECT_ENTER = {"3.8.8": "eb31e0a0ffc281a4efcd2a6c8d57af7bae8e372c9a870ddaf64ec927451376b7"}
@@ -58,9 +55,7 @@ CHILD = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_workers_fork_from_one_preloaded_server_with_the_environment_of_the_pools_process(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
-    done = subprocess.run([sys.executable, "-c", CHILD], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = python_child(CHILD, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     tasks = seen["first"] + seen["second"]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import subprocess
-import sys
 
 import pytest
+
+from tests.projects import python_child
 
 
 def test_an_error_a_worker_cannot_send_back_is_sent_without_its_chain_or_as_its_type_and_message():
@@ -90,14 +90,6 @@ with stage_signals():  # the stage's signals, as a pool worker has them
         seen.append([said, len(runs), sorted({run.info.status for run in runs})])
         print(json.dumps(seen), flush=True)
 """
-
-
-def python_child(script: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    """`script` in a Python process of its own (signals and a worker's exit are under test), this checkout's code."""
-    from tests.projects import ROOT
-
-    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"})
 
 
 def test_a_stop_that_lands_in_a_tracking_write_is_raised_as_it_returns_and_the_run_ends_failed(tmp_path):

@@ -51,7 +51,9 @@ class Batch:
 
 
 def with_row_ids(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.rename_axis(ROW).reset_index()
+    """`frame` with its row labels as a first column, ROW; joined, not inserted: a wide frame of many dtype blocks
+    (a table whose columns were read or cast one by one) would make pandas warn of fragmentation on an insert."""
+    return pd.concat([frame.index.to_series(name=ROW).reset_index(drop=True), frame.reset_index(drop=True)], axis=1)
 
 
 def columns_rule(expected: list[str]) -> Rule:
