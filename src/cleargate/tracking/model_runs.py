@@ -7,6 +7,7 @@ Runs from `dvc repro` and from the flow are the same runs: the stages write them
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,10 @@ from cleargate.params import DatasetParams
 from cleargate.records import Evaluation, TrainRecord
 from cleargate.schema import LABEL
 from cleargate.serving.logged_model import input_example, log_model_artifact
+from cleargate.tracking.abandoned_runs import end_abandoned, owner_tag
 from cleargate.tracking.store import connect, store_errors
+
+log = logging.getLogger("cleargate.tracking")
 
 PARENT_TAG = "mlflow.parentRunId"
 PIPELINE_RUN_TAG = "cleargate.pipeline_run"     # on a model run: the pipeline run that released or judged it
@@ -53,17 +57,23 @@ class TrainingRun:
 
 @contextmanager
 def training_run(params: DatasetParams, model: str) -> Iterator[TrainingRun]:
-    """An MLflow run open for the whole fit, in the dataset's experiment; FAILED if the fit raises."""
+    """An MLflow run open for the whole fit, in the dataset's experiment; FAILED if the fit raises. It names this
+    process (`abandoned_runs.owner_tag`); runs of the experiment left RUNNING by a fit killed outright are ended
+    KILLED first."""
     import mlflow
 
     config = params.model(model)
     client = connect(params)
+    with store_errors(params):
+        ended = end_abandoned(client, client.get_experiment_by_name(params.experiment).experiment_id)
+    if ended:
+        log.warning("MLflow: ended %d run(s) KILLED whose fit's process is gone: %s", len(ended), ", ".join(ended))
     if params.tracking.system_metrics:  # CPU, memory, disk, network; GPU utilisation and memory (NVML)
         mlflow.set_system_metrics_sampling_interval(params.tracking.system_metrics_interval_s)
     with store_errors(params), mlflow.start_run(run_name=model, log_system_metrics=params.tracking.system_metrics) \
             as run:
         mlflow.set_tags({"model": model, "family": config.family, "role": config.role, "dataset": config.dataset,
-                         "stage": "train"})
+                         "stage": "train", **owner_tag()})
         mlflow.log_params(dotted(config.model_dump(mode="json")))
         yield TrainingRun(run.info.run_id, client)
 
