@@ -1,6 +1,6 @@
 """A fit killed outright (SIGKILL: `kill -9` of its worker, the out-of-memory killer) cannot end its MLflow run: the
-next fit in the experiment ends it KILLED, saying why, and leaves alone the open runs of a live process and of
-another host."""
+next fit in the experiment ends it KILLED, saying why, and leaves alone the open runs of a live process, of
+another host and of a tag it did not write."""
 
 from __future__ import annotations
 
@@ -46,14 +46,16 @@ def test_a_fit_killed_outright_is_ended_killed_by_the_next_fit_and_no_live_or_re
     remote = client.create_run(experiment, run_name="remote", tags={OWNER_TAG: "elsewhere.invalid|1|0.000"}).info.run_id
     reused = client.create_run(experiment, run_name="reused",   # this pid, but a process started at another time
                                tags={OWNER_TAG: f"{host}|{owner_tag()[OWNER_TAG].split('|')[1]}|12345.000"}).info.run_id
+    garbled = client.create_run(experiment, run_name="garbled", tags={OWNER_TAG: f"{host}|set by hand"}).info.run_id
 
     with caplog.at_level(logging.WARNING, logger="cleargate.tracking"), \
             training_run(load_params(params_path, "digits"), "rf") as fit:
         pass
 
-    status = {run: client.get_run(run).info.status for run in (killed.info.run_id, reused, alive, remote, fit.id)}
+    status = {run: client.get_run(run).info.status
+              for run in (killed.info.run_id, reused, alive, remote, garbled, fit.id)}
     assert status == {killed.info.run_id: "KILLED", reused: "KILLED", alive: "RUNNING", remote: "RUNNING",
-                      fit.id: "FINISHED"}, status
+                      garbled: "RUNNING", fit.id: "FINISHED"}, status
     said = client.get_run(killed.info.run_id).data.tags[ENDED_TAG]
     assert said.startswith(f"process {pid} on {host}, which opened this run, was gone"), said
     assert client.get_run(killed.info.run_id).info.end_time is not None

@@ -28,9 +28,13 @@ def owner_tag() -> dict[str, str]:
 
 
 def gone(owner: str) -> bool:
-    """The process an OWNER_TAG names ran on this host and is no longer running (its pid free or another's)."""
-    host, pid, started = owner.rsplit("|", 2)
-    return host == socket.gethostname() and not Running(int(pid), float(started), log="").alive()
+    """The process an OWNER_TAG names ran on this host and is no longer running (its pid free or another's). A tag
+    this module did not write, or a process this user may not inspect, counts as alive: the run is left alone."""
+    try:
+        host, pid, started = owner.rsplit("|", 2)
+        return host == socket.gethostname() and not Running(int(pid), float(started), log="").alive()
+    except (ValueError, psutil.AccessDenied):
+        return False
 
 
 def end_abandoned(client: Any, experiment_id: str) -> list[str]:
