@@ -18,6 +18,7 @@ from tests.cifar_fixture import write_cifar10
 # a frame as it is, without pandas' fragmentation warning (an insert into it)
 pytestmark = pytest.mark.filterwarnings("error::pandas.errors.PerformanceWarning")
 
+
 @pytest.fixture(scope="module")
 def cifar(tmp_path_factory: pytest.TempPathFactory):
     folder = write_cifar10(tmp_path_factory.mktemp("cifar"), per_class=1)

@@ -5,6 +5,7 @@ another host and of a tag it did not write."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 from pathlib import Path
@@ -57,7 +58,8 @@ def test_a_fit_killed_outright_is_ended_killed_by_the_next_fit_and_no_live_or_re
     assert status == {killed.info.run_id: "KILLED", reused: "KILLED", alive: "RUNNING", remote: "RUNNING",
                       garbled: "RUNNING", fit.id: "FINISHED"}, status
     said = client.get_run(killed.info.run_id).data.tags[ENDED_TAG]
-    assert said.startswith(f"process {pid} on {host}, which opened this run, was gone"), said
+    assert said.startswith(f"the process that opened this run ({host}|{pid}|"), said
+    assert said.endswith(f"was gone when process {os.getpid()} started a fit"), said
     assert client.get_run(killed.info.run_id).info.end_time is not None
     assert "ended 2 run(s) KILLED whose fit's process is gone" in caplog.text, caplog.text
     assert client.get_run(fit.id).data.tags[OWNER_TAG] == owner_tag()[OWNER_TAG]

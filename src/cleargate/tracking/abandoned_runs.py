@@ -46,9 +46,8 @@ def end_abandoned(client: Any, experiment_id: str) -> list[str]:
     for run in found:
         owner = run.data.tags[OWNER_TAG]
         if gone(owner):
-            _, pid, _ = owner.rsplit("|", 2)
-            client.set_tag(run.info.run_id, ENDED_TAG, f"process {pid} on {host}, which opened this run, was gone "
-                                                       f"when process {os.getpid()} started a fit")
+            client.set_tag(run.info.run_id, ENDED_TAG, f"the process that opened this run ({owner}: host|pid|start "
+                                                       f"time) was gone when process {os.getpid()} started a fit")
             client.set_terminated(run.info.run_id, "KILLED")
             ended.append(run.info.run_id)
     return ended

@@ -58,22 +58,21 @@ class TrainingRun:
 @contextmanager
 def training_run(params: DatasetParams, model: str) -> Iterator[TrainingRun]:
     """An MLflow run open for the whole fit, in the dataset's experiment; FAILED if the fit raises. It names this
-    process (`abandoned_runs.owner_tag`); runs of the experiment left RUNNING by a fit killed outright are ended
-    KILLED first."""
+    process (`abandoned_runs.owner_tag`) and ends KILLED the experiment's runs left RUNNING by a fit killed
+    outright."""
     import mlflow
 
     config = params.model(model)
     client = connect(params)
-    with store_errors(params):
-        ended = end_abandoned(client, client.get_experiment_by_name(params.experiment).experiment_id)
-    if ended:
-        log.warning("MLflow: ended %d run(s) KILLED whose fit's process is gone: %s", len(ended), ", ".join(ended))
     if params.tracking.system_metrics:  # CPU, memory, disk, network; GPU utilisation and memory (NVML)
         mlflow.set_system_metrics_sampling_interval(params.tracking.system_metrics_interval_s)
     with store_errors(params), mlflow.start_run(run_name=model, log_system_metrics=params.tracking.system_metrics) \
             as run:
         mlflow.set_tags({"model": model, "family": config.family, "role": config.role, "dataset": config.dataset,
                          "stage": "train", **owner_tag()})
+        ended = end_abandoned(client, run.info.experiment_id)  # this run's process is alive: never among them
+        if ended:
+            log.warning("MLflow: ended %d run(s) KILLED whose fit's process is gone: %s", len(ended), ", ".join(ended))
         mlflow.log_params(dotted(config.model_dump(mode="json")))
         yield TrainingRun(run.info.run_id, client)
 
